@@ -1,0 +1,277 @@
+"""The verifier: rejects any program the engine must not play, and measures the ones it may.
+
+It runs on the device before a program is stored or played, and on the host (which maps the
+failing instruction back to a source line). It rejects, never clamps. Every check is
+conservative: a bound that might be exceeded counts as exceeded.
+
+The walk is linear in the number of instructions: each loop or zone body is summarised once
+(duration, energy, level range, first and last levels, runs of motor-on time) and the summary
+is composed, so a loop of 10,000 turns costs the same as one turn.
+"""
+from micropython import const
+
+from . import bytecode as bc
+from . import shapes
+
+MAX_DEPTH = const(8)  # nested loops; the engine preallocates this many frames
+
+
+class VerifyError(ValueError):
+    """args: (message, instruction index or -1 for the whole program)."""
+
+
+class Info:
+    """What an accepted program promises: its exact duration and bounds."""
+
+    def __init__(self, count, duration, energy, peak, longest_on, names):
+        self.count = count
+        self.duration = duration
+        self.energy = energy
+        self.peak = peak
+        self.longest_on = longest_on
+        self.name = names[0]
+        self.description = names[1]
+        self.zones = names[2:]
+
+
+def pct(level):
+    """Permille as a percentage for messages: 855 -> '85.5%'."""
+    if level % 10:
+        return "%d.%d%%" % (level // 10, level % 10)
+    return "%d%%" % (level // 10)
+
+
+class _Sum:
+    """Summary of a stretch of program; dur == 0 means empty (the identity)."""
+
+    def __init__(self, pc=-1, dur=0, energy=0, lo=0, hi=0, first=(0, 0), last=(0, 0),
+                 on=False):
+        self.pc = pc  # first instruction, for error positions
+        self.dur = dur
+        self.energy = energy
+        self.lo = lo
+        self.hi = hi
+        self.first = first  # (low, high) bounds of the first level
+        self.last = last
+        # motor-on runs: at the start, at the end, the longest, and whether it never rests
+        self.all_on = on
+        self.lead = dur if on else 0
+        self.trail = dur if on else 0
+        self.run = dur if on else 0
+
+
+def _fail(msg, pc=-1):
+    raise VerifyError(msg, pc)
+
+
+def _check_step(prof, a, b, pc):
+    """An edge from level bounds a to level bounds b must fit the step limit."""
+    jump = max(b[1] - a[0], a[1] - b[0])
+    if jump > prof.max_step:
+        _fail("level jumps by %s, more than the %s this device allows in one step; ramp instead"
+              % (pct(jump), pct(prof.max_step)), pc)
+
+
+def _seq(prof, x, y):
+    """x followed by y."""
+    if x.dur == 0:
+        return y
+    if y.dur == 0:
+        return x
+    _check_step(prof, x.last, y.first, y.pc)
+    s = _Sum(x.pc, x.dur + y.dur, x.energy + y.energy, min(x.lo, y.lo), max(x.hi, y.hi),
+             x.first, y.last)
+    s.all_on = x.all_on and y.all_on
+    s.lead = x.dur + y.lead if x.all_on else x.lead
+    s.trail = y.dur + x.trail if y.all_on else y.trail
+    s.run = max(x.run, y.run, x.trail + y.lead)
+    return s
+
+
+def _repeat(prof, body, turns, length):
+    """body played `turns` times, cut at `length` ms (a zone) or whole (length 0: a loop)."""
+    if turns > 1:
+        _check_step(prof, body.last, body.first, body.pc)
+    dur = length or body.dur * turns
+    s = _Sum(body.pc, dur, min(body.energy * turns, body.hi * dur), body.lo, body.hi,
+             body.first, body.last)
+    if length and length % body.dur:
+        s.last = (body.lo, body.hi)  # cut mid-body: any level of it
+    if body.all_on:
+        s.all_on = True
+        s.lead = s.trail = s.run = dur
+        return s
+    wrap = body.trail + body.lead if turns > 1 else 0
+    s.lead = body.lead
+    s.run = min(dur, max(body.run, wrap))
+    s.trail = s.run if length else body.trail
+    return s
+
+
+def _leaf(prof, pc, op, x, a, b, c, t):
+    """Summary of one timed instruction, after checking its own fields."""
+    cap = prof.max_level
+    if op == bc.OP_HOLD:
+        if a - b < 0 or a + b > cap:
+            _fail("level %s (varying by %s) leaves 0..%s" % (pct(a), pct(b), pct(cap)), pc)
+        return _Sum(pc, t, (a + b) * t, a - b, a + b, (a - b, a + b), (a - b, a + b), a - b > 0)
+    if op == bc.OP_RAMP:
+        if x > bc.EASE_IN_OUT:
+            _fail("unknown easing %d" % x, pc)
+        if max(a, b) > cap:
+            _fail("ramp to %s is above this device's cap of %s" % (pct(max(a, b)), pct(cap)), pc)
+        if abs(b - a) * 1000 * _EASE_SLOPE[x] > prof.slew * t * 2:
+            _fail("ramp %s -> %s over %d ms is steeper than this device's limit of %s per s"
+                  % (pct(a), pct(b), t, pct(prof.slew)), pc)
+        energy = (a + b) * t // 2 + 1 if x == bc.EASE_LINEAR else max(a, b) * t
+        return _Sum(pc, t, energy, min(a, b), max(a, b), (a, a), (b, b), min(a, b) > 0)
+    if op == bc.OP_WAVE:
+        if x > bc.WAVE_SAW:
+            _fail("unknown wave shape %d" % x, pc)
+        if a > b or b > cap:
+            _fail("wave range %s..%s is not within 0..%s" % (pct(a), pct(b), pct(cap)), pc)
+        if c < 2:
+            _fail("wave period %d ms is too short" % c, pc)
+        span = b - a
+        if x == bc.WAVE_SQUARE or x == bc.WAVE_SAW:
+            _check_step(prof, (a, a), (b, b), pc)
+        # steepest slope, permille per second: sine pi*span/period, triangle 2*span/period
+        slope = (span * 1000 * (355 if x == bc.WAVE_SINE else 226) // (113 * c)
+                 if x != bc.WAVE_SQUARE else 0)
+        if slope > prof.slew:
+            _fail("wave %s..%s with period %d ms changes faster than this device's limit of %s"
+                  " per s" % (pct(a), pct(b), c, pct(prof.slew)), pc)
+        end = shapes.wave(x, a, b, c, (t - 1) // prof.step_ms * prof.step_ms)
+        s = _Sum(pc, t, (a + b) * t // 2 + b * c, a, b, (a, a), (end, end), a > 0)
+        if a == 0 and x == bc.WAVE_SQUARE:
+            s.trail = s.run = c - c // 2 + 1
+        return s
+    # OP_CUE
+    if a > cap or a == 0:
+        _fail("cue level %s is not within 0..%s" % (pct(a), pct(cap)), pc)
+    s = _Sum(pc, t, a * b * x, 0 if c else a, a, (a, a), (0 if c else a,) * 2, c == 0)
+    if c:
+        s.lead = s.run = b
+    return s
+
+
+_ZERO = (0, 0)
+_EASE_SLOPE = (2, 4, 4, 3)  # twice the steepest slope of each easing, relative to linear
+
+
+def verify(data, prof):
+    """Check a whole program against a profile; answer its Info or raise VerifyError."""
+    try:
+        count = bc.parse_header(data)
+        names = bc.strings(data, count)
+    except bc.FormatError as e:
+        raise VerifyError(e.args[0], -1)
+    stack = []  # (summary before the block, opening pc, op, x, a, b, c, t)
+    cur = _Sum()
+    zone = False
+    for pc in range(count):
+        op, x, a, b, c, t = bc.unpack_insn(data, pc)
+        if op == bc.OP_HOLD or op == bc.OP_RAMP or op == bc.OP_WAVE or op == bc.OP_CUE:
+            if op == bc.OP_CUE:
+                if not (1 <= x <= 8 and 1 <= b <= 2000 and c <= 2000) or t:
+                    _fail("malformed cue", pc)
+                t = x * (b + c)
+            elif t == 0:
+                _fail("%s of zero duration" % bc.OP_NAMES[op], pc)
+            elif op != bc.OP_WAVE and c:
+                _fail("malformed %s" % bc.OP_NAMES[op], pc)
+            if op == bc.OP_HOLD and x:
+                _fail("malformed hold", pc)
+            cur = _seq(prof, cur, _leaf(prof, pc, op, x, a, b, c, t))
+        elif op == bc.OP_LOOP or op == bc.OP_ZONE:
+            if c <= pc or c >= count or bc.unpack_insn(data, c)[0] != bc.OP_END \
+                    or bc.unpack_insn(data, c)[4] != pc:
+                _fail("%s at %d has no matching end" % (bc.OP_NAMES[op], pc), pc)
+            if op == bc.OP_LOOP:
+                if a == 0 or x or b or t:
+                    _fail("loop count must be at least 1", pc)
+                if sum(1 for f in stack if f[2] == bc.OP_LOOP) >= MAX_DEPTH:
+                    _fail("loops nested deeper than %d" % MAX_DEPTH, pc)
+            else:
+                if zone or stack:
+                    _fail("a zone must not be inside a loop or another zone", pc)
+                if not 2 <= a < len(names) or x or t == 0 or not pc < b <= c:
+                    _fail("malformed zone", pc)
+                zone = True
+            stack.append((cur, pc, op, x, a, b, c, t))
+            cur = _Sum()
+        elif op == bc.OP_END:
+            if not stack or stack[-1][1] != c or x or a or b or t:
+                _fail("end without a matching loop or zone", pc)
+            outer, opened, kind, _, n, rep, _, length = stack.pop()
+            if kind == bc.OP_LOOP:
+                if cur.dur == 0:
+                    _fail("loop with zero duration", opened)
+                cur = _seq(prof, outer, _repeat(prof, cur, n, 0))
+            else:
+                cur = _seq(prof, outer, _zone(prof, data, opened, rep, pc, length, cur))
+                zone = False
+        elif op == bc.OP_SEED:
+            if a == 0 or x or b or c or t:
+                _fail("seed must be 1..65535", pc)
+        elif op == bc.OP_FREQ:
+            if a > 40000 or x or b or c or t:
+                _fail("motor frequency %d Hz out of range" % a, pc)
+        else:
+            _fail("unknown opcode %d" % op, pc)
+        if cur.dur > prof.session_max_ms:
+            _fail("program is longer than this device's session cap of %d s"
+                  % (prof.session_max_ms // 1000), pc)
+    if stack:
+        _fail("%s is never closed by end" % bc.OP_NAMES[stack[-1][2]], stack[-1][1])
+    if cur.dur == 0:
+        _fail("program plays nothing")
+    _check_step(prof, _ZERO, cur.first, 0)
+    _check_step(prof, cur.last, _ZERO, count - 1)
+    if cur.energy > prof.thermal:
+        _fail("program drives the motor harder than its thermal budget (%d%% of it)"
+              % (cur.energy * 100 // prof.thermal))
+    if cur.run > prof.max_on_ms:
+        _fail("motor would run %d s without a rest; this device allows %d s"
+              % (cur.run // 1000, prof.max_on_ms // 1000))
+    return Info(count, cur.dur, cur.energy, cur.hi, cur.run, names)
+
+
+def _zone(prof, data, opened, rep, end, length, body):
+    """A zone: a prelude played once (instructions before `rep`), then the rest repeated to
+    fill `length` ms. The body summary covers both, so it is re-walked in two parts."""
+    if rep == opened + 1:
+        pre = _Sum()
+        loop = body
+    else:
+        pre = _span(prof, data, opened + 1, rep)
+        loop = _span(prof, data, rep, end)
+    if pre.dur >= length:
+        _fail("zone is shorter than its opening cue", opened)
+    if loop.dur == 0:
+        _fail("zone with nothing to play", opened)
+    turns = (length - pre.dur + loop.dur - 1) // loop.dur
+    return _seq(prof, pre, _repeat(prof, loop, turns, length - pre.dur))
+
+
+def _span(prof, data, start, stop):
+    """Summary of the flat run of instructions start..stop-1 (loops inside are composed)."""
+    stack = []
+    cur = _Sum()
+    for pc in range(start, stop):
+        op, x, a, b, c, t = bc.unpack_insn(data, pc)
+        if op == bc.OP_LOOP:
+            stack.append((cur, a))
+            cur = _Sum()
+        elif op == bc.OP_END:
+            if not stack:
+                _fail("zone prelude must not cut a loop", start)
+            outer, n = stack.pop()
+            cur = _seq(prof, outer, _repeat(prof, cur, n, 0))
+        elif op == bc.OP_CUE:
+            cur = _seq(prof, cur, _leaf(prof, pc, op, x, a, b, c, x * (b + c)))
+        elif op == bc.OP_HOLD or op == bc.OP_RAMP or op == bc.OP_WAVE:
+            cur = _seq(prof, cur, _leaf(prof, pc, op, x, a, b, c, t))
+    if stack:
+        _fail("zone prelude must not cut a loop", start)
+    return cur

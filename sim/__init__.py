@@ -1,0 +1,1 @@
+"""The virtual facewave board: the real firmware on fake hardware under a virtual clock."""
