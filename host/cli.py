@@ -1,0 +1,246 @@
+"""`facewave`: compile, check, preview and play massage patterns; talk to and flash a device.
+
+One command table (verb -> handler, argument setup), handlers named do_<verb>; errors are
+translated once, here: a FacewaveError or CompileError prints one plain message and exits
+1 (operation failed) or 2 (usage or connection problem). Heavy imports stay inside handlers
+so `facewave --help` is instant.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from . import library
+
+
+class FacewaveError(Exception):
+    """A failure to report in one line; `code` is the exit status (1 failed, 2 usage)."""
+
+    def __init__(self, message, code=1):
+        super().__init__(message)
+        self.code = code
+
+
+def _profile(args):
+    from .firmware.profile import Profile, ProfileError
+
+    board = getattr(args, "board", None)
+    if not board:
+        return Profile()
+    try:
+        from importlib import import_module
+
+        module = import_module("facewave.firmware.boards." + board.replace("-", "_"))
+        return Profile(module.PROFILE)
+    except ImportError:
+        raise FacewaveError("unknown board %r (see `facewave boards`)" % board, 2) from None
+    except ProfileError as e:
+        raise FacewaveError("board profile %s: %s" % (board, e), 2) from None
+
+
+def _compile(path_or_name, profile):
+    """A pattern file, or the name of a built-in routine."""
+    from .lang import compile_file
+
+    path = Path(path_or_name)
+    if not path.exists() and library.builtin_path(path_or_name):
+        path = library.builtin_path(path_or_name)
+    return compile_file(path, profile)
+
+
+# -- pattern commands ---------------------------------------------------------------------------
+def do_check(args):
+    from .lang import CompileError
+    from .preview import seconds
+
+    profile = _profile(args)
+    failed = 0
+    for name in args.files:
+        try:
+            prog = _compile(name, profile)
+        except CompileError as e:
+            print(e, file=sys.stderr)
+            failed += 1
+            continue
+        print("%s: ok, %s, %d elements, %d bytes of bytecode"
+              % (name, seconds(prog.info.duration), prog.elements, len(prog.data)))
+    return 1 if failed else 0
+
+
+def do_compile(args):
+    prog = _compile(args.file, _profile(args))
+    out = Path(args.output or Path(args.file).with_suffix(".fwb").name)
+    _write_atomic(out, prog.data)
+    print("wrote %s (%d bytes, %d ms)" % (out, len(prog.data), prog.info.duration))
+    return 0
+
+
+def do_preview(args):
+    from . import playback, preview
+
+    profile = _profile(args)
+    prog = _compile(args.file, profile)
+    trace = playback.play(prog, profile)
+    print("\n".join(preview.summary_lines(prog, trace)))
+    out = args.output or prog.name + ".png"
+    preview.plot(trace, out)
+    print("  plot       %s" % out)
+    return 0
+
+
+def do_routines(args):
+    for name in library.builtin_names():
+        print("%-12s %s" % (name, library.describe(library.builtin_path(name))))
+    return 0
+
+
+def do_demo(args):
+    import time
+
+    from . import playback, preview
+
+    profile = _profile(args)
+    started = time.perf_counter()
+    prog = _compile("daily", profile)
+    trace = playback.play(prog, profile)
+    took = time.perf_counter() - started
+    print("facewave demo: the built-in `daily` routine played through the firmware engine")
+    print("\n".join(preview.summary_lines(prog, trace)))
+    print("  time taken %.2f s for %s of virtual time (%.0fx real time)"
+          % (took, preview.seconds(trace.duration), trace.duration / 1000 / took))
+    preview.plot(trace, args.plot, title="facewave demo: daily routine")
+    print("  plot       %s" % args.plot)
+    return 0
+
+
+def do_import(args):
+    from . import importers
+    from .lang import CompileError, compile_file
+
+    text = importers.convert(Path(args.file), args.name, args.repeat)
+    out = Path(args.output)
+    _write_atomic(out, text.encode())
+    try:
+        prog = compile_file(out, _profile(args))
+    except CompileError as e:
+        print(e, file=sys.stderr)
+        raise FacewaveError("wrote %s, but it does not pass check (see above); edit it" % out)
+    print("wrote %s (%d ms)" % (out, prog.info.duration))
+    return 0
+
+
+def do_bench(args):
+    from . import bench
+
+    bench.run_bench(print)
+    return 0
+
+
+def _write_atomic(path, data):
+    """Never leave a half-written output: write beside it, then rename over it."""
+    import os
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise FacewaveError("cannot write %s: %s" % (path, e.strerror or e)) from None
+
+
+# -- the table ----------------------------------------------------------------------------------
+def _board_arg(p):
+    p.add_argument("--board", help="judge against this board's caps (default: the generic caps)")
+
+
+def _setup_check(p):
+    p.add_argument("files", nargs="+", metavar="FILE", help="pattern files or built-in names")
+    _board_arg(p)
+
+
+def _setup_compile(p):
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT", help="bytecode file (default NAME.fwb)")
+    _board_arg(p)
+
+
+def _setup_preview(p):
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT.png", help="plot file (default NAME.png)")
+    _board_arg(p)
+
+
+def _setup_demo(p):
+    p.add_argument("--plot", default="facewave-demo.png", help="where to write the plot")
+    _board_arg(p)
+
+
+def _setup_import(p):
+    p.add_argument("file", metavar="FILE", help="an Apple .ahap file or an Android waveform "
+                   "(.json with timings, amplitudes and repeat)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.fw")
+    p.add_argument("--name", help="pattern name (default: from the file name)")
+    p.add_argument("--repeat", type=int, metavar="N",
+                   help="turns to play a waveform that repeats forever")
+    _board_arg(p)
+
+
+COMMANDS = {
+    "check": (do_check, _setup_check, "compile and verify pattern files; exit 1 if any fails"),
+    "compile": (do_compile, _setup_compile, "write a pattern's bytecode"),
+    "preview": (do_preview, _setup_preview, "plot a pattern's intensity over time"),
+    "routines": (do_routines, None, "list the built-in routines"),
+    "demo": (do_demo, _setup_demo, "play the built-in daily routine and plot it"),
+    "import": (do_import, _setup_import, "convert an Apple AHAP or Android waveform file"),
+    "bench": (do_bench, None, "measure engine speed and MicroPython memory figures"),
+}
+
+EPILOG = """examples:
+  facewave routines                 the built-in routines
+  facewave check my.fw              errors as file:line:col, exit 1 if any
+  facewave preview lymph -o l.png   intensity curve with zones and cues
+  facewave demo                     a whole daily session, faster than real time
+"""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="facewave", description=__doc__.splitlines()[0], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .firmware import VERSION
+
+    parser.add_argument("--version", action="version", version="facewave " + VERSION)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for verb, (handler, setup, help_text) in COMMANDS.items():
+        p = sub.add_parser(verb, help=help_text, description=help_text)
+        if setup:
+            setup(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv=None):
+    from .lang import CompileError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except CompileError as e:
+        print(e, file=sys.stderr)
+        return 1
+    except FacewaveError as e:
+        print("facewave: %s" % e, file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print("facewave: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

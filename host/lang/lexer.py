@@ -1,0 +1,101 @@
+"""Lines to tokens, and the literal values of the language (levels, durations, counts).
+
+Every token keeps its column so that errors point at it.
+"""
+import re
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[^\s"#]+')
+
+
+class Token:
+    def __init__(self, text, line, col):
+        self.text = text
+        self.line = line
+        self.col = col  # 1-based
+
+    def __repr__(self):
+        return "Token(%r, %d:%d)" % (self.text, self.line, self.col)
+
+
+class SyntaxProblem(Exception):
+    """One error at one token; the compiler collects them."""
+
+    def __init__(self, token, message):
+        super().__init__(message)
+        self.token = token
+        self.message = message
+
+
+def tokenize(line_text, line_no):
+    """Tokens of one line, without its comment."""
+    tokens = []
+    pos = 0
+    for m in _TOKEN.finditer(line_text):
+        if "#" in line_text[pos:m.start()]:
+            break  # a comment runs to the end of the line
+        pos = m.end()
+        text = m.group(0)
+        tok = Token(text, line_no, m.start() + 1)
+        if text.startswith('"') and (len(text) < 2 or not text.endswith('"')):
+            raise SyntaxProblem(tok, "unterminated string")
+        tokens.append(tok)
+    return tokens
+
+
+_LEVEL = re.compile(r"^(\d{1,3})(?:\.(\d))?%$")
+_DURATION = re.compile(r"^(\d+)(?:\.(\d+))?(ms|s|min)$")
+_FREQ = re.compile(r"^(\d+)hz$", re.IGNORECASE)
+
+
+def level(tok):
+    """'55%' or '55.5%' -> permille."""
+    m = _LEVEL.match(tok.text)
+    if not m:
+        raise SyntaxProblem(tok, "expected a level like 40% or 12.5%%, got %r" % tok.text)
+    value = int(m.group(1)) * 10 + int(m.group(2) or 0)
+    if value > 1000:
+        raise SyntaxProblem(tok, "level %s is above 100%%" % tok.text)
+    return value
+
+
+def duration(tok):
+    """'500ms', '1.5s', '2min' -> milliseconds (whole ms only)."""
+    m = _DURATION.match(tok.text)
+    if not m:
+        raise SyntaxProblem(tok, "expected a duration like 500ms, 1.5s or 2min, got %r" % tok.text)
+    whole, frac, unit = m.groups()
+    scale = {"ms": 1, "s": 1000, "min": 60000}[unit]
+    frac = frac or ""
+    ms = int(whole) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
+    if frac and int(frac) * scale % 10 ** len(frac):
+        raise SyntaxProblem(tok, "%s is not a whole number of milliseconds" % tok.text)
+    if ms == 0:
+        raise SyntaxProblem(tok, "duration must be more than 0")
+    return ms
+
+
+def count(tok, low=1, high=65535):
+    if not tok.text.isdigit() or not low <= int(tok.text) <= high:
+        raise SyntaxProblem(tok, "expected a whole number %d..%d, got %r" % (low, high, tok.text))
+    return int(tok.text)
+
+
+def frequency(tok):
+    m = _FREQ.match(tok.text)
+    if not m or not 0 < int(m.group(1)) <= 40000:
+        raise SyntaxProblem(tok, "expected a motor frequency like 200hz (1..40000), got %r"
+                            % tok.text)
+    return int(m.group(1))
+
+
+def string(tok):
+    if not tok.text.startswith('"'):
+        raise SyntaxProblem(tok, "expected a quoted string, got %r" % tok.text)
+    return tok.text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+def name(tok):
+    if not re.match(r"^[a-z][a-z0-9_-]{0,31}$", tok.text):
+        raise SyntaxProblem(tok, "expected a name (lower case letters, digits, - or _; at most 32),"
+                            " got %r" % tok.text)
+    return tok.text
