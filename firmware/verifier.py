@@ -14,6 +14,7 @@ from . import bytecode as bc
 from . import shapes
 
 MAX_DEPTH = const(8)  # nested loops; the engine preallocates this many frames
+_EASE_SLOPE = (2, 4, 4, 3)  # twice the steepest slope of each easing, relative to linear
 
 
 class VerifyError(ValueError):
@@ -112,8 +113,11 @@ def _leaf(prof, pc, op, x, a, b, c, t):
     """Summary of one timed instruction, after checking its own fields."""
     cap = prof.max_level
     if op == bc.OP_HOLD:
-        if a - b < 0 or a + b > cap:
-            _fail("level %s (varying by %s) leaves 0..%s" % (pct(a), pct(b), pct(cap)), pc)
+        if a + b > cap:
+            _fail("level %s%s is above this device's cap of %s"
+                  % (pct(a), " + %s variation" % pct(b) if b else "", pct(cap)), pc)
+        if a < b:
+            _fail("level %s cannot vary by %s: it would go below 0" % (pct(a), pct(b)), pc)
         return _Sum(pc, t, (a + b) * t, a - b, a + b, (a - b, a + b), (a - b, a + b), a - b > 0)
     if op == bc.OP_RAMP:
         if x > bc.EASE_IN_OUT:
@@ -156,7 +160,6 @@ def _leaf(prof, pc, op, x, a, b, c, t):
 
 
 _ZERO = (0, 0)
-_EASE_SLOPE = (2, 4, 4, 3)  # twice the steepest slope of each easing, relative to linear
 
 
 def verify(data, prof):
@@ -219,22 +222,27 @@ def verify(data, prof):
                 _fail("motor frequency %d Hz out of range" % a, pc)
         else:
             _fail("unknown opcode %d" % op, pc)
-        if cur.dur > prof.session_max_ms:
-            _fail("program is longer than this device's session cap of %d s"
-                  % (prof.session_max_ms // 1000), pc)
+        _check_totals(prof, cur, pc)
     if stack:
         _fail("%s is never closed by end" % bc.OP_NAMES[stack[-1][2]], stack[-1][1])
     if cur.dur == 0:
         _fail("program plays nothing")
     _check_step(prof, _ZERO, cur.first, 0)
     _check_step(prof, cur.last, _ZERO, count - 1)
-    if cur.energy > prof.thermal:
-        _fail("program drives the motor harder than its thermal budget (%d%% of it)"
-              % (cur.energy * 100 // prof.thermal))
-    if cur.run > prof.max_on_ms:
-        _fail("motor would run %d s without a rest; this device allows %d s"
-              % (cur.run // 1000, prof.max_on_ms // 1000))
     return Info(count, cur.dur, cur.energy, cur.hi, cur.run, names)
+
+
+def _check_totals(prof, s, pc):
+    """Caps on the whole program, checked as it grows so the error points where it tips."""
+    if s.dur > prof.session_max_ms:
+        _fail("program is longer than this device's session cap of %d s"
+              % (prof.session_max_ms // 1000), pc)
+    if s.energy > prof.thermal:
+        _fail("program drives the motor harder than its thermal budget (%d%% of it)"
+              % (s.energy * 100 // prof.thermal), pc)
+    if s.run > prof.max_on_ms:
+        _fail("motor would run %d s without a rest; this device allows %d s"
+              % (s.run // 1000, prof.max_on_ms // 1000), pc)
 
 
 def _zone(prof, data, opened, rep, end, length, body):

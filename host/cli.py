@@ -56,14 +56,46 @@ def do_check(args):
     failed = 0
     for name in args.files:
         try:
+            if _is_bytecode(name):
+                info = _verify_bytecode(name, profile)
+                print("%s: ok, bytecode of %s, %s, %d instructions, %d bytes"
+                      % (name, info.name, seconds(info.duration), info.count,
+                         Path(name).stat().st_size))
+                continue
             prog = _compile(name, profile)
-        except CompileError as e:
-            print(e, file=sys.stderr)
+        except (CompileError, FacewaveError) as e:
+            print(e if isinstance(e, CompileError) else "facewave: %s" % e, file=sys.stderr)
             failed += 1
             continue
         print("%s: ok, %s, %d elements, %d bytes of bytecode"
               % (name, seconds(prog.info.duration), prog.elements, len(prog.data)))
     return 1 if failed else 0
+
+
+def _is_bytecode(name):
+    from .firmware import bytecode
+
+    try:
+        with open(name, "rb") as f:
+            return f.read(len(bytecode.MAGIC)) == bytecode.MAGIC
+    except OSError:
+        return False
+
+
+def _verify_bytecode(name, profile):
+    """The device's own check of a compiled file."""
+    from .firmware import bytecode
+    from .firmware.verifier import VerifyError, verify
+
+    try:
+        with open(name, "rb") as f:
+            data = f.read(bytecode.HEADER_SIZE + bytecode.MAX_BODY + 1)
+        return verify(data, profile)
+    except OSError as e:
+        raise FacewaveError("%s: %s" % (name, e.strerror or e)) from None
+    except VerifyError as e:
+        where = " (instruction %d)" % e.args[1] if e.args[1] >= 0 else ""
+        raise FacewaveError("%s: rejected%s: %s" % (name, where, e.args[0])) from None
 
 
 def do_compile(args):
@@ -84,6 +116,18 @@ def do_preview(args):
     out = args.output or prog.name + ".png"
     preview.plot(trace, out)
     print("  plot       %s" % out)
+    return 0
+
+
+def do_boards(args):
+    from importlib import import_module
+
+    from .firmware import boards
+
+    for path in sorted(Path(boards.__file__).parent.glob("*.py")):
+        if path.stem != "__init__":
+            data = import_module("facewave.firmware.boards." + path.stem).PROFILE
+            print("%-10s %s" % (path.stem, data.get("description", "")))
     return 0
 
 
@@ -156,7 +200,8 @@ def _board_arg(p):
 
 
 def _setup_check(p):
-    p.add_argument("files", nargs="+", metavar="FILE", help="pattern files or built-in names")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="pattern files, built-in names or compiled .fwb files")
     _board_arg(p)
 
 
@@ -192,6 +237,7 @@ COMMANDS = {
     "compile": (do_compile, _setup_compile, "write a pattern's bytecode"),
     "preview": (do_preview, _setup_preview, "plot a pattern's intensity over time"),
     "routines": (do_routines, None, "list the built-in routines"),
+    "boards": (do_boards, None, "list the board profiles (pins and safety caps)"),
     "demo": (do_demo, _setup_demo, "play the built-in daily routine and plot it"),
     "import": (do_import, _setup_import, "convert an Apple AHAP or Android waveform file"),
     "bench": (do_bench, None, "measure engine speed and MicroPython memory figures"),

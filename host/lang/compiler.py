@@ -30,6 +30,8 @@ class CompileError(Exception):
 
 
 def _format(filename, line, col, message, text):
+    if not line:  # about the whole file
+        return "%s: %s" % (filename, message)
     head = "%s:%d:%d: %s" % (filename, line, col, message)
     if text is None:
         return head
@@ -64,10 +66,11 @@ class _Args:
     def __init__(self, tokens):
         self.head = tokens[0]
         self.rest = tokens[1:]
+        self.last = tokens[-1]
 
     def _next(self, what):
         if not self.rest:
-            last = self.head
+            last = self.last  # point just past the end of the statement
             raise SyntaxProblem(
                 lexer.Token("", last.line, last.col + len(last.text) + 1),
                 "'%s' needs %s" % (self.head.text, what))
@@ -136,7 +139,7 @@ class _Compiler:
             except SyntaxProblem as p:
                 self.error(source, p.token, p.message)
         if not seen_header:
-            self.errors.append((source.filename, 1, 1, "empty pattern file: it needs at least "
+            self.errors.append((source.filename, 0, 0, "empty pattern file: it needs at least "
                                 "`pattern NAME \"description\"` and one statement", None))
 
     def error(self, source, tok, message):
@@ -314,7 +317,7 @@ class _Compiler:
         for kind, _, tok in self.blocks:
             self.error(source, tok, "'%s' is never closed by 'end'" % kind)
         if not self.errors and not self.insns:
-            self.errors.append((source.filename, 1, 1, "pattern plays nothing", None))
+            self.errors.append((source.filename, 0, 0, "pattern plays nothing", None))
         if self.errors:
             raise CompileError(self.errors)
         try:
@@ -340,21 +343,21 @@ def _read(path):
     try:
         size = path.stat().st_size
         if size > MAX_SOURCE_BYTES:
-            raise CompileError([(str(path), 1, 1, "file is %d bytes; a pattern file is at most"
+            raise CompileError([(str(path), 0, 0, "file is %d bytes; a pattern file is at most"
                                  " %d" % (size, MAX_SOURCE_BYTES), None)])
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise CompileError([(str(path), 1, 1, "no such file", None)]) from None
+        raise CompileError([(str(path), 0, 0, "no such file", None)]) from None
     except IsADirectoryError:
-        raise CompileError([(str(path), 1, 1, "is a directory, not a pattern file", None)]) \
+        raise CompileError([(str(path), 0, 0, "is a directory, not a pattern file", None)]) \
             from None
     except PermissionError:
-        raise CompileError([(str(path), 1, 1, "permission denied", None)]) from None
+        raise CompileError([(str(path), 0, 0, "permission denied", None)]) from None
     except UnicodeDecodeError as e:
-        raise CompileError([(str(path), 1, 1, "not UTF-8 text (byte %d)" % e.start, None)]) \
+        raise CompileError([(str(path), 0, 0, "not UTF-8 text (byte %d)" % e.start, None)]) \
             from None
     except OSError as e:
-        raise CompileError([(str(path), 1, 1, e.strerror or str(e), None)]) from None
+        raise CompileError([(str(path), 0, 0, e.strerror or str(e), None)]) from None
 
 
 def _default_resolve(name, directory):

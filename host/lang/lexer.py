@@ -51,7 +51,7 @@ def level(tok):
     """'55%' or '55.5%' -> permille."""
     m = _LEVEL.match(tok.text)
     if not m:
-        raise SyntaxProblem(tok, "expected a level like 40% or 12.5%%, got %r" % tok.text)
+        raise SyntaxProblem(tok, "expected a level like 40%% or 12.5%%, got %r" % tok.text)
     value = int(m.group(1)) * 10 + int(m.group(2) or 0)
     if value > 1000:
         raise SyntaxProblem(tok, "level %s is above 100%%" % tok.text)
