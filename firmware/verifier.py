@@ -110,7 +110,10 @@ def _repeat(prof, body, turns, length):
 
 
 def _leaf(prof, pc, op, x, a, b, c, t):
-    """Summary of one timed instruction, after checking its own fields."""
+    """Summary of one timed instruction, after checking its own fields.
+
+    A stretch counts as motor-on unless it is at 0 for a whole segment (or the off half of a
+    square wave, the off time of a cue): touching 0 for an instant is no rest."""
     cap = prof.max_level
     if op == bc.OP_HOLD:
         if a + b > cap:
@@ -118,7 +121,7 @@ def _leaf(prof, pc, op, x, a, b, c, t):
                   % (pct(a), " + %s variation" % pct(b) if b else "", pct(cap)), pc)
         if a < b:
             _fail("level %s cannot vary by %s: it would go below 0" % (pct(a), pct(b)), pc)
-        return _Sum(pc, t, (a + b) * t, a - b, a + b, (a - b, a + b), (a - b, a + b), a - b > 0)
+        return _Sum(pc, t, (a + b) * t, a - b, a + b, (a - b, a + b), (a - b, a + b), a + b > 0)
     if op == bc.OP_RAMP:
         if x > bc.EASE_IN_OUT:
             _fail("unknown easing %d" % x, pc)
@@ -128,14 +131,15 @@ def _leaf(prof, pc, op, x, a, b, c, t):
             _fail("ramp %s -> %s over %d ms is steeper than this device's limit of %s per s"
                   % (pct(a), pct(b), t, pct(prof.slew)), pc)
         energy = (a + b) * t // 2 + 1 if x == bc.EASE_LINEAR else max(a, b) * t
-        return _Sum(pc, t, energy, min(a, b), max(a, b), (a, a), (b, b), min(a, b) > 0)
+        return _Sum(pc, t, energy, min(a, b), max(a, b), (a, a), (b, b), max(a, b) > 0)
     if op == bc.OP_WAVE:
         if x > bc.WAVE_SAW:
             _fail("unknown wave shape %d" % x, pc)
         if a > b or b > cap:
             _fail("wave range %s..%s is not within 0..%s" % (pct(a), pct(b), pct(cap)), pc)
-        if c < 2:
-            _fail("wave period %d ms is too short" % c, pc)
+        if c < 2 * prof.step_ms:
+            _fail("wave period %d ms is shorter than two update steps (%d ms) of this device"
+                  % (c, 2 * prof.step_ms), pc)
         span = b - a
         if x == bc.WAVE_SQUARE or x == bc.WAVE_SAW:
             _check_step(prof, (a, a), (b, b), pc)
@@ -146,9 +150,11 @@ def _leaf(prof, pc, op, x, a, b, c, t):
             _fail("wave %s..%s with period %d ms changes faster than this device's limit of %s"
                   " per s" % (pct(a), pct(b), c, pct(prof.slew)), pc)
         end = shapes.wave(x, a, b, c, (t - 1) // prof.step_ms * prof.step_ms)
-        s = _Sum(pc, t, (a + b) * t // 2 + b * c, a, b, (a, a), (end, end), a > 0)
-        if a == 0 and x == bc.WAVE_SQUARE:
-            s.trail = s.run = c - c // 2 + 1
+        s = _Sum(pc, t, (a + b) * t // 2 + b * c, a, b, (a, a), (end, end), b > 0)
+        if a == 0 and x == bc.WAVE_SQUARE:  # rests every other half period
+            s.all_on = False
+            s.lead = 0
+            s.trail = s.run = c - c // 2 + prof.step_ms
         return s
     # OP_CUE
     if a > cap or a == 0:
