@@ -98,7 +98,7 @@ def _repeat(prof, body, turns, length):
              body.first, body.last)
     if length and length % body.dur:
         s.last = (body.lo, body.hi)  # cut mid-body: any level of it
-    if body.all_on:
+    if body.all_on or dur <= body.lead:  # never reaches a rest before it is cut
         s.all_on = True
         s.lead = s.trail = s.run = dur
         return s
@@ -130,7 +130,10 @@ def _leaf(prof, pc, op, x, a, b, c, t):
         if abs(b - a) * 1000 * _EASE_SLOPE[x] > prof.slew * t * 2:
             _fail("ramp %s -> %s over %d ms is steeper than this device's limit of %s per s"
                   % (pct(a), pct(b), t, pct(prof.slew)), pc)
-        energy = (a + b) * t // 2 + 1 if x == bc.EASE_LINEAR else max(a, b) * t
+        # the engine holds each sample for a step, so the area can beat the line's by a step
+        energy = max(a, b) * t
+        if x == bc.EASE_LINEAR:
+            energy = min(energy, (a + b) * t // 2 + abs(b - a) * prof.step_ms + max(a, b))
         return _Sum(pc, t, energy, min(a, b), max(a, b), (a, a), (b, b), max(a, b) > 0)
     if op == bc.OP_WAVE:
         if x > bc.WAVE_SAW:
@@ -150,7 +153,7 @@ def _leaf(prof, pc, op, x, a, b, c, t):
             _fail("wave %s..%s with period %d ms changes faster than this device's limit of %s"
                   " per s" % (pct(a), pct(b), c, pct(prof.slew)), pc)
         end = shapes.wave(x, a, b, c, (t - 1) // prof.step_ms * prof.step_ms)
-        s = _Sum(pc, t, (a + b) * t // 2 + b * c, a, b, (a, a), (end, end), b > 0)
+        s = _Sum(pc, t, min(b * t, (a + b) * t // 2 + b * (c + prof.step_ms)), a, b, (a, a), (end, end), b > 0)
         if a == 0 and x == bc.WAVE_SQUARE:  # rests every other half period
             s.all_on = False
             s.lead = 0
