@@ -1,0 +1,157 @@
+"""The message schema of the serial protocol, declared once: the device serves it, the host
+imports it. Messages carry data only (fixed binary layouts, names as UTF-8 text, replies as JSON
+objects); nothing received is ever evaluated.
+
+Every request gets exactly one reply with the request's sequence number: ACK (its payload is
+given per request below), or ERROR. A corrupt frame is answered with NAK (sequence 0), so the
+host can resend at once instead of waiting for its timeout. Layouts are little endian.
+"""
+import json
+import struct
+
+from micropython import const
+
+from . import frame
+
+PROTOCOL = const(1)  # bumped on any incompatible change of this file
+MIN_PROTOCOL = const(1)  # oldest host protocol this firmware still serves
+HEARTBEAT_TIMEOUT_MS = const(2000)  # tethered playback stops after this long without a frame
+HEARTBEAT_MS = const(500)  # how often a tethered host sends HEARTBEAT
+CHUNK = const(1020)  # data bytes per UPLOAD_CHUNK (frame.MAX_PAYLOAD minus the offset)
+WINDOW = const(4)  # upload chunks a host may have in flight
+
+# ---- requests, host -> device --------------------------------------------------------------
+HELLO = const(0x10)  # u16 host protocol version -> ACK JSON hello (see hello_reply in protocol)
+INFO = const(0x11)  # empty -> ACK JSON: hello fields + settings, storage, counters
+LIST = const(0x12)  # u16 first index -> ACK JSON {"patterns": [{name, size, duration,
+#                      description} | {name, size, error}], "next": index or -1}
+UPLOAD_BEGIN = const(0x13)  # u32 size | 32 B SHA-256 | name -> ACK offset (resume point)
+UPLOAD_CHUNK = const(0x14)  # u32 offset | data -> ACK offset: bytes the device now holds
+UPLOAD_COMMIT = const(0x15)  # empty -> ACK JSON pattern {name, size, duration, description}
+UPLOAD_STATUS = const(0x16)  # empty -> ACK offset, or ERROR E_NO_UPLOAD
+DELETE = const(0x17)  # name -> ACK empty
+PLAY = const(0x18)  # u8 flags (bit 0: tethered) | name -> ACK JSON status
+STOP = const(0x19)  # empty -> ACK JSON status; the motor is at 0 before the reply is sent
+PAUSE = const(0x1A)  # empty -> ACK JSON status
+RESUME = const(0x1B)  # empty -> ACK JSON status
+STATUS = const(0x1C)  # empty -> ACK JSON status (device.status(now))
+SET = const(0x1D)  # "key=value" UTF-8 -> ACK JSON settings
+LOG = const(0x1E)  # u16 first line -> ACK JSON {"lines": [str], "next": index or -1}
+HEARTBEAT = const(0x1F)  # empty -> ACK empty; any good frame also counts as a heartbeat
+
+# ---- replies, device -> host (0x80 and up, so a host never mistakes its own echo) ----------
+ACK = const(0x80)  # payload as given by the request
+ERROR = const(0x81)  # u8 code | UTF-8 text
+NAK = const(0x82)  # empty, sequence 0: a corrupt frame arrived
+
+FLAG_TETHERED = const(1)
+
+NAMES = {HELLO: "HELLO", INFO: "INFO", LIST: "LIST", UPLOAD_BEGIN: "UPLOAD_BEGIN",
+         UPLOAD_CHUNK: "UPLOAD_CHUNK", UPLOAD_COMMIT: "UPLOAD_COMMIT",
+         UPLOAD_STATUS: "UPLOAD_STATUS", DELETE: "DELETE", PLAY: "PLAY", STOP: "STOP",
+         PAUSE: "PAUSE", RESUME: "RESUME", STATUS: "STATUS", SET: "SET", LOG: "LOG",
+         HEARTBEAT: "HEARTBEAT", ACK: "ACK", ERROR: "ERROR", NAK: "NAK"}
+
+# ---- error codes: (code, short text); the ERROR text adds the particulars ------------------
+E_UNKNOWN = const(1)  # the device does not know this message type
+E_MALFORMED = const(2)  # a payload does not match its layout
+E_VERSION = const(3)  # protocol versions do not overlap
+E_NAME = const(4)  # pattern name refused
+E_NOT_FOUND = const(5)  # no pattern of that name
+E_QUOTA = const(6)  # pattern count or byte quota reached
+E_NO_SPACE = const(7)  # the filesystem is full
+E_TOO_BIG = const(8)  # upload larger than a pattern may be
+E_HASH = const(9)  # uploaded bytes do not match the announced SHA-256
+E_VERIFY = const(10)  # the device's verifier rejected the program
+E_NO_UPLOAD = const(11)  # chunk, status or commit without an upload in progress
+E_INCOMPLETE = const(12)  # commit before all bytes arrived
+E_STATE = const(13)  # not possible in the device's current state
+E_SETTING = const(14)  # unknown setting or bad value
+E_STORAGE = const(15)  # any other filesystem error
+E_INTERNAL = const(16)  # an unexpected fault in the firmware (the motor is stopped)
+
+ERRORS = {
+    E_UNKNOWN: "unknown message",
+    E_MALFORMED: "malformed message",
+    E_VERSION: "protocol version not supported",
+    E_NAME: "bad pattern name",
+    E_NOT_FOUND: "no such pattern",
+    E_QUOTA: "storage quota reached",
+    E_NO_SPACE: "device storage full",
+    E_TOO_BIG: "pattern too large",
+    E_HASH: "upload corrupted (hash mismatch)",
+    E_VERIFY: "pattern rejected by the device",
+    E_NO_UPLOAD: "no upload in progress",
+    E_INCOMPLETE: "upload incomplete",
+    E_STATE: "not possible now",
+    E_SETTING: "bad setting",
+    E_STORAGE: "storage error",
+    E_INTERNAL: "internal error",
+}
+
+
+class Refused(Exception):
+    """A request the device declines: args (code, text). Store and device raise it."""
+
+
+def refuse(code, text=None):
+    raise Refused(code, text or ERRORS.get(code, "error"))
+
+
+# ---- payload layouts (both directions use these, so they cannot drift apart) ---------------
+
+def pack_begin(size, digest, name):
+    return struct.pack("<I", size) + bytes(digest) + name.encode("utf-8")
+
+
+def unpack_begin(p):
+    if len(p) < 36:
+        refuse(E_MALFORMED, "UPLOAD_BEGIN too short")
+    return struct.unpack_from("<I", p, 0)[0], bytes(p[4:36]), text(p[36:])
+
+
+def pack_offset(offset, size):
+    return struct.pack("<II", offset, size)
+
+
+def unpack_offset(p):
+    if len(p) != 8:
+        refuse(E_MALFORMED, "bad upload offset reply")
+    return struct.unpack_from("<II", p, 0)
+
+
+def pack_u16(n):
+    return struct.pack("<H", n)
+
+
+def unpack_u16(p):
+    if len(p) != 2:
+        refuse(E_MALFORMED, "expected a 16-bit index")
+    return p[0] | p[1] << 8
+
+
+def pack_error(code, message):
+    raw = message.encode("utf-8")[:frame.MAX_PAYLOAD - 1]
+    return bytes((code,)) + raw
+
+
+def unpack_error(p):
+    if not p:
+        return E_INTERNAL, ERRORS[E_INTERNAL]
+    return p[0], str(bytes(p[1:]), "utf-8", "replace")
+
+
+def text(p):
+    """UTF-8 payload as str; refuses bytes that are not UTF-8."""
+    try:
+        return str(bytes(p), "utf-8")
+    except UnicodeError:
+        refuse(E_MALFORMED, "text is not UTF-8")
+
+
+def pack_json(obj):
+    return json.dumps(obj).encode("utf-8")
+
+
+def unpack_json(p):
+    return json.loads(str(bytes(p), "utf-8"))
