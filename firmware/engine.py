@@ -46,7 +46,7 @@ class Engine:
         self.state = PLAYING
         self._pc = 0
         self._depth = 0
-        self._t = now  # start tick of the current segment
+        self.since = now  # planned start tick of what plays now (late calls do not move it)
         self._dur = 0  # its length, 0: no segment (fetch the next instruction)
         self._zend = 0  # tick at which the current zone ends
         self._zpc = -1  # pc of the current ZONE, -1 outside zones
@@ -73,7 +73,7 @@ class Engine:
         """Carry on where it paused: the remaining times shift by the pause, nothing is lost."""
         if self.state == PAUSED:
             shift = ticks.diff(now, self._paused)
-            self._t = ticks.add(self._t, shift)
+            self.since = ticks.add(self.since, shift)
             self._zend = ticks.add(self._zend, shift)
             self.state = PLAYING
             self.step(now)
@@ -84,13 +84,13 @@ class Engine:
         p = self._p
         while True:
             if self._dur:
-                e = ticks.diff(now, self._t)
+                e = ticks.diff(now, self.since)
                 if e < self._dur:
                     self._output(e)
                     return self.level
-                self._t = ticks.add(self._t, self._dur)
+                self.since = ticks.add(self.since, self._dur)
                 self._dur = 0
-            if self._zpc >= 0 and ticks.diff(self._t, self._zend) >= 0:
+            if self._zpc >= 0 and ticks.diff(self.since, self._zend) >= 0:
                 self._leave_zone()
             pc = self._pc
             if pc >= self._n:
@@ -116,7 +116,7 @@ class Engine:
                 self._end(pc, c)
             elif op == bc.OP_ZONE:
                 self._zpc = pc
-                self._zend = ticks.add(self._t, t)
+                self._zend = ticks.add(self.since, t)
                 self.zone = self._a
             elif op == bc.OP_SEED:
                 self._rng = self._a
@@ -131,7 +131,7 @@ class Engine:
                     self._a = self._vary(self._a, self._b)
                 self._full = t
                 if self._zpc >= 0:  # a zone cuts whatever plays when its time is up
-                    left = ticks.diff(self._zend, self._t)
+                    left = ticks.diff(self._zend, self.since)
                     if left < t:
                         t = left
                 self._dur = t
@@ -173,7 +173,7 @@ class Engine:
         end = self._dur
         if op == bc.OP_HOLD:
             self.level = self._a
-            self.next = ticks.add(self._t, end)
+            self.next = ticks.add(self.since, end)
             return
         if op == bc.OP_CUE:
             period = self._b + self._c
@@ -191,4 +191,4 @@ class Engine:
                 self.level = shapes.wave(self._x, self._a, self._b, self._c, e)
             step = self.step_ms
             nxt = e - e % step + step
-        self.next = ticks.add(self._t, nxt if nxt < end else end)
+        self.next = ticks.add(self.since, nxt if nxt < end else end)

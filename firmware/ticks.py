@@ -12,7 +12,7 @@ MASK = const(0x3FFFFFFF)
 
 def add(t, d):
     """t + d on the ticks circle; |d| < 2**29."""
-    r = t - _HALF - _HALF + d
+    r = t - _HALF - _HALF + d if d >= 0 else t + d
     if r < 0:
         r = r + _HALF + _HALF
     return r

@@ -41,6 +41,19 @@ class Trace:
         return out
 
 
+    def rows(self):
+        """(ms, level, event) in time order: level changes, zone starts and cues."""
+        events = [(t, "zone " + name) for t, name in self.zones] + [(t, "cue") for t in self.cues]
+        out = [(t, lv, "") for t, lv in self.changes()] + [(t, None, ev) for t, ev in events]
+        out.sort(key=lambda r: (r[0], r[1] is not None))
+        return out
+
+    def csv(self):
+        lines = ["ms,level,event"]
+        lines += ["%d,%s,%s" % (t, "" if lv is None else lv, ev) for t, lv, ev in self.rows()]
+        return "\n".join(lines) + "\n"
+
+
 def play(program, profile, start=0):
     """Run the engine from tick `start` to the end, jumping straight to each deadline."""
     e = eng.Engine(profile.step_ms)
