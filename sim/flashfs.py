@@ -12,6 +12,7 @@ import os
 import posixpath
 import stat as _stat
 import types
+import weakref
 
 S_IFDIR = 0x4000
 S_IFREG = 0x8000
@@ -31,7 +32,7 @@ class FlashFS:
         self.root = os.path.realpath(root)
         self.size = size  # bytes, for statvfs
         self.cwd = "/"
-        self.open_files = []  # closed at soft reset, as the board's VFS does
+        self.open_files = weakref.WeakSet()  # closed at soft reset, as the board's VFS does
 
     def board_path(self, path):
         """`path` made absolute and normalised in the board's namespace."""
@@ -74,8 +75,7 @@ class FlashFS:
     def open(self, path, mode="r", buffering=-1, encoding=None, errors=None, newline=None):
         host = self.host_path(path)
         f = self._call(open, host, mode, buffering, encoding, errors, newline)
-        self.open_files = [g for g in self.open_files if not g.closed]
-        self.open_files.append(f)
+        self.open_files.add(f)
         return f
 
     def listdir(self, path=""):
@@ -150,12 +150,12 @@ class FlashFS:
         return (BLOCK_SIZE, BLOCK_SIZE, blocks, free, free, 0, 0, 0, 0, 255)
 
     def close_all(self):
-        for f in self.open_files:
+        for f in list(self.open_files):
             try:
                 f.close()
             except OSError:
                 pass
-        self.open_files = []
+        self.open_files.clear()
 
     def os_module(self, uname=None):
         """An `os` module for board code whose file functions go through this flash."""
