@@ -10,14 +10,7 @@ import sys
 from pathlib import Path
 
 from . import library
-
-
-class FacewaveError(Exception):
-    """A failure to report in one line; `code` is the exit status (1 failed, 2 usage)."""
-
-    def __init__(self, message, code=1):
-        super().__init__(message)
-        self.code = code
+from .errors import FacewaveError
 
 
 def _profile(args):

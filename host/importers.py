@@ -7,7 +7,7 @@ reason, never silently dropped: overlapping events, sharpness curves, endless re
 import json
 import re
 
-from .cli import FacewaveError
+from .errors import FacewaveError
 
 TRANSIENT_MS = 30  # an AHAP transient is a tap: 30 ms at its intensity
 
