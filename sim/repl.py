@@ -21,6 +21,7 @@ introspection, for one) can reach the host with the simulator's rights. Run only
 """
 
 import binascii
+import builtins as _builtins
 import codeop
 import errno
 import hashlib
@@ -30,7 +31,6 @@ import threading
 import time
 import traceback
 import types
-import builtins as _builtins
 
 from . import micropython as _micropython
 from .flashfs import FlashFS
@@ -322,7 +322,7 @@ class ReplConsole:
             reset = e
         except (SoftReset, SystemExit) as e:
             reset = e
-        except BaseException as e:  # everything the code raises is the REPL's to print
+        except BaseException as e:  # noqa: BLE001  (all the code raises is the REPL's to print)
             error = e
         finally:
             self._running = False
@@ -528,7 +528,7 @@ class ReplConsole:
         def soft_reset():
             raise SoftReset
 
-        own = dict(reset=reset, soft_reset=soft_reset)
+        own = {"reset": reset, "soft_reset": soft_reset}
         if base is not None:
             return _Overlay("machine", base, own)
         return _module("machine", unique_id=lambda: b"\xfa\xce\x00\x00\x00\x00\x00\x01",

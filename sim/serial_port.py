@@ -87,7 +87,7 @@ class Line:
         """When the next byte comes out of the line (None: nothing in it)."""
         if not self._bursts:
             return None
-        start, data, taken = self._bursts[0]
+        start, _, taken = self._bursts[0]
         if self.baud is None:
             return start
         return start + line_time(taken + 1, self.baud)

@@ -8,7 +8,6 @@ import time
 
 import pytest
 import serial
-
 from facewave.sim import serial_port
 from facewave.sim.repl import ConsoleThread, ReplConsole
 from facewave.sim.serial_port import Line, PortError, PtyPort, SocketPort, line_time, open_port
@@ -170,7 +169,8 @@ def test_socket_url_answers_pyserial(flash):
 
 def test_socket_port_in_use_is_a_clear_error():
     with SocketPort() as first:
-        with pytest.raises(PortError, match="port %d on 127.0.0.1 is already in use" % first.port):
+        message = "port %d on 127.0.0.1 is already in use" % first.port
+        with pytest.raises(PortError, match=message):
             SocketPort(first.port)
 
 
@@ -207,41 +207,43 @@ def test_socket_takes_one_host_at_a_time_and_a_new_one_after_it_leaves():
 @needs_pty
 def test_throttled_output_reaches_the_host_at_the_line_rate():
     clock = FakeClock()
-    with PtyPort(baud=115200, clock=clock) as port:
-        with serial.Serial(port.path, 115200, timeout=0.3) as ser:
-            port.service()
-            port.write(bytes(1152))  # 0.1 s of line time
-            assert port.pending_output == 1152
-            assert port.next_deadline() == pytest.approx(line_time(1, 115200))
-            clock.now = 0.05
-            port.service()
-            assert len(ser.read(1152)) == 576
-            clock.now = 0.1
-            port.service()
-            assert len(ser.read(1152)) == 576
-            assert port.pending_output == 0
+    with PtyPort(baud=115200, clock=clock) as port, \
+            serial.Serial(port.path, 115200, timeout=0.3) as ser:
+        port.service()
+        port.write(bytes(1152))  # 0.1 s of line time
+        assert port.pending_output == 1152
+        assert port.next_deadline() == pytest.approx(line_time(1, 115200))
+        clock.now = 0.05
+        port.service()
+        assert len(ser.read(1152)) == 576
+        clock.now = 0.1
+        port.service()
+        assert len(ser.read(1152)) == 576
+        assert port.pending_output == 0
 
 
 @needs_pty
 def test_throttled_input_reaches_the_board_at_the_line_rate():
     clock = FakeClock()
-    with PtyPort(baud=9600, clock=clock) as port:
-        with serial.Serial(port.path, 9600, timeout=1) as ser:
-            ser.write(bytes(100))
-            ser.flush()
-            while port.rx.backlog == 0:
-                port.wait(0.1)
-            # the board takes about 20 ms of line time from the host at once: 19 bytes
-            assert port.rx.backlog == 9600 // 10 // 50
-            assert port.read_available() == b""
-            clock.now = line_time(10, 9600)
-            assert len(port.read_available()) == 10
-            received = 10
-            while received < 100:
-                clock.now += 1.0
-                port.wait(0.1)
-                received += len(port.read_available())
-            assert received == 100  # every byte once
+    with PtyPort(baud=9600, clock=clock) as port, \
+            serial.Serial(port.path, 9600, timeout=1) as ser:
+        ser.write(bytes(100))
+        ser.flush()
+        for _ in range(50):  # until the kernel has passed the host's bytes on
+            if port.rx.backlog:
+                break
+            port.wait(0.1)
+        # the board takes about 20 ms of line time from the host at once: 19 bytes
+        assert port.rx.backlog == 9600 // 10 // 50
+        assert port.read_available() == b""
+        clock.now = line_time(10, 9600)
+        assert len(port.read_available()) == 10
+        received = 10
+        while received < 100:
+            clock.now += 1.0
+            port.wait(0.1)
+            received += len(port.read_available())
+        assert received == 100  # every byte once
 
 
 def test_open_port_rejects_unknown_kinds():
