@@ -1,0 +1,149 @@
+"""The motor: turns the pattern's wish into the level the PWM gets, within the board's caps.
+
+Soft start (a linear envelope over soft_ms after every start), an optional kick (kick_level for
+kick_ms when the motor starts from rest, to overcome ERM stiction), a ramp to zero that ends
+exactly at a planned end (fade_to), and two running limits the verifier cannot see because they
+span repeats and sessions: the continuous on-time cap (max_on_ms, then a forced rest of rest_ms)
+and a thermal budget, a leaky bucket of level x time that cools at the rate the profile's
+thermal cap allows over a whole session. stop() is immediate: safety over smoothness.
+"""
+from micropython import const
+
+from . import ticks
+
+_NEVER = const(-1)
+_MAX_WAIT = const(60000)  # longest wait computed from the heat budget (it is rechecked)
+
+
+class Motor:
+    def __init__(self, prof):
+        self.cap = prof.max_level
+        self.step_ms = prof.step_ms
+        self.max_on = prof.max_on_ms
+        self.soft_ms = prof.motor_soft_ms
+        self.kick_ms = prof.motor_kick_ms
+        self.kick_level = prof.motor_kick_level
+        self.fade_ms = prof.motor_fade_ms
+        self.rest_ms = prof.motor_rest_ms
+        self.cool = max(1, prof.thermal // prof.session_max_ms)  # permille shed continuously
+        self.heat_cap = prof.thermal // 2000  # full-drive ms: half of one program's budget
+        self.heat = 0  # full-drive ms above what cooling has shed
+        self._rem = 0  # remainder of heat, permille-ms
+        self._t = 0  # tick of the last accounting
+        self.level = 0
+        self.next = _NEVER
+        self.hot = False  # resting until the heat has halved
+        self.rests = 0  # forced rests so far (on-time cap or heat)
+        self._since = _NEVER  # soft start began here
+        self._end = _NEVER  # ramp to zero ends here
+        self._on = _NEVER  # the motor has been on since here
+        self._kick = _NEVER  # kick ends here
+        self._rest = _NEVER  # on-time rest ends here
+
+    def start(self, now):
+        """A session starts or resumes: soft start from here."""
+        self._account(now)
+        self._since = now
+        self._end = _NEVER
+
+    def fade_to(self, end):
+        """Ramp to zero so as to reach 0 at tick `end`."""
+        self._end = end
+
+    def stop(self, now):
+        """Motor to 0 at once; nothing pending."""
+        self._account(now)
+        self.level = 0
+        self.next = _NEVER
+        self._since = self._end = self._on = self._kick = self._rest = _NEVER
+
+    def update(self, now, target):
+        """Level for the wish `target` (permille) at `now`; sets .level and .next."""
+        self._account(now)
+        out = target
+        d = _NEVER
+        if self._rest != _NEVER:
+            left = ticks.diff(self._rest, now)
+            if left > 0:
+                out = 0
+                d = left
+            else:
+                self._rest = _NEVER
+                self._since = now
+        if self.hot:
+            over = self.heat - self.heat_cap // 2
+            if over > 0:
+                out = 0
+                d = _sooner(d, _MAX_WAIT if over > 60 * self.cool else over * 1000 // self.cool + 1)
+            else:
+                self.hot = False
+                self._since = now
+        if out > 0 and self._since != _NEVER:
+            e = ticks.diff(now, self._since)
+            if e < self.soft_ms:
+                out = out * e // self.soft_ms
+                d = _sooner(d, self.step_ms)
+            else:
+                self._since = _NEVER
+        if out > 0 and self._end != _NEVER:
+            left = ticks.diff(self._end, now)
+            if left < self.fade_ms:
+                out = out * left // self.fade_ms if left > 0 else 0
+                d = _sooner(d, left if left < self.step_ms else self.step_ms)
+        if out > 0:
+            if self._on == _NEVER:
+                self._on = now
+                if self.kick_ms:
+                    self._kick = ticks.add(now, self.kick_ms)
+            on_for = ticks.diff(now, self._on)
+            if on_for >= self.max_on:
+                out = 0
+                self._rest = ticks.add(now, self.rest_ms)
+                self._on = self._kick = _NEVER
+                self.rests += 1
+                d = _sooner(d, self.rest_ms)
+            else:
+                d = _sooner(d, self.max_on - on_for)
+                if self._kick != _NEVER:
+                    left = ticks.diff(self._kick, now)
+                    if left > 0:
+                        if out < self.kick_level:
+                            out = self.kick_level
+                        d = _sooner(d, left)
+                    else:
+                        self._kick = _NEVER
+        else:
+            self._on = self._kick = _NEVER
+        if out > self.cap:
+            out = self.cap
+        if out > self.cool:
+            room = self.heat_cap - self.heat
+            rise = out - self.cool
+            d = _sooner(d, _MAX_WAIT if room > 60 * rise else room * 1000 // rise + 1)
+        self.level = out
+        self.next = _NEVER if d < 0 else ticks.add(now, d)
+        return out
+
+    def _account(self, now):
+        """Heat for the level held since the last call; trips the rest at the cap."""
+        dt = ticks.diff(now, self._t)
+        self._t = now
+        if dt <= 0:
+            return
+        rise = self.level - self.cool
+        self.heat += rise * (dt // 1000)
+        self._rem += rise * (dt % 1000)
+        self.heat += self._rem // 1000
+        self._rem %= 1000
+        if self.heat <= 0:
+            self.heat = 0
+            self._rem = 0
+        if self.heat >= self.heat_cap and not self.hot:
+            self.hot = True
+            self.rests += 1
+
+
+def _sooner(d, e):
+    if e < 0:
+        e = 0
+    return e if d < 0 or e < d else d
