@@ -1,0 +1,246 @@
+"""The device side of the serial protocol: frames in, replies out, commands to the device core.
+
+Like the engine it never reads a clock: the board shell calls `feed(now, data)` with whatever
+arrived on the console and writes back the bytes it answers, and calls `tick(now)` when `next`
+(the tethered-playback deadline, or NEVER) is due.
+
+The device core is reached through these methods, and only these:
+
+    play(now, name, data, info)  start a program (bytes already verified; info from the verifier)
+    stop(now)                    motor to 0 at once, playback ends
+    pause(now), resume(now)      raise messages.Refused(E_STATE, text) when not possible
+    status(now) -> dict          JSON-able: state, pattern, level, elapsed/left ms, zone, battery
+    settings() -> dict           the persisted settings
+    set(key, value)              value is the text after '='; Refused(E_SETTING, text) if bad
+    log() -> list of str         the event log, oldest first
+
+When Ctrl-C or Ctrl-A arrives between frames, `feed` stops the device and sets `repl`; the
+shell then restores kbd_intr(3) and raises KeyboardInterrupt, handing the console to the REPL
+(`rest` holds the bytes that followed, for a shell that can pass them on).
+"""
+from micropython import const
+
+from . import VERSION
+from . import frame
+from . import messages as m
+from . import ticks
+from .store import check_name
+
+NEVER = const(-1)
+_LIST_BUDGET = const(900)  # JSON bytes per LIST/LOG page, under frame.MAX_PAYLOAD
+
+
+class Protocol:
+    heartbeat_timeout_ms = m.HEARTBEAT_TIMEOUT_MS
+
+    def __init__(self, device, store, profile, board=None, version=VERSION):
+        self.device = device
+        self.store = store
+        self.profile = profile
+        self.board = board or profile.name
+        self.version = version
+        self.dec = frame.Decoder()
+        self.next = NEVER  # tethered-playback deadline
+        self.tethered = False
+        self.repl = False
+        self.rest = b""
+        self.timeouts = 0  # tethered playbacks stopped for want of a heartbeat
+        self._last_crc = -1
+        self._last_reply = b""
+        self._handlers = {
+            m.HELLO: self._hello, m.INFO: self._info, m.LIST: self._list,
+            m.UPLOAD_BEGIN: self._begin, m.UPLOAD_CHUNK: self._chunk,
+            m.UPLOAD_COMMIT: self._commit, m.UPLOAD_STATUS: self._upload_status,
+            m.DELETE: self._delete, m.PLAY: self._play, m.STOP: self._stop,
+            m.PAUSE: self._pause, m.RESUME: self._resume, m.STATUS: self._status,
+            m.SET: self._set, m.LOG: self._log, m.HEARTBEAT: self._heartbeat,
+        }
+
+    def feed(self, now, data):
+        """Consume console bytes; answer the bytes to send back."""
+        self.tick(now)
+        out = []
+        dec = self.dec
+        pos = 0
+        end = len(data)
+        while pos < end:
+            pos = dec.feed(data, pos)
+            ev = dec.event
+            if ev == frame.FRAME:
+                if self.tethered:
+                    self.next = ticks.add(now, self.heartbeat_timeout_ms)
+                out.append(self._reply(now))
+            elif ev == frame.BAD:
+                out.append(frame.encode(m.NAK, 0))
+            elif ev == frame.REPL:
+                self._untether()
+                self.device.stop(now)
+                self.repl = True
+                self.rest = bytes(data[pos - 1 if dec.key == 1 else pos:])
+                break
+        return b"".join(out)
+
+    def tick(self, now):
+        """Stop a tethered playback whose host has gone silent."""
+        if self.tethered and ticks.diff(now, self.next) >= 0:
+            self._untether()
+            self.timeouts += 1
+            self.device.stop(now)
+
+    def untether(self):
+        """For the shell: playback started another way (button) no longer needs the host."""
+        self._untether()
+
+    def _untether(self):
+        self.tethered = False
+        self.next = NEVER
+
+    def _reply(self, now):
+        dec = self.dec
+        ftype = dec.type
+        if ftype != m.UPLOAD_CHUNK and dec.crc == self._last_crc:
+            return self._last_reply  # the host resent a request whose reply it missed
+        handler = self._handlers.get(ftype)
+        try:
+            if handler is None:
+                m.refuse(m.E_UNKNOWN, "unknown message type 0x%02x" % ftype)
+            out = frame.encode(m.ACK, dec.seq, handler(now, dec.payload()))
+        except m.Refused as e:
+            out = frame.encode(m.ERROR, dec.seq, m.pack_error(e.args[0], e.args[1]))
+        except Exception as e:  # noqa: BLE001  one safe state: motor off, then say why
+            self._untether()
+            self.device.stop(now)
+            out = frame.encode(m.ERROR, dec.seq, m.pack_error(
+                m.E_INTERNAL, "firmware fault, motor stopped: %s %s" % (type(e).__name__, e)))
+        self._last_crc = dec.crc
+        self._last_reply = out
+        return out
+
+    # ---- handlers: (now, payload) -> reply payload ----
+
+    def hello(self):
+        """What a host needs to know first (also the start of INFO)."""
+        count, used = self.store.used()
+        return {
+            "firmware": self.version, "protocol": m.PROTOCOL, "min_protocol": m.MIN_PROTOCOL,
+            "board": self.board, "capabilities": ["upload", "resume", "tethered", "log"],
+            "free": self.store.free(), "patterns": count, "used": used,
+            "quota_count": self.store.max_count, "quota_bytes": self.store.max_bytes,
+            "max_payload": frame.MAX_PAYLOAD, "chunk": m.CHUNK, "window": m.WINDOW,
+            "heartbeat_ms": self.heartbeat_timeout_ms, "caps": self.profile.caps(),
+        }
+
+    def _hello(self, now, p):
+        m.unpack_u16(p)
+        return m.pack_json(self.hello())
+
+    def _info(self, now, p):
+        out = self.hello()
+        out["settings"] = self.device.settings()
+        out["status"] = self._state(now)
+        return m.pack_json(out)
+
+    def _list(self, now, p):
+        start = m.unpack_u16(p)
+        names = self.store.names()
+        items = []
+        budget = _LIST_BUDGET
+        i = start
+        while i < len(names):
+            name = names[i]
+            try:
+                data, info = self.store.load(name, self.profile)
+                item = {"name": name, "size": len(data), "duration": info.duration,
+                        "description": info.description}
+            except m.Refused as e:
+                item = {"name": name, "size": self.store.size(name), "error": e.args[1]}
+            budget -= len(m.pack_json(item)) + 2
+            if budget < 0 and items:
+                break
+            items.append(item)
+            i += 1
+        return m.pack_json({"patterns": items, "next": i if i < len(names) else -1})
+
+    def _begin(self, now, p):
+        size, digest, name = m.unpack_begin(p)
+        return m.pack_offset(self.store.begin(name, size, digest), size)
+
+    def _chunk(self, now, p):
+        if len(p) < 4:
+            m.refuse(m.E_MALFORMED, "UPLOAD_CHUNK too short")
+        offset = p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24
+        held = self.store.write(offset, p[4:])
+        return m.pack_offset(held, self.store.upload[1])
+
+    def _commit(self, now, p):
+        name = self.store.upload[0] if self.store.upload else ""
+        info = self.store.commit(self.profile)
+        return m.pack_json({"name": name, "size": self.store.size(name),
+                            "duration": info.duration, "description": info.description})
+
+    def _upload_status(self, now, p):
+        offset, size = self.store.status()
+        return m.pack_offset(offset, size)
+
+    def _delete(self, now, p):
+        self.store.delete(check_name(m.text(p)))
+        return b""
+
+    def _play(self, now, p):
+        if len(p) < 2:
+            m.refuse(m.E_MALFORMED, "PLAY needs flags and a name")
+        name = check_name(m.text(p[1:]))
+        data, info = self.store.load(name, self.profile)
+        self.device.play(now, name, data, info)
+        if p[0] & m.FLAG_TETHERED:
+            self.tethered = True
+            self.next = ticks.add(now, self.heartbeat_timeout_ms)
+        else:
+            self._untether()
+        return m.pack_json(self._state(now))
+
+    def _stop(self, now, p):
+        self._untether()
+        self.device.stop(now)
+        return m.pack_json(self._state(now))
+
+    def _pause(self, now, p):
+        self.device.pause(now)
+        return m.pack_json(self._state(now))
+
+    def _resume(self, now, p):
+        self.device.resume(now)
+        return m.pack_json(self._state(now))
+
+    def _status(self, now, p):
+        return m.pack_json(self._state(now))
+
+    def _state(self, now):
+        st = self.device.status(now)
+        st["tethered"] = self.tethered
+        return st
+
+    def _set(self, now, p):
+        line = m.text(p)
+        eq = line.find("=")
+        if eq <= 0:
+            m.refuse(m.E_MALFORMED, "SET needs key=value")
+        self.device.set(line[:eq], line[eq + 1:])
+        return m.pack_json(self.device.settings())
+
+    def _log(self, now, p):
+        start = m.unpack_u16(p)
+        lines = self.device.log()
+        out = []
+        budget = _LIST_BUDGET
+        i = start
+        while i < len(lines):
+            budget -= len(m.pack_json(lines[i])) + 2
+            if budget < 0 and out:
+                break
+            out.append(lines[i][:_LIST_BUDGET // 2])
+            i += 1
+        return m.pack_json({"lines": out, "next": i if i < len(lines) else -1})
+
+    def _heartbeat(self, now, p):
+        return b""

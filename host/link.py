@@ -1,0 +1,334 @@
+"""The host side of the serial protocol: talk to a facewave device over any pyserial URL.
+
+`Link.open(port)` opens the port (a device path, a pty, or `socket://host:port`), shakes hands
+and checks protocol versions; its methods are the device commands. Every failure surfaces as
+one exception class, LinkError, whose message is one plain-English line; DeviceError (a
+LinkError) means the device understood and said no, anything else is the connection.
+The framing and the message schema come from the firmware, so the two ends cannot drift.
+"""
+import hashlib
+import random
+import time
+
+import serial
+
+from .firmware import frame
+from .firmware import messages as m
+from .firmware.store import check_name
+
+BAUDRATE = 115200
+_GARBAGE_KEPT = 256  # recent bytes outside frames, to recognise a REPL prompt
+
+
+class LinkError(Exception):
+    """The connection failed: no port, busy port, no answer, wrong firmware, cable pulled."""
+
+    exit_status = 2
+
+
+class DeviceError(LinkError):
+    """The device answered with an error: `code` is one of messages.E_*."""
+
+    exit_status = 1
+
+    def __init__(self, code, text):
+        super().__init__(text)
+        self.code = code
+
+
+def open_port(port, baudrate=BAUDRATE, timeout=0.5):
+    """A pyserial port for a device path or URL, with its errors said plainly."""
+    try:
+        return serial.serial_for_url(port, baudrate=baudrate, timeout=timeout, exclusive=True)
+    except (serial.SerialException, OSError, ValueError) as e:
+        text = str(e)
+        errno = getattr(e, "errno", None)
+        if errno == 16 or "lock" in text or "busy" in text.lower():
+            raise LinkError("port %s is busy: another program (a terminal, mpremote, Thonny) has"
+                            " it open; close it and try again" % port) from None
+        if errno == 13 or "ermission" in text:
+            raise LinkError("no permission to open %s (on Linux, add yourself to the 'dialout'"
+                            " group and log in again)" % port) from None
+        if errno == 2 or "No such file" in text:
+            raise LinkError("there is no serial port %s: is the device plugged in? `facewave"
+                            " ports` lists the ports" % port) from None
+        raise LinkError("cannot open %s: %s" % (port, text)) from None
+
+
+class Link:
+    """A conversation with one device. Use `Link.open(port)`; it is a context manager."""
+
+    def __init__(self, port, name=None, timeout=0.5, retries=4, clock=time.monotonic):
+        self.port = port  # pyserial-like: write(), read(n), in_waiting, timeout, close()
+        self.name = name or getattr(port, "port", None) or "the device"
+        self.timeout = timeout  # first wait for a reply, seconds; doubles on each retry
+        self.retries = retries
+        self.clock = clock
+        self.hello = None
+        self.resent = 0  # frames sent again (timeouts, NAKs, gaps): a link-quality figure
+        self._dec = frame.Decoder()
+        self._rx = b""
+        self._pos = 0
+        self._seq = random.randrange(256)  # a new host never matches the last reply cached
+        self._garbage = bytearray()
+
+    @classmethod
+    def open(cls, port, baudrate=BAUDRATE, timeout=0.5, retries=4):
+        """Open `port` and shake hands; raises LinkError with the reason when it cannot."""
+        link = cls(open_port(port, baudrate), name=port, timeout=timeout, retries=retries)
+        try:
+            link.handshake()
+        except BaseException:
+            link.close()
+            raise
+        return link
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        try:
+            self.port.close()
+        except Exception:  # noqa: BLE001  closing a vanished port must not hide the real error
+            pass
+
+    # ---- the wire ----
+
+    def _write(self, data):
+        try:
+            self.port.write(data)
+        except (serial.SerialException, OSError) as e:
+            raise self._lost(e) from None
+
+    def _lost(self, e):
+        return LinkError("lost the connection to %s (cable pulled or device reset?): %s"
+                         % (self.name, e))
+
+    def _recv(self, deadline):
+        """The next reply frame (type, seq, payload bytes), or None once `deadline` passes."""
+        dec = self._dec
+        while True:
+            while self._pos < len(self._rx):
+                before = dec.garbage
+                self._pos = dec.feed(self._rx, self._pos)
+                if dec.garbage != before:
+                    self._garbage += self._rx[max(0, self._pos - 64):self._pos]
+                    del self._garbage[:-_GARBAGE_KEPT]
+                if dec.event == frame.FRAME and dec.type >= m.ACK:
+                    return dec.type, dec.seq, bytes(dec.payload())
+            left = deadline - self.clock()
+            if left <= 0:
+                return None
+            try:
+                self.port.timeout = left
+                data = self.port.read(max(1, self.port.in_waiting))
+            except (serial.SerialException, OSError) as e:
+                raise self._lost(e) from None
+            self._rx = self._rx[self._pos:] + data
+            self._pos = 0
+
+    def _next_seq(self):
+        self._seq = (self._seq + 1) & 0xFF
+        return self._seq
+
+    def request(self, mtype, payload=b"", timeout=None):
+        """Send one request, resending with backoff; answers the ACK payload."""
+        seq = self._next_seq()
+        data = frame.encode(mtype, seq, payload)
+        wait = timeout or self.timeout
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.resent += 1
+            self._write(data)
+            deadline = self.clock() + wait
+            while True:
+                reply = self._recv(deadline)
+                if reply is None:
+                    wait = min(wait * 2, 8.0)
+                    break
+                rtype, rseq, rpayload = reply
+                if rtype == m.NAK:
+                    break
+                if rseq != seq:
+                    continue  # a late reply to an earlier request
+                if rtype == m.ERROR:
+                    raise DeviceError(*m.unpack_error(rpayload))
+                return rpayload
+        raise self._silent(mtype)
+
+    def _silent(self, mtype):
+        if self.hello is not None:
+            return LinkError("%s stopped answering (%s): cable pulled or device reset?"
+                             % (self.name, m.NAMES.get(mtype, "request")))
+        seen = bytes(self._garbage)
+        if b">>>" in seen or b"raw REPL" in seen or b"MicroPython" in seen:
+            return LinkError("%s is at the MicroPython prompt, not running facewave: install"
+                             " it with `facewave flash --port %s`" % (self.name, self.name))
+        return LinkError("no answer from %s: it is not a facewave device, or its firmware is"
+                         " not running (`facewave flash` installs it)" % self.name)
+
+    # ---- commands ----
+
+    def handshake(self):
+        """HELLO: learn the device and check that our protocol versions overlap."""
+        self.hello = None
+        hello = m.unpack_json(self.request(m.HELLO, m.pack_u16(m.PROTOCOL)))
+        if hello.get("protocol", 0) < m.MIN_PROTOCOL:
+            raise LinkError("the device on %s runs older firmware %s (protocol %s; this facewave"
+                            " needs %d): update it with `facewave flash --port %s`"
+                            % (self.name, hello.get("firmware"), hello.get("protocol"),
+                               m.MIN_PROTOCOL, self.name))
+        if hello.get("min_protocol", 0) > m.PROTOCOL:
+            raise LinkError("the device on %s runs firmware %s, newer than this facewave"
+                            " understands: upgrade facewave (pip install -U facewave)"
+                            % (self.name, hello.get("firmware")))
+        self.hello = hello
+        return hello
+
+    def info(self):
+        return m.unpack_json(self.request(m.INFO))
+
+    def list(self):
+        """Every stored pattern: dicts with name, size, duration (ms), description."""
+        out = []
+        start = 0
+        while start >= 0:
+            page = m.unpack_json(self.request(m.LIST, m.pack_u16(start)))
+            out += page["patterns"]
+            start = page["next"]
+        return out
+
+    def delete(self, name):
+        self.request(m.DELETE, _name(name))
+
+    def play(self, name, tethered=False):
+        """Start a stored pattern. Tethered: it stops unless heartbeat() keeps coming."""
+        flags = m.FLAG_TETHERED if tethered else 0
+        return m.unpack_json(self.request(m.PLAY, bytes((flags,)) + _name(name)))
+
+    def stop(self):
+        return m.unpack_json(self.request(m.STOP))
+
+    def pause(self):
+        return m.unpack_json(self.request(m.PAUSE))
+
+    def resume(self):
+        return m.unpack_json(self.request(m.RESUME))
+
+    def status(self):
+        return m.unpack_json(self.request(m.STATUS))
+
+    def set(self, key, value):
+        """Change a setting; answers all settings."""
+        return m.unpack_json(self.request(m.SET, ("%s=%s" % (key, value)).encode("utf-8")))
+
+    def log(self):
+        lines = []
+        start = 0
+        while start >= 0:
+            page = m.unpack_json(self.request(m.LOG, m.pack_u16(start)))
+            lines += page["lines"]
+            start = page["next"]
+        return lines
+
+    def heartbeat(self):
+        """Keep a tethered playback going; send every messages.HEARTBEAT_MS."""
+        self.request(m.HEARTBEAT)
+
+    def upload_status(self):
+        """(offset held, size) of the device's upload in progress."""
+        return m.unpack_offset(self.request(m.UPLOAD_STATUS))
+
+    def upload(self, name, data, progress=False):
+        """Store `data` (verified bytecode) as pattern `name`; answers the device's summary.
+
+        Resumes where an earlier, broken upload of the same bytes stopped. Chunks are sent
+        with several in flight (the device answers each with the offset it holds); a gap or
+        a timeout makes the sender go back to that offset. If the device finds the bytes
+        corrupted once they are all there, the upload starts over once."""
+        _name(name)
+        data = bytes(data)
+        digest = hashlib.sha256(data).digest()
+        for attempt in range(2):
+            offset, _ = m.unpack_offset(
+                self.request(m.UPLOAD_BEGIN, m.pack_begin(len(data), digest, name)))
+            self._send_chunks(data, offset, progress, name)
+            try:
+                return m.unpack_json(self.request(m.UPLOAD_COMMIT))
+            except DeviceError as e:
+                if e.code != m.E_HASH or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _send_chunks(self, data, acked, progress, name):
+        size = len(data)
+        hello = self.hello or {}
+        chunk = min(hello.get("chunk", m.CHUNK), m.CHUNK)
+        window = max(1, min(hello.get("window", m.WINDOW), m.WINDOW)) * chunk
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=size, initial=acked, unit="B", unit_scale=True, desc=name,
+                       leave=False)
+        sent = acked
+        rewound = -1  # offset last gone back to, so a burst of gap replies rewinds once
+        inflight = {}  # seq -> chunk offset
+        wait = self.timeout
+        failures = 0
+        try:
+            while acked < size:
+                while sent < size and sent - acked < window:
+                    n = min(chunk, size - sent)
+                    seq = self._next_seq()
+                    head = bytes((sent & 0xFF, sent >> 8 & 0xFF, sent >> 16 & 0xFF, sent >> 24))
+                    self._write(frame.encode(m.UPLOAD_CHUNK, seq, head + data[sent:sent + n]))
+                    inflight[seq] = sent
+                    sent += n
+                reply = self._recv(self.clock() + wait)
+                if reply is None:
+                    failures += 1
+                    if failures > self.retries:
+                        raise LinkError("upload to %s stalled at %d of %d bytes: cable pulled or"
+                                        " device reset? Run the upload again to resume"
+                                        % (self.name, acked, size))
+                    wait = min(wait * 2, 8.0)
+                    self.resent += 1
+                    sent = acked
+                    continue
+                rtype, rseq, rpayload = reply
+                if rtype == m.NAK:
+                    if rewound != acked:
+                        rewound = sent = acked
+                        self.resent += 1
+                    continue
+                if rseq not in inflight:
+                    continue
+                start = inflight.pop(rseq)
+                if rtype == m.ERROR:
+                    raise DeviceError(*m.unpack_error(rpayload))
+                held, _ = m.unpack_offset(rpayload)
+                if held > acked:
+                    if bar:
+                        bar.update(held - acked)
+                    acked = held
+                    sent = max(sent, held)
+                    failures = 0
+                    wait = self.timeout
+                if held <= start and held < sent and rewound != held:
+                    rewound = sent = held  # the device has a gap before this chunk
+                    self.resent += 1
+        finally:
+            if bar:
+                bar.close()
+
+
+def _name(name):
+    """The device's own name rule, checked before sending (the same code, the same message)."""
+    try:
+        return check_name(name).encode("utf-8")
+    except m.Refused as e:
+        raise DeviceError(*e.args) from None

@@ -1,0 +1,550 @@
+"""The protocol end to end: the host Link against the device Protocol over a wire.
+
+Most tests use a virtual 115200-baud wire in virtual time (deterministic, with injectable
+faults), so upload times are computed from bytes on the line, never measured. A few run real
+pyserial over the simulator's pty and socket ports.
+"""
+import hashlib
+import os
+import random
+import threading
+import time
+
+import pytest
+
+import facewave  # noqa: F401  (installs the micropython stand-in)
+from facewave.firmware import bytecode as bc
+from facewave.firmware import frame
+from facewave.firmware import messages as m
+from facewave.firmware.profile import Profile
+from facewave.firmware.protocol import Protocol
+from facewave.firmware.store import Store
+from facewave.link import DeviceError, Link, LinkError
+
+BAUD = 115200
+LINE_RATE = BAUD / 10  # bytes per second, 8N1
+MPREMOTE_CP_EFFICIENCY = 0.34  # fs cp of random binary (repr'd chunks), from the notes
+
+
+class FakeDevice:
+    """The device core as the protocol sees it (the interface in firmware/protocol.py)."""
+
+    def __init__(self):
+        self.state = "idle"
+        self.name = None
+        self.level = 0
+        self.started = 0
+        self.duration = 0
+        self.stops = 0
+        self.values = {"intensity": 3, "session_s": 180, "default": "daily"}
+        self.events = []
+
+    def play(self, now, name, data, info):
+        self.state, self.name, self.level = "playing", name, 300
+        self.started, self.duration = now, info.duration
+        self.events.append("%d play %s" % (now, name))
+
+    def stop(self, now):
+        self.state, self.level = "idle", 0
+        self.stops += 1
+        self.events.append("%d stop" % now)
+
+    def pause(self, now):
+        if self.state != "playing":
+            m.refuse(m.E_STATE, "nothing is playing")
+        self.state, self.level = "paused", 0
+
+    def resume(self, now):
+        if self.state != "paused":
+            m.refuse(m.E_STATE, "nothing is paused")
+        self.state, self.level = "playing", 300
+
+    def status(self, now):
+        return {"state": self.state, "pattern": self.name, "level": self.level,
+                "elapsed_ms": now - self.started if self.name else 0, "battery_mv": 3900}
+
+    def settings(self):
+        return dict(self.values)
+
+    def set(self, key, value):
+        if key not in self.values:
+            m.refuse(m.E_SETTING, "no setting called %r" % key)
+        self.values[key] = value
+
+    def log(self):
+        return list(self.events)
+
+
+def hold_program(count=1, name="p", ms=500, pad=0):
+    """A program of `count` holds (alternating on and off) and `pad` bytes of zone names."""
+    insns = [bc.pack_insn(bc.OP_HOLD, a=300 if i % 2 == 0 else 0, t=ms) for i in range(count)]
+    strings = [name, "test pattern"]
+    while pad > 0:
+        strings.append("z" * min(pad, 255))
+        pad -= 256
+    return bc.pack(insns, strings)
+
+
+def make_device(tmp_path, **store_args):
+    store = Store(str(tmp_path / "patterns"), **store_args)
+    return Protocol(FakeDevice(), store, Profile({"name": "test-board"}))
+
+
+class VirtualWire:
+    """A pyserial-like host end of a serial line to a Protocol, in virtual time.
+
+    Both directions carry 10 bits per byte at `baud`. Faults apply per byte (drop, duplicate,
+    flip) and per write (a stall of the line); the device answers `device_ms` after a frame
+    ends, as a board busy writing flash would. `cut_after` bytes from the host, the cable goes.
+    """
+
+    def __init__(self, proto, baud=BAUD, seed=0, drop=0.0, dup=0.0, flip=0.0, stall=0.0,
+                 device_ms=2, cut_after=None):
+        self.proto = proto
+        self.byte_time = 10.0 / baud
+        self.rng = random.Random(seed)
+        self.drop, self.dup, self.flip, self.stall = drop, dup, flip, stall
+        self.device_ms = device_ms
+        self.cut_after = cut_after
+        self.t = 0.0
+        self.timeout = 0.5
+        self.queues = ([], [])  # host->device, device->host: [arrival time, bytes]
+        self.free = [0.0, 0.0]
+        self.rx = bytearray()
+        self.sent = [0, 0]  # bytes put on each line
+        self.repl_requests = 0
+        self.port = "virtual"
+
+    def clock(self):
+        return self.t
+
+    def _faulty(self, data):
+        if not (self.drop or self.dup or self.flip):
+            return data
+        out = bytearray()
+        rng = self.rng
+        for b in data:
+            r = rng.random()
+            if r < self.drop:
+                continue
+            if r < self.drop + self.flip:
+                b ^= rng.randrange(1, 256)
+            out.append(b)
+            if rng.random() < self.dup:
+                out.append(b)
+        return bytes(out)
+
+    def _push(self, way, data, now):
+        if way == 0 and self.cut_after is not None:
+            data = data[:max(0, self.cut_after - self.sent[0])]
+        data = self._faulty(data)
+        self.sent[way] += len(data)
+        start = max(now, self.free[way])
+        if self.stall and self.rng.random() < self.stall:
+            start += self.rng.uniform(0.01, 0.3)
+        for i in range(0, len(data), 64):  # the device sees a frame arrive piece by piece
+            piece = data[i:i + 64]
+            start += len(piece) * self.byte_time
+            self.queues[way].append([start, piece])
+        self.free[way] = max(self.free[way], start)
+
+    def write(self, data):
+        self._push(0, bytes(data), self.t)
+        return len(data)
+
+    def _step(self, until):
+        """Run the earliest event due by `until`; False when there is none."""
+        h2d, d2h = self.queues
+        tick = self.proto.next / 1000.0 if self.proto.next >= 0 else None
+        times = [q[0][0] for q in self.queues if q]
+        if tick is not None:
+            times.append(tick)
+        if not times or min(times) > until:
+            return False
+        self.t = max(self.t, min(times))
+        now = int(self.t * 1000)
+        if h2d and h2d[0][0] <= self.t:
+            out = self.proto.feed(now, h2d.pop(0)[1])
+            if self.proto.repl:  # line noise looked like Ctrl-C: count it, carry on
+                self.proto.repl = False
+                self.repl_requests += 1
+            if out:
+                self._push(1, out, self.t + self.device_ms / 1000.0)
+        elif d2h and d2h[0][0] <= self.t:
+            self.rx += d2h.pop(0)[1]
+        else:
+            self.proto.tick(now)
+        return True
+
+    def advance(self, seconds):
+        until = self.t + seconds
+        while self._step(until):
+            pass
+        self.t = until
+
+    @property
+    def in_waiting(self):
+        while self._step(self.t):
+            pass
+        return len(self.rx)
+
+    def read(self, n=1):
+        deadline = self.t + (self.timeout or 0)
+        while not self.rx and self._step(deadline):
+            pass
+        if not self.rx:
+            self.t = max(self.t, deadline)
+        out = bytes(self.rx[:n])
+        del self.rx[:n]
+        return out
+
+    def close(self):
+        pass
+
+
+def connect(proto, **wire_args):
+    wire = VirtualWire(proto, **wire_args)
+    link = Link(wire, name="virtual", clock=wire.clock)
+    link.handshake()
+    return wire, link
+
+
+# ---- commands ---------------------------------------------------------------------------
+
+def test_handshake_reports_versions_board_storage_and_caps(tmp_path):
+    _, link = connect(make_device(tmp_path))
+    hello = link.hello
+    assert hello["protocol"] == m.PROTOCOL and hello["board"] == "test-board"
+    assert hello["caps"] == Profile().caps() and hello["free"] > 0
+    assert hello["patterns"] == 0 and hello["quota_count"] == 32
+    assert "tethered" in hello["capabilities"]
+
+
+def test_every_command_through_the_link(tmp_path):
+    proto = make_device(tmp_path)
+    wire, link = connect(proto)
+    data = hold_program(3, name="lymph")
+    summary = link.upload("lymph", data)
+    assert summary == {"name": "lymph", "size": len(data), "duration": 1500,
+                       "description": "test pattern"}
+    assert link.list() == [{"name": "lymph", "size": len(data), "duration": 1500,
+                            "description": "test pattern"}]
+    assert link.play("lymph")["state"] == "playing"
+    assert link.pause()["state"] == "paused"
+    assert link.resume()["state"] == "playing"
+    assert link.status()["pattern"] == "lymph"
+    stopped = link.stop()
+    assert stopped["state"] == "idle" and stopped["level"] == 0
+    assert link.set("intensity", 5)["intensity"] == "5"
+    assert link.info()["settings"]["intensity"] == "5"
+    assert any("play lymph" in line for line in link.log())
+    link.heartbeat()
+    link.delete("lymph")
+    assert link.list() == []
+    assert link.resent == 0
+
+
+@pytest.mark.parametrize("call, code", [
+    (lambda link: link.play("nothing"), m.E_NOT_FOUND),
+    (lambda link: link.delete("../main.py"), m.E_NAME),
+    (lambda link: link.upload("boot", hold_program()), m.E_NAME),
+    (lambda link: link.upload("x" * 1000, hold_program()), m.E_NAME),
+    (lambda link: link.upload("big", bytes(40000)), m.E_TOO_BIG),
+    (lambda link: link.upload("junk", os.urandom(300)), m.E_VERIFY),
+    (lambda link: link.pause(), m.E_STATE),
+    (lambda link: link.set("colour", "red"), m.E_SETTING),
+    (lambda link: link.request(0x5A), m.E_UNKNOWN),
+    (lambda link: link.upload_status(), m.E_NO_UPLOAD),
+])
+def test_refusals_are_device_errors_with_one_line(tmp_path, call, code):
+    _, link = connect(make_device(tmp_path))
+    with pytest.raises(DeviceError) as e:
+        call(link)
+    assert e.value.code == code and e.value.exit_status == 1
+    assert "\n" not in str(e.value) and str(e.value)
+
+
+def test_many_patterns_list_in_pages(tmp_path):
+    _, link = connect(make_device(tmp_path))
+    names = ["pattern_%02d" % i for i in range(20)]
+    for name in names:
+        link.upload(name, hold_program(name=name))
+    assert [p["name"] for p in link.list()] == names
+
+
+def test_a_fault_in_the_device_core_stops_the_motor(tmp_path):
+    proto = make_device(tmp_path)
+    _, link = connect(proto)
+    link.upload("a", hold_program())
+    link.play("a")
+
+    def broken(now):
+        raise RuntimeError("boom")
+
+    proto.device.status = broken
+    with pytest.raises(DeviceError) as e:
+        link.stop()
+    assert e.value.code == m.E_INTERNAL and "motor stopped" in str(e.value)
+    assert proto.device.level == 0
+
+
+def test_a_resent_request_is_answered_not_done_twice(tmp_path):
+    proto = make_device(tmp_path)
+    _, link = connect(proto)
+    link.upload("a", hold_program())
+    request = frame.encode(m.PLAY, 9, b"\x00a")
+    first = proto.feed(100, request)
+    assert proto.feed(150, request) == first  # the reply was lost, the host sent it again
+    assert sum("play" in e for e in proto.device.events) == 1
+
+
+# ---- console sharing --------------------------------------------------------------------
+
+def test_mpremote_interrupt_stops_the_motor_and_asks_for_the_repl(tmp_path):
+    proto = make_device(tmp_path)
+    _, link = connect(proto)
+    link.upload("a", hold_program())
+    link.play("a", tethered=True)
+    half = frame.encode(m.STATUS, 1)[:5]  # a host died mid-frame
+    out = proto.feed(5000, half + b"\r\x03\r\x01")
+    assert out in (b"", frame.encode(m.NAK, 0))  # at most a NAK for the broken frame
+    assert proto.repl and proto.device.level == 0
+    assert proto.rest == b"\r\x01" and proto.next == -1
+
+
+def test_arbitrary_binary_on_the_console_keeps_the_device_answering(tmp_path):
+    proto = make_device(tmp_path)
+    rng = random.Random(1)
+    noise = bytes(rng.randrange(256) for _ in range(20000)).replace(b"\x03", b"")
+    noise = noise.replace(b"\x01", b"")
+    replies = proto.feed(0, noise)
+    assert not proto.repl
+    dec = frame.Decoder()
+    pos = 0
+    while pos < len(replies):  # at most NAKs came back
+        pos = dec.feed(replies, pos)
+        assert dec.event in (frame.NONE, frame.FRAME) and (dec.event == 0 or dec.type == m.NAK)
+    out = proto.feed(10, b"\r" + frame.encode(m.HEARTBEAT, 3))
+    pos = dec.feed(out)
+    assert dec.event == frame.FRAME and dec.type == m.ACK and dec.seq == 3
+
+
+# ---- tethered playback ------------------------------------------------------------------
+
+def test_tethered_playback_stops_when_the_host_goes_silent(tmp_path):
+    proto = make_device(tmp_path)
+    wire, link = connect(proto)
+    link.upload("a", hold_program())
+    link.play("a", tethered=True)
+    for _ in range(10):  # a live host keeps it going
+        wire.advance(m.HEARTBEAT_MS / 1000.0)
+        link.heartbeat()
+    assert proto.device.level == 300
+    started = wire.t
+    wire.advance(5.0)  # cable pulled
+    assert proto.device.level == 0 and proto.timeouts == 1
+    stop_at = int(proto.device.events[-1].split()[0]) / 1000.0
+    assert stop_at - started <= m.HEARTBEAT_TIMEOUT_MS / 1000.0 + 0.01
+
+
+def test_untethered_playback_needs_no_host(tmp_path):
+    proto = make_device(tmp_path)
+    wire, link = connect(proto)
+    link.upload("a", hold_program())
+    link.play("a")
+    wire.advance(60.0)
+    assert proto.device.level == 300 and proto.next == -1
+
+
+# ---- uploads over a bad link ------------------------------------------------------------
+
+def test_upload_resumes_after_the_cable_is_pulled(tmp_path):
+    proto = make_device(tmp_path)
+    data = hold_program(1000, pad=8000)
+    wire, link = connect(proto, cut_after=9000)
+    with pytest.raises(LinkError) as e:
+        link.upload("long", data)
+    assert "resume" in str(e.value) and e.value.exit_status == 2
+    # the device is reset too: a new store and protocol on the same flash
+    proto = make_device(tmp_path)
+    wire, link = connect(proto)
+    assert link.upload("long", data)["size"] == len(data)
+    assert wire.sent[0] < len(data)  # only the missing part crossed the wire again
+    assert bytes(proto.store.read("long")) == data
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("fault", ["drop", "dup", "flip", "stall", "all"])
+def test_faulty_link_uploads_verify_or_fail_clearly(tmp_path, seed, fault):
+    rate = 2e-3
+    args = {"drop": rate, "dup": rate, "flip": rate, "stall": 0.05} if fault == "all" \
+        else {fault: 0.1 if fault == "stall" else rate}
+    proto = make_device(tmp_path)
+    old = hold_program(4, name="old")
+    proto.store.begin("p", len(old), hashlib.sha256(old).digest())
+    proto.store.write(0, old)
+    proto.store.commit(proto.profile)
+    new = hold_program(600, name="new", pad=3000)
+    wire = VirtualWire(proto, seed=seed, **args)
+    link = Link(wire, name="virtual", clock=wire.clock, retries=6)
+    try:
+        link.handshake()
+        link.upload("p", new)
+        assert bytes(proto.store.read("p")) == new
+    except DeviceError as e:
+        assert e.code in (m.E_HASH, m.E_NO_UPLOAD), e
+    except LinkError as e:
+        assert str(e).startswith(("virtual stopped answering", "upload to virtual stalled",
+                                  "no answer from virtual"))
+    assert bytes(proto.store.read("p")) in (old, new)
+
+
+# ---- figures ----------------------------------------------------------------------------
+
+def test_upload_time_and_throughput_at_115200_baud(tmp_path):
+    proto = make_device(tmp_path)
+    wire, link = connect(proto)
+    small = hold_program(20, name="daily", pad=200)  # about the size of a routine
+    t0 = wire.t
+    link.upload("daily", small)
+    small_s = wire.t - t0
+    t0 = wire.t
+    link.status()
+    rtt = wire.t - t0
+    big = hold_program(2048, name="big", pad=32784 - 16 - 2048 * 12 - 20)
+    assert len(big) > 32000
+    t0, sent0 = wire.t, wire.sent[0]
+    link.upload("big", big)
+    big_s = wire.t - t0
+    big_wire = wire.sent[0] - sent0
+    efficiency = len(big) / (big_s * LINE_RATE)
+    # random binary: the worst case of stuffing; the device refuses it only at the commit
+    junk = os.urandom(32768)
+    t1 = wire.t
+    with pytest.raises(DeviceError):
+        link.upload("junk", junk)
+    random_eff = len(junk) / ((wire.t - t1) * LINE_RATE)
+    mpremote_s = len(junk) / (LINE_RATE * MPREMOTE_CP_EFFICIENCY)
+    print("\n%d-byte routine uploaded in %.0f ms (begin, chunk, commit); status round trip"
+          " %.1f ms" % (len(small), small_s * 1000, rtt * 1000))
+    print("%d-byte program: %.2f s, %.1f%% of line rate (%d bytes on the wire)"
+          % (len(big), big_s, efficiency * 100, big_wire))
+    print("32 KB random: %.1f%% of line rate (upload with commit); mpremote fs cp wire cost"
+          " %.1f s, ratio %.1fx" % (random_eff * 100, mpremote_s,
+                                    mpremote_s / (wire.t - t1)))
+    assert small_s < 0.150 and efficiency >= 0.85 and random_eff >= 0.85
+    assert mpremote_s / (wire.t - t1) >= 2
+
+
+# ---- real pyserial over the simulator's ports -------------------------------------------
+
+class Board(threading.Thread):
+    """The device protocol serving one of the simulator's ports, in real time."""
+
+    def __init__(self, proto, port):
+        super().__init__(daemon=True)
+        self.proto, self.port = proto, port
+        self.running = True
+        self.start()
+
+    def run(self):
+        start = time.monotonic()
+        while self.running:
+            self.port.wait(0.01)
+            now = int((time.monotonic() - start) * 1000)
+            data = self.port.read_available()
+            out = self.proto.feed(now, data) if data else b""
+            self.proto.tick(now)
+            if out:
+                self.port.write(out)
+
+    def close(self):
+        self.running = False
+        self.join()
+        self.port.close()
+
+
+@pytest.mark.parametrize("kind", ["pty", "socket"])
+def test_real_pyserial_session(tmp_path, kind):
+    serial_port = pytest.importorskip("facewave.sim.serial_port")
+    board = Board(make_device(tmp_path), serial_port.open_port(kind))
+    try:
+        url = board.port.url if kind == "socket" else board.port.path
+        with Link.open(url) as link:
+            data = hold_program(50, name="daily", pad=2000)
+            assert link.upload("daily", data, progress=False)["size"] == len(data)
+            assert link.play("daily")["pattern"] == "daily"
+            assert link.stop()["level"] == 0
+    finally:
+        board.close()
+
+
+def test_port_errors_are_one_plain_line(tmp_path):
+    with pytest.raises(LinkError) as e:
+        Link.open(str(tmp_path / "ttyACM9"))
+    assert "no serial port" in str(e.value) and e.value.exit_status == 2
+
+
+class Prompt(Board):
+    """A board at the plain MicroPython prompt: it answers every line with a prompt."""
+
+    def run(self):
+        while self.running:
+            self.port.wait(0.01)
+            if self.port.read_available():
+                self.port.write(b"\r\nMicroPython v1.24.0 on 2024-10-25; Raspberry Pi Pico\r\n>>> ")
+
+
+def test_silent_port_and_repl_prompt_are_told_apart(tmp_path):
+    serial_port = pytest.importorskip("facewave.sim.serial_port")
+    port = serial_port.open_port("pty")
+    try:
+        with pytest.raises(LinkError) as e:
+            Link.open(port.path, timeout=0.05, retries=1)
+        assert "no answer from" in str(e.value)
+    finally:
+        port.close()
+    board = Prompt(None, serial_port.open_port("pty"))
+    try:
+        with pytest.raises(LinkError) as e:
+            Link.open(board.port.path, timeout=0.05, retries=1)
+        assert "MicroPython prompt" in str(e.value) and "facewave flash" in str(e.value)
+    finally:
+        board.close()
+
+
+def test_older_firmware_is_named(tmp_path):
+    proto = make_device(tmp_path)
+    hello = proto.hello
+    proto.hello = lambda: dict(hello(), protocol=0, firmware="0.0.1")
+    with pytest.raises(LinkError) as e:
+        connect(proto)
+    assert "older firmware 0.0.1" in str(e.value) and "facewave flash" in str(e.value)
+
+
+def test_real_time_figures_over_a_throttled_pty(tmp_path):
+    """The same figures in wall-clock time through pyserial and the simulator's 115200-baud
+    pty (printed, not asserted: the machine may be busy)."""
+    serial_port = pytest.importorskip("facewave.sim.serial_port")
+    board = Board(make_device(tmp_path), serial_port.open_port("pty", baud=BAUD))
+    try:
+        with Link.open(board.port.path) as link:
+            small = hold_program(20, name="daily", pad=200)
+            t0 = time.perf_counter()
+            link.upload("daily", small)
+            small_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(5):
+                link.status()
+            rtt = (time.perf_counter() - t0) / 5
+            big = hold_program(2048, name="big", pad=32784 - 16 - 2048 * 12 - 20)
+            t0 = time.perf_counter()
+            link.upload("big", big)
+            big_s = time.perf_counter() - t0
+        print("\nreal pty at %d baud: %d-byte routine %.0f ms, status round trip %.1f ms,"
+              " %d-byte program %.2f s = %.1f%% of line rate"
+              % (BAUD, len(small), small_s * 1000, rtt * 1000, len(big), big_s,
+                 len(big) / big_s / LINE_RATE * 100))
+        assert bytes(board.proto.store.read("big")) == big
+    finally:
+        board.close()
