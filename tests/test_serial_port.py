@@ -44,6 +44,15 @@ def wait_for(condition, tries=200):
     raise AssertionError("the port never saw it")
 
 
+def serve_until(port, condition, tries=100):
+    """Run the port's loop in this thread until `condition` holds (bounded)."""
+    for _ in range(tries):
+        if condition():
+            return
+        port.wait(0.05)
+    raise AssertionError("the port never saw it")
+
+
 @pytest.fixture
 def flash(tmp_path):
     path = tmp_path / "flash"
@@ -184,19 +193,17 @@ def test_socket_listens_on_loopback_only():
 def test_socket_takes_one_host_at_a_time_and_a_new_one_after_it_leaves():
     with SocketPort() as port:
         first = socket.create_connection(("127.0.0.1", port.port))
-        port.wait(1.0)
-        assert port.connected and port.connections == 1
+        serve_until(port, lambda: port.connected)
+        assert port.connections == 1
         second = socket.create_connection(("127.0.0.1", port.port))
         port.wait(0.2)
         second.settimeout(2)
         assert second.recv(10) == b""  # refused: the port is busy
         second.close()
         first.close()
-        while port.connected:
-            port.wait(0.1)
+        serve_until(port, lambda: not port.connected)
         third = socket.create_connection(("127.0.0.1", port.port))
-        while not port.connected:
-            port.wait(0.1)
+        serve_until(port, lambda: port.connected)
         assert port.connections == 2
         third.close()
 
@@ -239,11 +246,16 @@ def test_throttled_input_reaches_the_board_at_the_line_rate():
         clock.now = line_time(10, 9600)
         assert len(port.read_available()) == 10
         received = 10
-        while received < 100:
+        for _ in range(50):
             clock.now += 1.0
-            port.wait(0.1)
+            port.wait(0.05)
             received += len(port.read_available())
-        assert received == 100  # every byte once
+            if received >= 100:
+                break
+        clock.now += 1.0
+        port.service()
+        received += len(port.read_available())
+        assert received == 100  # every byte once, none twice
 
 
 def test_open_port_rejects_unknown_kinds():
