@@ -34,9 +34,10 @@ PLAY = const(0x18)  # u8 flags (bit 0: tethered) | name -> ACK JSON status
 STOP = const(0x19)  # empty -> ACK JSON status; the motor is at 0 before the reply is sent
 PAUSE = const(0x1A)  # empty -> ACK JSON status
 RESUME = const(0x1B)  # empty -> ACK JSON status
-STATUS = const(0x1C)  # empty -> ACK JSON status (device.status(now))
-SET = const(0x1D)  # "key=value" UTF-8 -> ACK JSON settings
-LOG = const(0x1E)  # u16 first line -> ACK JSON {"lines": [str], "next": index or -1}
+STATUS = const(0x1C)  # empty -> ACK JSON status (device.status(now) + "tethered")
+SET = const(0x1D)  # "key=value" UTF-8 (an integer value as decimal) -> ACK JSON settings
+LOG = const(0x1E)  # u32 first entry -> ACK JSON {"entries": [[seq, tick ms, kind, arg]],
+#                     "next": entry to ask for next, or -1 when that was the last}
 HEARTBEAT = const(0x1F)  # empty -> ACK empty; any good frame also counts as a heartbeat
 
 # ---- replies, device -> host (0x80 and up, so a host never mistakes its own echo) ----------
@@ -65,7 +66,7 @@ E_HASH = const(9)  # uploaded bytes do not match the announced SHA-256
 E_VERIFY = const(10)  # the device's verifier rejected the program
 E_NO_UPLOAD = const(11)  # chunk, status or commit without an upload in progress
 E_INCOMPLETE = const(12)  # commit before all bytes arrived
-E_STATE = const(13)  # not possible in the device's current state
+E_STATE = const(13)  # not possible in the device's current state (charging, uploading...)
 E_SETTING = const(14)  # unknown setting or bad value
 E_STORAGE = const(15)  # any other filesystem error
 E_INTERNAL = const(16)  # an unexpected fault in the firmware (the motor is stopped)

@@ -4,15 +4,18 @@ Like the engine it never reads a clock: the board shell calls `feed(now, data)` 
 arrived on the console and writes back the bytes it answers, and calls `tick(now)` when `next`
 (the tethered-playback deadline, or NEVER) is due.
 
-The device core is reached through these methods, and only these:
+It drives the device core (device.Device) through these members only:
 
-    play(now, name, data, info)  start a program (bytes already verified; info from the verifier)
-    stop(now)                    motor to 0 at once, playback ends
-    pause(now), resume(now)      raise messages.Refused(E_STATE, text) when not possible
-    status(now) -> dict          JSON-able: state, pattern, level, elapsed/left ms, zone, battery
-    settings() -> dict           the persisted settings
-    set(key, value)              value is the text after '='; Refused(E_SETTING, text) if bad
-    log() -> list of str         the event log, oldest first
+    play(now, name)              start a stored pattern; DeviceError (one line) if it cannot
+    stop(now), pause(now), resume(now)
+    status(now) -> dict          JSON-able summary
+    settings                     .values() -> dict, .set(key, value) (SettingsError if bad)
+    set_intensity(now, step)     the intensity setting, applied at once
+    dirty                        set True after a settings change, so the shell saves them
+    log                          .entries(since) -> [(seq, tick, kind name, arg)]
+    upload(now, on)              an upload is going on (motor off) / ended (rescan patterns)
+    rescan(now)                  the stored patterns changed
+    fault(now, message)          the one safe state, after an unexpected exception
 
 When Ctrl-C or Ctrl-A arrives between frames, `feed` stops the device and sets `repl`; the
 shell then restores kbd_intr(3) and raises KeyboardInterrupt, handing the console to the REPL
@@ -24,6 +27,8 @@ from . import VERSION
 from . import frame
 from . import messages as m
 from . import ticks
+from .device import DeviceError
+from .settings import SettingsError
 from .store import check_name
 
 NEVER = const(-1)
@@ -107,11 +112,15 @@ class Protocol:
             out = frame.encode(m.ACK, dec.seq, handler(now, dec.payload()))
         except m.Refused as e:
             out = frame.encode(m.ERROR, dec.seq, m.pack_error(e.args[0], e.args[1]))
+        except DeviceError as e:
+            out = frame.encode(m.ERROR, dec.seq, m.pack_error(m.E_STATE, e.args[0]))
         except Exception as e:  # noqa: BLE001  one safe state: motor off, then say why
             self._untether()
-            self.device.stop(now)
-            out = frame.encode(m.ERROR, dec.seq, m.pack_error(
-                m.E_INTERNAL, "firmware fault, motor stopped: %s %s" % (type(e).__name__, e)))
+            text = "firmware fault, motor stopped: %s %s" % (type(e).__name__, e)
+            self.device.fault(now, text)
+            out = frame.encode(m.ERROR, dec.seq, m.pack_error(m.E_INTERNAL, text))
+        if m.UPLOAD_BEGIN <= ftype <= m.UPLOAD_STATUS:
+            self.device.upload(now, 1 if self.store.upload else 0)
         self._last_crc = dec.crc
         self._last_reply = out
         return out
@@ -136,7 +145,7 @@ class Protocol:
 
     def _info(self, now, p):
         out = self.hello()
-        out["settings"] = self.device.settings()
+        out["settings"] = self.device.settings.values()
         out["status"] = self._state(now)
         return m.pack_json(out)
 
@@ -184,14 +193,16 @@ class Protocol:
 
     def _delete(self, now, p):
         self.store.delete(check_name(m.text(p)))
+        self.device.rescan(now)
         return b""
 
     def _play(self, now, p):
         if len(p) < 2:
             m.refuse(m.E_MALFORMED, "PLAY needs flags and a name")
         name = check_name(m.text(p[1:]))
-        data, info = self.store.load(name, self.profile)
-        self.device.play(now, name, data, info)
+        if self.store.size(name) < 0:
+            m.refuse(m.E_NOT_FOUND, "no pattern called %r on the device" % name)
+        self.device.play(now, name)
         if p[0] & m.FLAG_TETHERED:
             self.tethered = True
             self.next = ticks.add(now, self.heartbeat_timeout_ms)
@@ -225,22 +236,38 @@ class Protocol:
         eq = line.find("=")
         if eq <= 0:
             m.refuse(m.E_MALFORMED, "SET needs key=value")
-        self.device.set(line[:eq], line[eq + 1:])
-        return m.pack_json(self.device.settings())
+        key = line[:eq]
+        value = line[eq + 1:]
+        digits = value[1:] if value[:1] == "-" else value
+        if digits and digits.isdigit():
+            value = int(value)
+        try:
+            if key == "intensity" and isinstance(value, int):
+                self.device.set_intensity(now, value)
+            else:
+                self.device.settings.set(key, value)
+                self.device.dirty = True
+        except (SettingsError, DeviceError) as e:
+            m.refuse(m.E_SETTING, e.args[0])
+        return m.pack_json(self.device.settings.values())
 
     def _log(self, now, p):
-        start = m.unpack_u16(p)
-        lines = self.device.log()
+        if len(p) != 4:
+            m.refuse(m.E_MALFORMED, "LOG needs a 32-bit entry number")
+        since = p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24
         out = []
+        nxt = -1
         budget = _LIST_BUDGET
-        i = start
-        while i < len(lines):
-            budget -= len(m.pack_json(lines[i])) + 2
+        for seq, tick, kind, arg in self.device.log.entries(since):
+            if isinstance(arg, str):
+                arg = arg[:_LIST_BUDGET // 2]
+            entry = [seq, tick, kind, arg]
+            budget -= len(m.pack_json(entry)) + 2
             if budget < 0 and out:
+                nxt = seq
                 break
-            out.append(lines[i][:_LIST_BUDGET // 2])
-            i += 1
-        return m.pack_json({"lines": out, "next": i if i < len(lines) else -1})
+            out.append(entry)
+        return m.pack_json({"entries": out, "next": nxt})
 
     def _heartbeat(self, now, p):
         return b""

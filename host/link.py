@@ -8,6 +8,7 @@ The framing and the message schema come from the firmware, so the two ends canno
 """
 import hashlib
 import random
+import struct
 import time
 
 import serial
@@ -225,14 +226,15 @@ class Link:
         """Change a setting; answers all settings."""
         return m.unpack_json(self.request(m.SET, ("%s=%s" % (key, value)).encode("utf-8")))
 
-    def log(self):
-        lines = []
-        start = 0
-        while start >= 0:
-            page = m.unpack_json(self.request(m.LOG, m.pack_u16(start)))
-            lines += page["lines"]
-            start = page["next"]
-        return lines
+    def log(self, since=0):
+        """The device's event log: dicts with seq, ms (device ticks), event, arg."""
+        entries = []
+        while since >= 0:
+            page = m.unpack_json(self.request(m.LOG, struct.pack("<I", since)))
+            entries += [{"seq": e[0], "ms": e[1], "event": e[2], "arg": e[3]}
+                        for e in page["entries"]]
+            since = page["next"]
+        return entries
 
     def heartbeat(self):
         """Keep a tethered playback going; send every messages.HEARTBEAT_MS."""

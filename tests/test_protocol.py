@@ -16,63 +16,17 @@ import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.firmware import bytecode as bc
 from facewave.firmware import frame
 from facewave.firmware import messages as m
+from facewave.firmware.boards import pico
+from facewave.firmware.device import RUNNING, Device
 from facewave.firmware.profile import Profile
 from facewave.firmware.protocol import Protocol
+from facewave.firmware.settings import Settings
 from facewave.firmware.store import Store
 from facewave.link import DeviceError, Link, LinkError
 
 BAUD = 115200
 LINE_RATE = BAUD / 10  # bytes per second, 8N1
 MPREMOTE_CP_EFFICIENCY = 0.34  # fs cp of random binary (repr'd chunks), from the notes
-
-
-class FakeDevice:
-    """The device core as the protocol sees it (the interface in firmware/protocol.py)."""
-
-    def __init__(self):
-        self.state = "idle"
-        self.name = None
-        self.level = 0
-        self.started = 0
-        self.duration = 0
-        self.stops = 0
-        self.values = {"intensity": 3, "session_s": 180, "default": "daily"}
-        self.events = []
-
-    def play(self, now, name, data, info):
-        self.state, self.name, self.level = "playing", name, 300
-        self.started, self.duration = now, info.duration
-        self.events.append("%d play %s" % (now, name))
-
-    def stop(self, now):
-        self.state, self.level = "idle", 0
-        self.stops += 1
-        self.events.append("%d stop" % now)
-
-    def pause(self, now):
-        if self.state != "playing":
-            m.refuse(m.E_STATE, "nothing is playing")
-        self.state, self.level = "paused", 0
-
-    def resume(self, now):
-        if self.state != "paused":
-            m.refuse(m.E_STATE, "nothing is paused")
-        self.state, self.level = "playing", 300
-
-    def status(self, now):
-        return {"state": self.state, "pattern": self.name, "level": self.level,
-                "elapsed_ms": now - self.started if self.name else 0, "battery_mv": 3900}
-
-    def settings(self):
-        return dict(self.values)
-
-    def set(self, key, value):
-        if key not in self.values:
-            m.refuse(m.E_SETTING, "no setting called %r" % key)
-        self.values[key] = value
-
-    def log(self):
-        return list(self.events)
 
 
 def hold_program(count=1, name="p", ms=500, pad=0):
@@ -86,8 +40,19 @@ def hold_program(count=1, name="p", ms=500, pad=0):
 
 
 def make_device(tmp_path, **store_args):
+    """The real device core on a Pico profile, its patterns in a directory."""
+    prof = Profile(dict(pico.PROFILE, name="test-board"), board=True)
     store = Store(str(tmp_path / "patterns"), **store_args)
-    return Protocol(FakeDevice(), store, Profile({"name": "test-board"}))
+    settings = Settings(str(tmp_path / "settings.json"), session_ms=prof.session_default_ms,
+                        cue_ms=prof.session_cue_ms)
+    device = Device(prof, store, settings)
+    device.boot(0)
+    return Protocol(device, store, prof)
+
+
+def started(proto):
+    """Names of the patterns the device has started, from its log."""
+    return [e[3] for e in proto.device.log.entries() if e[2] == "start"]
 
 
 class VirtualWire:
@@ -227,17 +192,21 @@ def test_every_command_through_the_link(tmp_path):
     summary = link.upload("lymph", data)
     assert summary == {"name": "lymph", "size": len(data), "duration": 1500,
                        "description": "test pattern"}
+    assert "lymph" in proto.device.routines  # the device rescanned after the upload
     assert link.list() == [{"name": "lymph", "size": len(data), "duration": 1500,
                             "description": "test pattern"}]
-    assert link.play("lymph")["state"] == "playing"
+    assert link.play("lymph")["state"] == "running"
     assert link.pause()["state"] == "paused"
-    assert link.resume()["state"] == "playing"
-    assert link.status()["pattern"] == "lymph"
+    assert link.resume()["state"] == "running"
+    assert link.status()["routine"] == "lymph"
     stopped = link.stop()
-    assert stopped["state"] == "idle" and stopped["level"] == 0
-    assert link.set("intensity", 5)["intensity"] == "5"
-    assert link.info()["settings"]["intensity"] == "5"
-    assert any("play lymph" in line for line in link.log())
+    assert stopped["state"] == "idle" and proto.device.level == 0
+    assert link.set("intensity", 5)["intensity"] == 5
+    assert link.set("routine", "lymph")["routine"] == "lymph"
+    assert link.info()["settings"]["intensity"] == 5 and proto.device.dirty
+    log = link.log()
+    assert any(e["event"] == "start" and e["arg"] == "lymph" for e in log)
+    assert [e["seq"] for e in log] == list(range(len(log)))
     link.heartbeat()
     link.delete("lymph")
     assert link.list() == []
@@ -251,7 +220,7 @@ def test_every_command_through_the_link(tmp_path):
     (lambda link: link.upload("x" * 1000, hold_program()), m.E_NAME),
     (lambda link: link.upload("big", bytes(40000)), m.E_TOO_BIG),
     (lambda link: link.upload("junk", os.urandom(300)), m.E_VERIFY),
-    (lambda link: link.pause(), m.E_STATE),
+    (lambda link: link.set("intensity", 9), m.E_SETTING),
     (lambda link: link.set("colour", "red"), m.E_SETTING),
     (lambda link: link.request(0x5A), m.E_UNKNOWN),
     (lambda link: link.upload_status(), m.E_NO_UPLOAD),
@@ -272,6 +241,27 @@ def test_many_patterns_list_in_pages(tmp_path):
     assert [p["name"] for p in link.list()] == names
 
 
+def test_a_long_log_comes_in_pages(tmp_path):
+    proto = make_device(tmp_path)
+    _, link = connect(proto)
+    link.upload("a", hold_program())
+    for _ in range(40):
+        link.play("a")
+        link.stop()
+    log = link.log()
+    assert len(log) == proto.device.log.size and log[-1]["event"] == "stop"
+    assert [e["seq"] for e in log] == list(range(log[0]["seq"], proto.device.log.seq))
+
+
+def test_no_playing_during_an_upload(tmp_path):
+    _, link = connect(make_device(tmp_path))
+    link.upload("a", hold_program())
+    link.request(m.UPLOAD_BEGIN, m.pack_begin(100, bytes(32), "b"))
+    with pytest.raises(DeviceError) as e:
+        link.play("a")
+    assert e.value.code == m.E_STATE and "upload" in str(e.value)
+
+
 def test_a_fault_in_the_device_core_stops_the_motor(tmp_path):
     proto = make_device(tmp_path)
     _, link = connect(proto)
@@ -285,7 +275,7 @@ def test_a_fault_in_the_device_core_stops_the_motor(tmp_path):
     with pytest.raises(DeviceError) as e:
         link.stop()
     assert e.value.code == m.E_INTERNAL and "motor stopped" in str(e.value)
-    assert proto.device.level == 0
+    assert proto.device.level == 0 and proto.device.state != RUNNING
 
 
 def test_a_resent_request_is_answered_not_done_twice(tmp_path):
@@ -295,7 +285,7 @@ def test_a_resent_request_is_answered_not_done_twice(tmp_path):
     request = frame.encode(m.PLAY, 9, b"\x00a")
     first = proto.feed(100, request)
     assert proto.feed(150, request) == first  # the reply was lost, the host sent it again
-    assert sum("play" in e for e in proto.device.events) == 1
+    assert started(proto) == ["a"]
 
 
 # ---- console sharing --------------------------------------------------------------------
@@ -308,7 +298,7 @@ def test_mpremote_interrupt_stops_the_motor_and_asks_for_the_repl(tmp_path):
     half = frame.encode(m.STATUS, 1)[:5]  # a host died mid-frame
     out = proto.feed(5000, half + b"\r\x03\r\x01")
     assert out in (b"", frame.encode(m.NAK, 0))  # at most a NAK for the broken frame
-    assert proto.repl and proto.device.level == 0
+    assert proto.repl and proto.device.level == 0 and proto.device.state != RUNNING
     assert proto.rest == b"\r\x01" and proto.next == -1
 
 
@@ -339,12 +329,12 @@ def test_tethered_playback_stops_when_the_host_goes_silent(tmp_path):
     for _ in range(10):  # a live host keeps it going
         wire.advance(m.HEARTBEAT_MS / 1000.0)
         link.heartbeat()
-    assert proto.device.level == 300
-    started = wire.t
+    assert proto.device.state == RUNNING
+    last = wire.t
     wire.advance(5.0)  # cable pulled
-    assert proto.device.level == 0 and proto.timeouts == 1
-    stop_at = int(proto.device.events[-1].split()[0]) / 1000.0
-    assert stop_at - started <= m.HEARTBEAT_TIMEOUT_MS / 1000.0 + 0.01
+    assert proto.device.state != RUNNING and proto.device.level == 0 and proto.timeouts == 1
+    stop_ms = [e[1] for e in proto.device.log.entries() if e[2] == "stop"][-1]
+    assert stop_ms / 1000.0 - last <= m.HEARTBEAT_TIMEOUT_MS / 1000.0 + 0.01
 
 
 def test_untethered_playback_needs_no_host(tmp_path):
@@ -353,7 +343,7 @@ def test_untethered_playback_needs_no_host(tmp_path):
     link.upload("a", hold_program())
     link.play("a")
     wire.advance(60.0)
-    assert proto.device.level == 300 and proto.next == -1
+    assert proto.device.state == RUNNING and proto.next == -1
 
 
 # ---- uploads over a bad link ------------------------------------------------------------
@@ -473,8 +463,8 @@ def test_real_pyserial_session(tmp_path, kind):
         with Link.open(url) as link:
             data = hold_program(50, name="daily", pad=2000)
             assert link.upload("daily", data, progress=False)["size"] == len(data)
-            assert link.play("daily")["pattern"] == "daily"
-            assert link.stop()["level"] == 0
+            assert link.play("daily")["routine"] == "daily"
+            assert link.stop()["state"] == "idle"
     finally:
         board.close()
 
