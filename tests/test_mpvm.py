@@ -108,7 +108,7 @@ def test_pause_resume_stop_match_cpython():
 
 def test_builtin_routines_match_cpython():
     programs = [compile_file(builtin_path(name)).data for name in builtin_names()]
-    assert mpvm.traces(programs, vm=True) == mpvm.traces(programs)
+    assert mpvm.traces(programs, vm=True, full=True) == mpvm.traces(programs, full=True)
 
 
 @pytest.mark.parametrize("name", [*PROGRAMS, "daily"])
@@ -117,14 +117,15 @@ def test_no_allocation_per_engine_step(name):
     before: not one byte in total. The steps are driven by a while loop, since even
     `for _ in range(n)` allocates its iterator (16 B)."""
     data = PROGRAMS.get(name) or compile_file(builtin_path(name)).data
-    assert mpvm.measure(data, steps=10000)["alloc"] == 0
+    assert mpvm.measure(data, steps=10000, timed=False)["alloc"] == 0
 
 
 def test_allocation_in_the_step_path_is_seen():
     """The measurement itself works: a ramp that builds one tuple per step shows up."""
     shapes = (mpvm.firmware_sources()["shapes.py"].read_text()
               + "\n_ramp = ramp\n\n\ndef ramp(*args):\n    return _ramp(*args)\n")
-    m = mpvm.measure(RAMPS, steps=1000, files={mpvm.VM_PACKAGE + "/shapes.py": shapes})
+    m = mpvm.measure(RAMPS, steps=1000, files={mpvm.VM_PACKAGE + "/shapes.py": shapes},
+                     timed=False)
     assert m["alloc"] >= 1000 * 16
 
 
