@@ -114,7 +114,9 @@ class ReplConsole:
         self._process()
 
     def poll(self):
-        """Read what the host sent and answer it."""
+        """Read what the host sent and answer it (only while the REPL has the console)."""
+        if not self.active:
+            return
         data = self.port.read_available()
         if data:
             self.feed(data)
@@ -134,16 +136,22 @@ class ReplConsole:
 
     def _process(self):
         while self.active and self._pending and not self._running:
-            c = self._pending[0]
-            del self._pending[0]
-            if self.mode == RAW:
-                self._raw_char(c)
-            elif self.mode == RAW_PASTE:
-                self._raw_paste_char(c)
-            elif self.mode == PASTE:
-                self._paste_char(c)
-            else:
-                self._friendly_char(c)
+            data = bytes(self._pending)
+            del self._pending[:]
+            for i, c in enumerate(data):
+                if self.mode == RAW:
+                    self._raw_char(c)
+                elif self.mode == RAW_PASTE:
+                    self._raw_paste_char(c)
+                elif self.mode == PASTE:
+                    self._paste_char(c)
+                else:
+                    self._friendly_char(c)
+                if not self.active or self._pending:
+                    # a reset handed the console back, or bytes came in while code ran: the
+                    # rest of this batch goes first
+                    self._pending[:0] = data[i + 1:]
+                    break
 
     def _raw_char(self, c):
         line = self._line

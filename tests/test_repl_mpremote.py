@@ -7,7 +7,7 @@ import sys
 import threading
 
 import pytest
-from facewave.sim.repl import ConsoleThread, ReplConsole
+from facewave.sim.repl import BANNER, RAW, ConsoleThread, ReplConsole
 from facewave.sim.serial_port import PtyPort, SocketPort
 
 # mpremote waits 10 s (or forever, on a pty) for an answer that never comes: fail sooner
@@ -271,3 +271,28 @@ def test_friendly_repl_echoes_continues_blocks_and_pastes(loop):
     assert port.take() == b"a = 2\r\n=== print(a)\r\n2\r\n>>> "
     console.feed(b"\x03")
     assert port.take() == b"\r\n>>> "
+
+
+def test_board_can_take_the_console_back_at_soft_reset(flash):
+    port = LoopPort()
+    runs = []
+    console = ReplConsole(port, flash, on_soft_reset=lambda run_main: runs.append(run_main) or True)
+    console.start()
+    port.take()
+    console.feed(b"\x04for the firmware")  # Ctrl-D at >>>: soft reset, main.py takes over
+    assert runs == [True]
+    assert port.take() == b"\r\nMPY: soft reboot\r\n"
+    assert not console.active
+    assert console.take_pending() == b"for the firmware"
+    console.start(RAW)
+    assert port.take() == b"raw REPL; CTRL-B to exit\r\n>"
+
+
+def test_machine_reset_without_a_board_restarts_the_repl(loop):
+    port, console = loop
+    console.feed(b"\x01")
+    port.take()
+    console.feed(b"x = 1\nimport machine\nmachine.reset()\x04")
+    assert port.take() == b"OK" + BANNER + b">>> "  # no end markers: the board went away
+    console.feed(b"\x01x\x04")
+    assert b"NameError" in port.take()
