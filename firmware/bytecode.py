@@ -113,10 +113,10 @@ def strings(data, count):
         pos += 1
         if pos + size > end:
             raise FormatError("string table truncated")
-        try:
-            out.append(str(bytes(data[pos:pos + size]), "utf-8"))
-        except UnicodeError:
+        raw = bytes(data[pos:pos + size])
+        if not _utf8(raw):
             raise FormatError("string %d is not UTF-8" % len(out))
+        out.append(str(raw, "utf-8"))
         pos += size
     if pos != end or n < 2:
         raise FormatError("string table malformed")
@@ -127,3 +127,35 @@ def strings(data, count):
 def unpack_insn(data, i):
     """(op, x, a, b, c, t) of instruction i; for the verifier and tools, not the tick path."""
     return struct.unpack_from(_INSN, data, HEADER_SIZE + i * INSN_SIZE)
+
+
+def _utf8(raw):
+    """Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), checked here
+    because MicroPython's decoder accepts what CPython's refuses: host and device must agree."""
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            more, low, high = 1, 0x80, 0xBF
+        elif 0xE0 <= c <= 0xEF:
+            more = 2
+            low = 0xA0 if c == 0xE0 else 0x80
+            high = 0x9F if c == 0xED else 0xBF
+        elif 0xF0 <= c <= 0xF4:
+            more = 3
+            low = 0x90 if c == 0xF0 else 0x80
+            high = 0x8F if c == 0xF4 else 0xBF
+        else:
+            return False
+        if i + more >= n:
+            return False
+        if not low <= raw[i + 1] <= high:
+            return False
+        for k in range(i + 2, i + 1 + more):
+            if not 0x80 <= raw[k] <= 0xBF:
+                return False
+        i += 1 + more
+    return True

@@ -189,8 +189,6 @@ def test_verifier_gives_the_same_verdicts():
 _BAD_UTF8 = [b"\xc0\xa8", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]
 
 
-@pytest.mark.xfail(strict=True, reason="bytecode.strings() relies on str(b, 'utf-8'), which "
-                   "MicroPython does not validate fully: the device accepts names CPython rejects")
 def test_names_that_are_not_utf8_are_rejected_on_both():
     bad = [_fix_crc(prog(ins(bc.OP_HOLD, a=1, t=1), strings=["t", "x" * len(raw)])[:-len(raw)]
                     + raw) for raw in _BAD_UTF8]
