@@ -113,6 +113,15 @@ class Decoder:
         self._n = 0
         self._need = HEADER
 
+    def wanted(self):
+        """How many bytes a reader may take before this decoder could meet a REPL request:
+        one between frames, the rest of the frame inside one (stuffing only lengthens it).
+        mpremote sends `\\r\\x03\\r\\x01` at once; reading no further than this leaves
+        the `\\r\\x01` unread for the REPL."""
+        if self._state == _HUNT:
+            return 1
+        return self._need - self._n
+
     def payload(self):
         return memoryview(self.buf)[HEADER:HEADER + self.length]
 

@@ -85,6 +85,10 @@ class Protocol:
                 break
         return b"".join(out)
 
+    def wanted(self):
+        """Bytes the shell may read next without reading past a REPL request (frame.py)."""
+        return self.dec.wanted()
+
     def tick(self, now):
         """Stop a tethered playback whose host has gone silent."""
         if self.tethered and ticks.diff(now, self.next) >= 0:

@@ -302,6 +302,19 @@ def test_mpremote_interrupt_stops_the_motor_and_asks_for_the_repl(tmp_path):
     assert proto.rest == b"\r\x01" and proto.next == -1
 
 
+def test_a_shell_reading_what_is_wanted_leaves_the_raw_repl_request_unread(tmp_path):
+    proto = make_device(tmp_path)
+    stream = frame.encode(m.HEARTBEAT, 1) + frame.encode(m.STATUS, 2, b"") + b"\r\x03\r\x01"
+    pos = reads = 0
+    while not proto.repl:
+        n = proto.wanted()
+        proto.feed(pos, stream[pos:pos + n])
+        pos += n
+        reads += 1
+    assert stream[pos:] == b"\r\x01" and proto.rest == b""
+    assert reads < 12  # a byte at a time only between frames
+
+
 def test_arbitrary_binary_on_the_console_keeps_the_device_answering(tmp_path):
     proto = make_device(tmp_path)
     rng = random.Random(1)
