@@ -551,3 +551,15 @@ def test_real_time_figures_over_a_throttled_pty(tmp_path):
         assert bytes(board.proto.store.read("big")) == big
     finally:
         board.close()
+
+
+def test_a_busy_port_is_named(tmp_path):
+    serial_port = pytest.importorskip("facewave.sim.serial_port")
+    board = Board(make_device(tmp_path), serial_port.open_port("pty"))
+    try:
+        with Link.open(board.port.path):
+            with pytest.raises(LinkError) as e:
+                Link.open(board.port.path)
+        assert "is busy" in str(e.value) and e.value.exit_status == 2
+    finally:
+        board.close()
