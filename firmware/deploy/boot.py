@@ -1,0 +1,31 @@
+"""Device root boot.py: put the active firmware slot on sys.path (see host/flash.py).
+
+`facewave flash` installs the firmware in /fw/a or /fw/b and, once every file is verified,
+names the slot in /fw/slot. A slot counts only when its manifest exists (written last), so a
+broken pointer or an unfinished slot falls back to the other, complete one.
+"""
+import sys
+
+
+def slot(root="/fw"):
+    """The slot directory to boot from, or None when no slot is complete."""
+    import os
+
+    try:
+        with open(root + "/slot") as f:
+            name = f.read().strip()
+    except OSError:
+        name = ""
+    for s in (name, "a", "b"):
+        if s == "a" or s == "b":
+            try:
+                os.stat(root + "/" + s + "/manifest.json")
+                return root + "/" + s
+            except OSError:
+                pass
+    return None
+
+
+_slot = slot()
+if _slot:
+    sys.path.insert(0, _slot)
