@@ -89,6 +89,7 @@ class Device:
         self.next = NEVER
         self.routine = ""  # the pattern playing (or last played)
         self.routines = []  # stored patterns that pass the verifier, in button order
+        self._zones = []  # zone names of the pattern playing (string index - 2)
         self.dirty = False  # settings changed and not yet saved
         self._since = 0  # last activity, for the idle, pause and upload timeouts
         self._loop_t = 0  # planned start of the current turn of a repeating pattern
@@ -183,6 +184,7 @@ class Device:
         if self.session.active:
             self._halt(now, log.STOP, self.routine)
         self.engine.load(data, info.count)
+        self._zones = info.zones
         if info.zones:  # a routine keeps its own length and cues
             length = info.duration
             cue = 0
@@ -511,7 +513,11 @@ class Device:
                 "cues": s.cues, "battery_mv": self.battery.mv,
                 "battery": ("ok", "low", "empty")[self.battery.state],
                 "charging": self.charging, "heat": self.motor.heat,
-                "routines": list(self.routines)}
+                "routines": list(self.routines), "zone": self._zone()}
+
+    def _zone(self):
+        z = self.engine.zone - 2 if self.session.active else -1
+        return self._zones[z] if 0 <= z < len(self._zones) else ""
 
 
 def _sooner(d, t, now):

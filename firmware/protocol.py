@@ -233,6 +233,7 @@ class Protocol:
     def _state(self, now):
         st = self.device.status(now)
         st["tethered"] = self.tethered
+        st["now"] = now  # the device's clock, so the host can date log entries
         return st
 
     def _set(self, now, p):

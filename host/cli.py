@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import library
+from . import device_cmds, library
 from .errors import FacewaveError
 
 
@@ -234,6 +234,7 @@ COMMANDS = {
     "demo": (do_demo, _setup_demo, "play the built-in daily routine and plot it"),
     "import": (do_import, _setup_import, "convert an Apple AHAP or Android waveform file"),
     "bench": (do_bench, None, "measure engine speed and MicroPython memory figures"),
+    **device_cmds.COMMANDS,
 }
 
 EPILOG = """examples:
@@ -241,6 +242,13 @@ EPILOG = """examples:
   facewave check my.fw              errors as file:line:col, exit 1 if any
   facewave preview lymph -o l.png   intensity curve with zones and cues
   facewave demo                     a whole daily session, faster than real time
+  facewave ports                    serial ports, the massager marked
+  facewave upload daily             compile for the plugged-in device and store it
+  facewave play daily               play it (`facewave stop` stops it)
+
+device commands take --port PORT (or $FACEWAVE_PORT; default: the one device plugged in),
+--json for scripts and --timeout SECONDS. Exit status: 0 ok, 1 refused or failed, 2 usage or
+connection problem.
 """
 
 
@@ -251,6 +259,8 @@ def build_parser():
     from .firmware import VERSION
 
     parser.add_argument("--version", action="version", version="facewave " + VERSION)
+    parser.add_argument("--port", "-p", metavar="PORT",
+                        help="the device's serial port, for the device commands")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb, (handler, setup, help_text) in COMMANDS.items():
         p = sub.add_parser(verb, help=help_text, description=help_text)

@@ -1,0 +1,615 @@
+"""The device verbs of `facewave`: find the massager, talk to it, say plainly what went wrong.
+
+Every verb takes --port (any pyserial URL; default $FACEWAVE_PORT, else the one device plugged
+in), --json (one JSON document on stdout, or one object per line for the live verbs) and
+--timeout. The conversation itself is link.Link; this module turns its answers into text and
+its LinkError into the one-line FacewaveError of the command line (exit 1 when the device said
+no, 2 when there is no usable connection).
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+
+from .errors import FacewaveError
+
+# USB vendor:product of the boards the firmware runs on. "micropython": the board's own USB
+# (MicroPython or the facewave firmware on it); "maybe": a USB-serial bridge that many ESP32
+# boards carry, and many other gadgets too.
+USB_IDS = {
+    (0x2E8A, 0x0005): ("micropython", "Raspberry Pi Pico (MicroPython)"),
+    (0x303A, 0x1001): ("micropython", "ESP32-C3/S3 built-in USB serial"),
+    (0x10C4, 0xEA60): ("maybe", "CP210x USB-serial bridge (an ESP32 board?)"),
+    (0x1A86, 0x7523): ("maybe", "CH340 USB-serial bridge (an ESP32 board?)"),
+    (0x1A86, 0x55D4): ("maybe", "CH9102 USB-serial bridge (an ESP32 board?)"),
+}
+DEFAULT_TIMEOUT = 5.0  # seconds without an answer before giving up on a device
+_RETRIES = 3  # resends per request; waits double, so the first is timeout / 15
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+# ---- finding the device -------------------------------------------------------------------------
+
+def scan():
+    """Every serial port of this computer, marked with what its USB id says it is."""
+    from serial.tools import list_ports
+
+    found = []
+    for p in sorted(list_ports.comports(), key=lambda p: p.device):
+        usb = "%04X:%04X" % (p.vid, p.pid) if p.vid is not None else None
+        kind, what = USB_IDS.get((p.vid, p.pid), (None, None))
+        found.append({"port": p.device, "usb": usb, "kind": kind,
+                      "what": what or (p.description if p.description != "n/a" else "") or "",
+                      "serial": p.serial_number})
+    return found
+
+
+def find_port(args):
+    """--port, else $FACEWAVE_PORT, else the one candidate device plugged in."""
+    port = getattr(args, "port", None) or os.environ.get("FACEWAVE_PORT")
+    if port:
+        return port
+    candidates = [p["port"] for p in scan() if p["kind"]]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise FacewaveError("no device found: plug the massager in with a data cable (some "
+                            "cables only charge), or pass --port; `facewave ports` lists the "
+                            "serial ports", 2)
+    raise FacewaveError("%s devices found (%s): pass --port"
+                        % (_NUMBERS.get(len(candidates), len(candidates)),
+                           ", ".join(candidates)), 2)
+
+
+def _timeout(args):
+    value = getattr(args, "timeout", None)
+    if value is None:
+        text = os.environ.get("FACEWAVE_TIMEOUT")
+        try:
+            value = float(text) if text else DEFAULT_TIMEOUT
+        except ValueError:
+            raise FacewaveError("FACEWAVE_TIMEOUT=%r is not a number of seconds" % text,
+                                2) from None
+    if value <= 0:
+        raise FacewaveError("--timeout must be more than 0 seconds", 2)
+    return value
+
+
+def _open(port, timeout):
+    from .link import Link
+
+    first = timeout / (2 ** (_RETRIES + 1) - 1)  # the waits of all tries add up to timeout
+    return Link.open(port, timeout=first, retries=_RETRIES)
+
+
+@contextmanager
+def connected(args):
+    """A Link to the device the arguments name; its failures become one-line errors."""
+    from .link import LinkError
+
+    port = find_port(args)
+    timeout = _timeout(args)
+    try:
+        with _open(port, timeout) as link:
+            yield link
+    except LinkError as e:
+        raise FacewaveError(str(e), e.exit_status) from None
+
+
+def _caps_profile(link):
+    """The device's own caps, so the host's check of a pattern is the device's check."""
+    from .firmware.profile import Profile, ProfileError
+
+    try:
+        return Profile(link.hello.get("caps") or {})
+    except ProfileError as e:
+        raise FacewaveError("the device on %s reports caps this facewave cannot use (%s): "
+                            "update facewave or reflash the device" % (link.name, e), 2) from None
+
+
+# ---- output ---------------------------------------------------------------------------------------
+
+def _json(obj):
+    print(json.dumps(obj, sort_keys=True), flush=True)
+
+
+def duration(ms):
+    """3 min 5 s, 45 s, 1.5 s."""
+    if ms < 10000 and ms % 1000:
+        return "%.1f s" % (ms / 1000)
+    s = (ms + 500) // 1000
+    if s >= 3600:
+        return "%d h %d min" % (s // 3600, s % 3600 // 60) if s % 3600 else "%d h" % (s // 3600)
+    if s >= 60:
+        return "%d min %d s" % (s // 60, s % 60) if s % 60 else "%d min" % (s // 60)
+    return "%d s" % s
+
+
+def size(n):
+    if n < 1024:
+        return "%d B" % n
+    if n < 1024 * 1024:
+        return "%.1f KB" % (n / 1024)
+    if n < 1024 ** 3:
+        return "%.1f MB" % (n / 1024 ** 2)
+    return "%.1f GB" % (n / 1024 ** 3)
+
+
+def status_line(st):
+    """One line of the device's state: for play, stop, pause, resume and watch."""
+    state = st.get("state", "?")
+    parts = [state]
+    if state in ("running", "paused"):
+        parts[0] += " " + (st.get("routine") or "?")
+        if st.get("zone"):
+            parts.append("zone " + st["zone"])
+        if state == "running":
+            parts.append("%s left" % duration(st.get("left_ms", 0)))
+        else:
+            parts.append("%s played" % duration(st.get("elapsed_ms", 0)))
+        if st.get("tethered"):
+            parts.append("tethered")
+    parts.append("intensity %s/5" % st.get("intensity", "?"))
+    parts.append(_battery(st))
+    return ", ".join(parts)
+
+
+def _battery(st):
+    mv = st.get("battery_mv") or 0
+    text = "battery %.2f V %s" % (mv / 1000, st.get("battery", "")) if mv else \
+        "battery %s" % st.get("battery", "?")
+    return text + (" (charging)" if st.get("charging") else "")
+
+
+def _table(rows):
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print("%-*s  %s" % (width, key, value))
+
+
+# ---- verbs ----------------------------------------------------------------------------------------
+
+def do_ports(args):
+    ports = scan()
+    if args.probe:
+        for p in ports:
+            if p["kind"]:
+                p["probe"] = _probe(p["port"], _timeout(args))
+    if args.json:
+        _json({"ports": ports})
+        return 0
+    if not ports:
+        print("no serial ports found: plug the massager in with a data cable")
+        return 0
+    width = max(len(p["port"]) for p in ports)
+    for p in ports:
+        mark = {"micropython": "*", "maybe": "?"}.get(p["kind"], " ")
+        print("%s %-*s  %-9s  %s" % (mark, width, p["port"], p["usb"] or "-", p["what"]))
+        probe = p.get("probe")
+        if probe:
+            print("  %*s  %s" % (width, "", probe.get("summary") or probe.get("error")))
+    print("* a MicroPython board, ? perhaps one (a USB-serial bridge); --probe asks each")
+    return 0
+
+
+def _probe(port, timeout):
+    from .link import LinkError
+
+    try:
+        with _open(port, timeout) as link:
+            h = link.hello
+            return {"facewave": True, "firmware": h.get("firmware"),
+                    "protocol": h.get("protocol"), "board": h.get("board"),
+                    "summary": "facewave %s, board %s, %d patterns"
+                    % (h.get("firmware"), h.get("board"), h.get("patterns", 0))}
+    except LinkError as e:
+        return {"facewave": False, "error": str(e)}
+
+
+def do_info(args):
+    with connected(args) as link:
+        info = link.info()
+    info["port"] = link.name
+    if args.json:
+        _json(info)
+        return 0
+    caps = info.get("caps", {})
+    settings = info.get("settings", {})
+    free = info.get("free", -1)
+    quota_left = info.get("quota_bytes", 0) - info.get("used", 0)
+    room = quota_left if free < 0 else min(free, quota_left)
+    _table([
+        ("port", link.name),
+        ("firmware", "%s (protocol %s)" % (info.get("firmware"), info.get("protocol"))),
+        ("board", info.get("board")),
+        ("capabilities", ", ".join(info.get("capabilities", []))),
+        ("storage", "%d of %d patterns, %s used, room for %s more"
+         % (info.get("patterns", 0), info.get("quota_count", 0), size(info.get("used", 0)),
+            size(max(0, room)))),
+        ("caps", "level up to %s, steps up to %s, %s%%/s slew, motor on at most %s, sessions "
+         "up to %s" % (_pct(caps.get("max_level", 0)), _pct(caps.get("max_step", 0)),
+                       caps.get("slew", 0) // 10, duration(caps.get("max_on_ms", 0)),
+                       duration(caps.get("session_max_ms", 0)))),
+        ("settings", "routine %s, intensity %s/5, session %s"
+         % (settings.get("routine") or "(first stored)", settings.get("intensity"),
+            duration(settings.get("session_ms", 0)))),
+        ("state", status_line(info.get("status", {}))),
+    ])
+    return 0
+
+
+def _pct(permille):
+    return "%g%%" % (permille / 10)
+
+
+def do_list(args):
+    with connected(args) as link:
+        patterns = link.list()
+    if args.json:
+        _json({"port": link.name, "patterns": patterns})
+        return 0
+    if not patterns:
+        print("no patterns on the device: `facewave upload daily` stores the daily routine")
+        return 0
+    width = max(len(p["name"]) for p in patterns)
+    for p in patterns:
+        if "error" in p:
+            print("%-*s  %9s  unusable: %s" % (width, p["name"], size(p.get("size", 0)),
+                                                p["error"]))
+        else:
+            print("%-*s  %9s  %9s  %s" % (width, p["name"], duration(p["duration"]),
+                                          size(p["size"]), p.get("description", "")))
+    return 0
+
+
+def do_upload(args):
+    from . import cli
+
+    with connected(args) as link:
+        profile = _caps_profile(link)
+        if cli._is_bytecode(args.source):
+            info = cli._verify_bytecode(args.source, profile)
+            with open(args.source, "rb") as f:
+                data = f.read()
+            name = args.name or info.name
+        else:
+            prog = cli._compile(args.source, profile)  # CompileError: file:line:col, exit 1
+            data, name = prog.data, args.name or prog.name
+        bar = len(data) > 2048 and not args.json and sys.stderr.isatty()
+        summary = link.upload(name, data, progress=bar)
+    summary["port"] = link.name
+    if args.json:
+        _json(summary)
+    else:
+        print("uploaded %s to %s: %s, %s" % (summary["name"], link.name,
+                                              duration(summary["duration"]),
+                                              size(summary["size"])))
+    return 0
+
+
+def do_delete(args):
+    with connected(args) as link:
+        link.delete(args.name)
+    if args.json:
+        _json({"port": link.name, "deleted": args.name})
+    else:
+        print("deleted %s" % args.name)
+    return 0
+
+
+def do_play(args):
+    with connected(args) as link:
+        st = link.play(args.name, tethered=args.tethered)
+        if args.tethered:
+            return _tethered(link, st, args.json)
+    if args.json:
+        _json(st)
+    else:
+        print(status_line(st))
+        print("it plays on without this computer; `facewave stop` stops it")
+    return 0
+
+
+def _tethered(link, st, as_json):
+    """Keep a tethered playback alive until it ends, Ctrl-C, or this process is told to go."""
+    from .firmware import messages as m
+    from .link import LinkError
+
+    timeout_ms = link.hello.get("heartbeat_ms", m.HEARTBEAT_TIMEOUT_MS)
+    period = max(0.05, min(m.HEARTBEAT_MS, timeout_ms // 4) / 1000)
+    show = _Live(as_json)
+    show(st)
+    if not as_json:
+        print("tethered: Ctrl-C stops it; so does losing this computer (within %s)"
+              % duration(timeout_ms), file=sys.stderr)
+    old = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
+    try:
+        try:
+            while st.get("state") in ("running", "paused"):
+                time.sleep(period)
+                st = link.status()  # any request is a heartbeat; this one shows progress too
+                show(st)
+        except KeyboardInterrupt:
+            st = link.stop()
+            show(st)
+    except LinkError as e:
+        raise FacewaveError("%s; the device stops a tethered playback by itself within %s"
+                            % (e, duration(timeout_ms)), e.exit_status) from None
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        show.end()
+    return 0
+
+
+_STOP_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                 if hasattr(signal, name)]
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+class _Live:
+    """Status shown as it changes: a refreshed line on a terminal, a line per change in a
+    file, one JSON object per line with --json."""
+
+    def __init__(self, as_json):
+        self.as_json = as_json
+        self.tty = sys.stdout.isatty()
+        self.last = None
+
+    def __call__(self, st):
+        if self.as_json:
+            _json(st)
+            return
+        line = status_line(st)
+        if self.tty:
+            sys.stdout.write("\r" + line + "\x1b[K")
+            sys.stdout.flush()
+        elif line != self.last:
+            print(line, flush=True)
+        self.last = line
+
+    def end(self):
+        if self.tty and not self.as_json and self.last is not None:
+            print()
+
+
+def _simple(method):
+    def handler(args):
+        with connected(args) as link:
+            st = getattr(link, method)()
+        if args.json:
+            _json(st)
+        else:
+            print(status_line(st))
+        return 0
+
+    handler.__name__ = handler.__qualname__ = "do_" + method
+    handler.__doc__ = "`facewave %s`" % method
+    return handler
+
+
+do_stop = _simple("stop")
+do_pause = _simple("pause")
+do_resume = _simple("resume")
+
+
+def do_status(args):
+    with connected(args) as link:
+        st = link.status()
+    if args.json:
+        _json(st)
+        return 0
+    state = st.get("state", "?")
+    rows = [("state", state + (" (tethered)" if st.get("tethered") else ""))]
+    if state in ("running", "paused"):
+        rows.append(("playing", st.get("routine") or "?"))
+        rows.append(("zone", st.get("zone") or "-"))
+        rows.append(("time left", "%s (%s played)" % (duration(st.get("left_ms", 0)),
+                                                      duration(st.get("elapsed_ms", 0)))))
+        rows.append(("level", _pct(st.get("level", 0))))
+    rows.append(("intensity", "%s/5" % st.get("intensity")))
+    rows.append(("battery", _battery(st)[len("battery "):]))
+    _table(rows)
+    return 0
+
+
+# ---- settings -------------------------------------------------------------------------------------
+
+# what a person types -> (device setting, help)
+SETTINGS = {
+    "intensity": ("intensity", "motor strength step, 1..5"),
+    "session": ("session_ms", "length of a session of a pattern without zones, e.g. 3min"),
+    "cue": ("cue_ms", "how often to cue a move to the next area, e.g. 30s; 0 for never"),
+    "routine": ("routine", "what the button plays: the name of a stored pattern"),
+}
+
+
+def _setting_value(key, text):
+    """The device key and value for `set KEY VALUE`, checked with the firmware's own rules."""
+    from .firmware.settings import _RANGES, Settings, SettingsError
+
+    if key not in SETTINGS:
+        raise FacewaveError("no setting %r; the settings are: %s" % (key, "; ".join(
+            "%s (%s)" % (k, h) for k, (_, h) in SETTINGS.items())), 2)
+    device_key = SETTINGS[key][0]
+    if device_key == "routine":
+        from .firmware import messages as m
+        from .firmware.store import check_name
+
+        try:
+            return device_key, check_name(text)
+        except m.Refused as e:
+            raise FacewaveError("routine: %s" % e.args[1], 2) from None
+    if device_key == "intensity":
+        value = int(text) if text.isdigit() else None
+    else:
+        value = 0 if text == "0" else _ms(text)
+    try:
+        if value is None:
+            raise SettingsError("")
+        Settings().set(device_key, value)
+    except SettingsError:
+        lo, hi = _RANGES[device_key]
+        if device_key == "intensity":
+            wanted = "a whole number %d..%d" % (lo, hi)
+        else:
+            wanted = "a duration from %s to %s, like 3min or 90s" % (duration(lo), duration(hi))
+            if lo == 0:
+                wanted += ", or 0"
+        raise FacewaveError("%s must be %s, not %r" % (key, wanted, text), 2) from None
+    return device_key, value
+
+
+def _ms(text):
+    from .lang.lexer import SyntaxProblem, Token
+    from .lang.lexer import duration as parse
+
+    try:
+        return parse(Token(text.replace(" ", ""), 0, 0))
+    except SyntaxProblem:
+        return None
+
+
+def do_set(args):
+    device_key, value = _setting_value(args.key, args.value)
+    with connected(args) as link:
+        if device_key == "routine" and value not in [p["name"] for p in link.list()]:
+            raise FacewaveError("there is no pattern %r on the device: `facewave list` shows "
+                                "them, `facewave upload` adds one" % value)
+        settings = link.set(device_key, value)
+    if args.json:
+        _json(settings)
+        return 0
+    shown = settings.get(device_key, value)
+    if device_key.endswith("_ms"):
+        shown = duration(shown) if shown else "never"
+    print("%s set to %s" % (args.key, shown))
+    return 0
+
+
+# ---- the event log --------------------------------------------------------------------------------
+
+def do_log(args):
+    from .firmware import ticks
+
+    with connected(args) as link:
+        entries = link.log()
+        now = link.status().get("now")  # the device's clock, to date the entries
+    wall = time.time()
+    for e in entries:
+        if now is not None:
+            e["ago_s"] = ticks.diff(now, e["ms"]) / 1000
+            e["time"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(wall - e["ago_s"]))
+    if args.json:
+        _json({"port": link.name, "entries": entries})
+        return 0
+    if not entries:
+        print("the log is empty")
+        return 0
+    for e in entries:
+        when = (time.strftime("%H:%M:%S", time.localtime(wall - e["ago_s"]))
+                if "ago_s" in e else "%10.3f s" % (e["ms"] / 1000))
+        arg = e["arg"]
+        if e["event"] == "upload":
+            arg = "begins" if arg else "ends"
+        print("%s  %-15s %s" % (when, e["event"], "" if arg in (0, None, "") else arg))
+    return 0
+
+
+# ---- watch ----------------------------------------------------------------------------------------
+
+def do_watch(args):
+    show = _Live(args.json)
+    n = 0
+    try:
+        with connected(args) as link:
+            while True:
+                show(link.status())
+                n += 1
+                if args.count and n >= args.count:
+                    break
+                time.sleep(args.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        show.end()
+    return 0
+
+
+# ---- the table ----------------------------------------------------------------------------------
+
+def _link_args(p):
+    # SUPPRESS: `facewave --port P info` works too, the verb's default must not overwrite it
+    p.add_argument("--port", "-p", default=argparse.SUPPRESS, metavar="PORT",
+                   help="serial port or URL (/dev/ttyACM0, COM3, socket://HOST:PORT); "
+                   "default $FACEWAVE_PORT, else the one device plugged in")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="give up on a device silent this long (default %g, or "
+                   "$FACEWAVE_TIMEOUT)" % DEFAULT_TIMEOUT)
+
+
+def _setup_ports(p):
+    p.add_argument("--probe", action="store_true",
+                   help="open each possible device and ask it what it runs")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="how long to wait for each probed device (default %g)" % DEFAULT_TIMEOUT)
+
+
+def _setup_upload(p):
+    p.add_argument("source", metavar="FILE|ROUTINE",
+                   help="a pattern file (compiled here against the device's caps), a compiled "
+                   ".fwb file or the name of a built-in routine")
+    p.add_argument("--name", help="name on the device (default: the pattern's own name)")
+    _link_args(p)
+
+
+def _setup_name(p):
+    p.add_argument("name", metavar="NAME", help="a pattern stored on the device")
+    _link_args(p)
+
+
+def _setup_play(p):
+    _setup_name(p)
+    p.add_argument("--tethered", action="store_true",
+                   help="stay connected: the device stops when this command ends or this "
+                   "computer goes silent")
+
+
+def _setup_set(p):
+    p.add_argument("key", metavar="KEY", help=", ".join(SETTINGS))
+    p.add_argument("value", metavar="VALUE")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = "settings:\n" + "\n".join("  %-10s %s" % (k, h) for k, (_, h) in SETTINGS.items())
+    _link_args(p)
+
+
+def _setup_watch(p):
+    p.add_argument("--interval", type=float, default=0.5, metavar="SECONDS",
+                   help="time between updates (default 0.5)")
+    p.add_argument("--count", type=int, metavar="N", help="stop after N updates")
+    _link_args(p)
+
+
+COMMANDS = {
+    "ports": (do_ports, _setup_ports, "list serial ports, marking the boards facewave runs on"),
+    "info": (do_info, _link_args, "the device: firmware, board, storage, caps, settings"),
+    "list": (do_list, _link_args, "the patterns stored on the device"),
+    "upload": (do_upload, _setup_upload, "compile a pattern for the device and store it there"),
+    "delete": (do_delete, _setup_name, "delete a pattern from the device"),
+    "play": (do_play, _setup_play, "play a stored pattern"),
+    "stop": (do_stop, _link_args, "stop playing (the motor stops at once)"),
+    "pause": (do_pause, _link_args, "pause the session"),
+    "resume": (do_resume, _link_args, "resume a paused session"),
+    "status": (do_status, _link_args, "what plays, time left, zone, battery"),
+    "set": (do_set, _setup_set, "change a setting: intensity, session, cue, routine"),
+    "log": (do_log, _link_args, "the device's event log"),
+    "watch": (do_watch, _setup_watch, "live status until Ctrl-C"),
+}
