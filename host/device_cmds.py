@@ -301,10 +301,17 @@ def do_delete(args):
 
 
 def do_play(args):
+    if args.tethered:
+        # from here on, being told to go (Ctrl-C, kill, a closed terminal) stops the device
+        old = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
+        try:
+            with connected(args) as link:
+                return _tethered(link, link.play(args.name, tethered=True), args.json)
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
     with connected(args) as link:
-        st = link.play(args.name, tethered=args.tethered)
-        if args.tethered:
-            return _tethered(link, st, args.json)
+        st = link.play(args.name)
     if args.json:
         _json(st)
     else:
@@ -325,7 +332,6 @@ def _tethered(link, st, as_json):
     if not as_json:
         print("tethered: Ctrl-C stops it; so does losing this computer (within %s)"
               % duration(timeout_ms), file=sys.stderr)
-    old = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
     try:
         try:
             while st.get("state") in ("running", "paused"):
@@ -339,8 +345,6 @@ def _tethered(link, st, as_json):
         raise FacewaveError("%s; the device stops a tethered playback by itself within %s"
                             % (e, duration(timeout_ms)), e.exit_status) from None
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
         show.end()
     return 0
 

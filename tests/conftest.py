@@ -25,6 +25,7 @@ class SerialBoard:
         from facewave.firmware.store import Store
         from facewave.sim import serial_port
 
+        root.mkdir(parents=True, exist_ok=True)
         prof = Profile(dict(boards.load("pico"), name="test-board"), board=True)
         store = Store(str(root / "patterns"))
         settings = Settings(str(root / "settings.json"), session_ms=prof.session_default_ms,
