@@ -349,6 +349,8 @@ class ReplConsole:
         return True
 
     def _tracer(self, frame, event, arg):
+        if event == "call" and frame.f_globals.get("__name__", "").startswith(__package__):
+            return None  # the emulator's own code (the port, the flash): never re-entered
         self._trace_count += 1
         if self._trace_count >= _TRACE_EVERY:
             self._trace_count = 0
