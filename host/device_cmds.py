@@ -302,14 +302,7 @@ def do_delete(args):
 
 def do_play(args):
     if args.tethered:
-        # from here on, being told to go (Ctrl-C, kill, a closed terminal) stops the device
-        old = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
-        try:
-            with connected(args) as link:
-                return _tethered(link, link.play(args.name, tethered=True), args.json)
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
+        return _tethered(args)
     with connected(args) as link:
         st = link.play(args.name)
     if args.json:
@@ -320,32 +313,43 @@ def do_play(args):
     return 0
 
 
-def _tethered(link, st, as_json):
-    """Keep a tethered playback alive until it ends, Ctrl-C, or this process is told to go."""
+def _tethered(args):
+    """Play and keep the playback alive until it ends, Ctrl-C, or this process is told to go
+    (kill, a closed terminal); then stop it. If this process dies without a word, the device
+    stops by itself when the heartbeats stop."""
     from .firmware import messages as m
     from .link import LinkError
 
-    timeout_ms = link.hello.get("heartbeat_ms", m.HEARTBEAT_TIMEOUT_MS)
-    period = max(0.05, min(m.HEARTBEAT_MS, timeout_ms // 4) / 1000)
-    show = _Live(as_json)
-    show(st)
-    if not as_json:
-        print("tethered: Ctrl-C stops it; so does losing this computer (within %s)"
-              % duration(timeout_ms), file=sys.stderr)
+    old = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
+    show = _Live(args.json)
+    timeout_ms = m.HEARTBEAT_TIMEOUT_MS
     try:
-        try:
-            while st.get("state") in ("running", "paused"):
-                time.sleep(period)
-                st = link.status()  # any request is a heartbeat; this one shows progress too
-                show(st)
-        except KeyboardInterrupt:
-            st = link.stop()
-            show(st)
-    except LinkError as e:
-        raise FacewaveError("%s; the device stops a tethered playback by itself within %s"
-                            % (e, duration(timeout_ms)), e.exit_status) from None
+        with connected(args) as link:
+            timeout_ms = link.hello.get("heartbeat_ms", timeout_ms)
+            period = max(0.05, min(m.HEARTBEAT_MS, timeout_ms // 4) / 1000)
+            try:
+                try:
+                    st = link.play(args.name, tethered=True)
+                    show(st)
+                    if not args.json:
+                        print("tethered: Ctrl-C stops it; so does losing this computer (within"
+                              " %s)" % duration(timeout_ms), file=sys.stderr)
+                    while st.get("state") in ("running", "paused"):
+                        time.sleep(period)
+                        st = link.status()  # any request is a heartbeat; this one shows more
+                        show(st)
+                except KeyboardInterrupt:
+                    for sig in [signal.SIGINT] + _STOP_SIGNALS:  # a second Ctrl-C: stop anyway
+                        before = signal.signal(sig, signal.SIG_IGN)
+                        old.setdefault(sig, before)
+                    show(link.stop())
+            except LinkError as e:
+                raise FacewaveError("%s; the device stops a tethered playback by itself within"
+                                    " %s" % (e, duration(timeout_ms)), e.exit_status) from None
     finally:
         show.end()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     return 0
 
 

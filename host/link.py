@@ -50,6 +50,10 @@ def open_port(port, baudrate=BAUDRATE, timeout=0.5):
         if errno == 13 or "ermission" in text:
             raise LinkError("no permission to open %s (on Linux, add yourself to the 'dialout'"
                             " group and log in again)" % port) from None
+        if "refused" in text:
+            raise LinkError("nothing answers at %s (connection refused): is the simulator"
+                            " (`facewave sim`) running, and is the port number right?"
+                            % port) from None
         if errno == 2 or "No such file" in text:
             raise LinkError("there is no serial port %s: is the device plugged in? `facewave"
                             " ports` lists the ports" % port) from None
