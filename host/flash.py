@@ -228,12 +228,13 @@ def _kb(n):
     return "%.1f KB" % (n / 1024)
 
 
-def flash(port, board=None, progress=True, check=True, timeout=10, out=None):
+def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
     """Install this facewave's firmware on the MicroPython board at `port`; answer a summary.
 
     `board`: a firmware/boards name to write to /board (None keeps the board's choice).
     `check`: after the soft reset, shake hands (host/link.py) and compare versions; skipped
-    when this build has no main.py to start the firmware. `out(line)`: progress messages.
+    when this build has no main.py to start the firmware. `timeout`: seconds to wait for the
+    REPL, and for the handshake. `out(line)`: progress messages.
     Raises FacewaveError (code 2: connection problem, 1: the board refused) with one line that
     says what state the board is left in.
     """
@@ -300,7 +301,7 @@ def flash(port, board=None, progress=True, check=True, timeout=10, out=None):
     elif "/main.py" not in roots:
         say("handshake skipped: this build has no main.py, the firmware does not start by itself")
     else:
-        result["handshake"] = _handshake(port, VERSION, intact())
+        result["handshake"] = _handshake(port, VERSION, intact(), timeout)
         say("the device answers: facewave %s" % result["handshake"].get("firmware"))
     return result
 
@@ -321,13 +322,16 @@ def _errors(port, intact):
         raise FacewaveError("lost the connection to %s (cable pulled?); %s: plug it in and"
                             " flash again" % (port, intact()), 2) from None
     except (OSError, TransportExecError) as e:
-        # fs_writefile turns the board's OSError into ours; our own snippets raise the other
-        text = str(e.error_output if isinstance(e, TransportExecError) else e.strerror)
-        if getattr(e, "errno", None) == errno.ENOSPC or "ENOSPC" in text:
+        # fs_writefile turns the board's OSError into ours (args: errno, path); our own
+        # snippets raise the other, with the board's traceback
+        if isinstance(e, TransportExecError):
+            text = _last_line(e.error_output)
+        else:
+            text = "%s on %s" % (errno.errorcode.get(e.errno, e.errno), e.strerror)
+        if "ENOSPC" in text:
             raise FacewaveError("the board's filesystem is full (delete some patterns with"
                                 " `facewave delete`); %s" % intact()) from None
-        raise FacewaveError("the board failed: %s; %s" % (_last_line(text), intact())
-                            ) from None
+        raise FacewaveError("the board failed: %s; %s" % (text, intact())) from None
     except TransportError as e:
         raise FacewaveError("lost the REPL of %s (%s); %s: flash again"
                             % (port, _last_line(str(e)), intact()), 2) from None
@@ -364,12 +368,13 @@ def _copy(dev, new, files, total, progress):
             dev.write(new + "/" + path, data, step)
 
 
-def _handshake(port, version, installed):
+def _handshake(port, version, installed, timeout):
     """HELLO to the restarted firmware; its version must be the one just installed."""
     from .link import Link, LinkError
 
     try:
-        with Link.open(port, retries=3) as link:
+        # four tries, each wait twice the last, adding up to `timeout`
+        with Link.open(port, timeout=timeout / 15, retries=3) as link:
             hello = link.hello
     except LinkError as e:
         raise FacewaveError("%s, but the device did not answer the handshake: %s (`mpremote"
@@ -385,22 +390,23 @@ def _handshake(port, version, installed):
 # -- command line (wired into facewave.cli by the command table) ----------------------------
 
 def add_arguments(p):
-    p.add_argument("--port", help="serial port or URL (default: the one device plugged in)")
+    from .device_cmds import _link_args
+
+    _link_args(p)  # --port, --json, --timeout as every device verb has them
     p.add_argument("--board", help="board profile to use (see `facewave boards`); default: "
                    "keep the board's choice")
     p.add_argument("--no-check", dest="check", action="store_false",
-                   help="skip the handshake after the reset (a board without the firmware's "
-                   "board shell only has the REPL)")
-    p.add_argument("--timeout", type=float, default=10,
-                   help="seconds to wait for the MicroPython REPL (default 10)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+                   help="skip the handshake after the reset (for a board that only has the "
+                   "REPL, without the firmware's board shell)")
 
 
 def run(args):
-    port = args.port or autodetect()
+    from .device_cmds import _timeout, find_port
+
+    port = find_port(args)
     quiet = args.json
     result = flash(port, board=args.board, progress=not quiet and sys.stderr.isatty(),
-                   check=args.check, timeout=args.timeout,
+                   check=args.check, timeout=_timeout(args),
                    out=None if quiet else lambda line: print(line, flush=True))
     if quiet:
         print(json.dumps(result, sort_keys=True))
@@ -409,15 +415,3 @@ def run(args):
             result["version"], result["slot"], result["seconds"],
             "" if result["handshake"] else " (handshake not checked)"))
     return 0
-
-
-def autodetect():
-    """The one USB serial port plugged in, else a usage error asking for --port."""
-    from serial.tools import list_ports
-
-    ports = [p.device for p in list_ports.comports() if p.vid is not None]
-    if len(ports) == 1:
-        return ports[0]
-    raise FacewaveError("%s: name one with --port (`facewave ports` lists them)" % (
-        "no USB serial device is plugged in" if not ports
-        else "%d serial devices are plugged in (%s)" % (len(ports), ", ".join(ports))), 2)
