@@ -98,7 +98,7 @@ class Button:
                 d = _sooner(d, ticks.diff(ticks.add(self._t_down, self.long_ms), now))
             elif not self._stuck:
                 d = _sooner(d, ticks.diff(ticks.add(self._t_down, self.stuck_ms), now))
-        elif self._pending:
+        elif self._pending and self.raw == 0:  # (a bouncing press settles first)
             d = _sooner(d, ticks.diff(ticks.add(self._t_up, self.double_ms), now))
         return d
 

@@ -1,0 +1,103 @@
+"""Motor shaping: soft start, kick, ramp to the planned end, on-time cap, thermal budget."""
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from device_kit import profile
+from facewave.firmware import ticks
+from facewave.firmware.motor import Motor
+
+
+def run(m, target, start, ms, now=None):
+    """Hold `target` from `start` for ms, calling update at every deadline (and every 50 ms)."""
+    t = start
+    end = ticks.add(start, ms)
+    out = []
+    while ticks.diff(end, t) >= 0:
+        out.append((ticks.diff(t, start), m.update(t, target)))
+        step = 50 if m.next < 0 else min(50, max(1, ticks.diff(m.next, t)))
+        t = ticks.add(t, step)
+    return out
+
+
+def test_soft_start_rises_linearly_and_stop_is_immediate():
+    m = Motor(profile(motor__kick_ms=0))
+    m.start(0)
+    assert m.update(0, 800) == 0
+    assert m.update(100, 800) == 400
+    assert m.next == 110  # one step later
+    assert m.update(200, 800) == 800
+    m.stop(210)
+    assert m.level == 0 and m.next == -1
+
+
+def test_kick_from_rest_then_the_wish():
+    m = Motor(profile(motor__soft_ms=0, motor__kick_ms=30, motor__kick_level=800))
+    m.start(0)
+    assert m.update(0, 300) == 800
+    assert m.next == 30
+    assert m.update(30, 300) == 300
+    assert m.update(40, 0) == 0
+    assert m.update(50, 300) == 800  # from rest again
+
+
+def test_ramp_to_zero_reaches_zero_at_the_planned_end():
+    m = Motor(profile(motor__soft_ms=0, motor__kick_ms=0, motor__fade_ms=500))
+    m.start(0)
+    m.fade_to(10000)
+    assert m.update(9000, 600) == 600
+    assert m.update(9500, 600) == 600
+    assert m.update(9750, 600) == 300
+    assert m.update(10000, 600) == 0
+
+
+def test_never_above_the_cap():
+    m = Motor(profile(max_level=500, motor__soft_ms=0, motor__kick_ms=0, motor__kick_level=0))
+    m.start(0)
+    assert m.update(10, 1000) == 500
+
+
+def test_continuous_on_time_cap_forces_a_rest():
+    m = Motor(profile(max_on_ms=60000, motor__soft_ms=0, motor__kick_ms=0,
+                      motor__rest_ms=5000, thermal=3000000000))
+    m.start(0)
+    assert m.update(0, 400) == 400
+    assert m.next == 60000
+    assert m.update(60000, 400) == 0
+    assert m.rests == 1 and m.next == 65000
+    assert m.update(64999, 400) == 0
+    assert m.update(65000, 400) == 400
+
+
+def test_thermal_budget_rests_a_hot_motor_until_it_has_cooled():
+    prof = profile(motor__soft_ms=0, motor__kick_ms=0, max_on_ms=3600000,
+                   session_max_ms=1200000, thermal=540000000)
+    m = Motor(prof)
+    assert m.cool == 450 and m.heat_cap == 270000
+    m.start(0)
+    out = run(m, 850, 0, 800000)
+    # heat rises 0.4 full-drive ms per ms: the cap is reached at 675 s
+    first_rest = next(t for t, level in out if level == 0)
+    assert 674000 <= first_rest <= 675050
+    assert m.hot and m.rests == 1
+    # cooling at 0.45 per ms from 270000 to 135000 takes 300 s
+    out = run(m, 850, 800000, 300000)
+    back = next(t for t, level in out if level)
+    assert 170000 <= back <= 176000
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 5000)), max_size=40),
+       st.integers(0, ticks.MASK))
+def test_any_wishes_stay_within_cap_and_account_heat(wishes, start):
+    prof = profile()
+    m = Motor(prof)
+    m.start(start)
+    t = start
+    for target, dt in wishes:
+        level = m.update(t, target)
+        assert 0 <= level <= prof.max_level
+        assert m.next == -1 or 0 <= ticks.diff(m.next, t) <= 600000
+        assert m.heat >= 0
+        t = ticks.add(t, dt)
+    m.stop(t)
+    assert m.level == 0
