@@ -158,6 +158,10 @@ def test_play_pause_resume_stop_status(uploaded):
     for label in ("state", "playing", "zone", "time left", "intensity", "battery"):
         assert label in out
     assert run_json("pause", "--port", uploaded)["state"] == "paused"
+    code, out, _ = run("pause", "--port", uploaded)
+    assert code == 0 and out.startswith("paused daily, zone forehead")
+    assert run_json("resume", "--port", uploaded)["state"] == "running"
+    assert run("pause", "--port", uploaded)[0] == 0
     code, out, _ = run("resume", "--port", uploaded)
     assert code == 0 and out.startswith("running daily")
     assert run_json("stop", "--port", uploaded)["state"] == "idle"
