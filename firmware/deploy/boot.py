@@ -8,7 +8,8 @@ import sys
 
 
 def slot(root="/fw"):
-    """The slot directory to boot from, or None when no slot is complete."""
+    """The slot directory to boot from, or None when no slot is complete. Self-contained:
+    `facewave flash` runs this very function on the device to find the slot in use."""
     import os
 
     try:
