@@ -95,8 +95,9 @@ class Refused(Exception):
     """A request the device declines: args (code, text). Store and device raise it."""
 
 
-def refuse(code, text=None):
-    raise Refused(code, text or ERRORS.get(code, "error"))
+def refusal(code, text=None):
+    """The error to raise for a refused request: `raise refusal(E_FULL)`."""
+    return Refused(code, text or ERRORS.get(code, "error"))
 
 
 # ---- payload layouts (both directions use these, so they cannot drift apart) ---------------
@@ -107,7 +108,7 @@ def pack_begin(size, digest, name):
 
 def unpack_begin(p):
     if len(p) < 36:
-        refuse(E_MALFORMED, "UPLOAD_BEGIN too short")
+        raise refusal(E_MALFORMED, "UPLOAD_BEGIN too short")
     return struct.unpack_from("<I", p, 0)[0], bytes(p[4:36]), text(p[36:])
 
 
@@ -117,7 +118,7 @@ def pack_offset(offset, size):
 
 def unpack_offset(p):
     if len(p) != 8:
-        refuse(E_MALFORMED, "bad upload offset reply")
+        raise refusal(E_MALFORMED, "bad upload offset reply")
     return struct.unpack_from("<II", p, 0)
 
 
@@ -127,7 +128,7 @@ def pack_u16(n):
 
 def unpack_u16(p):
     if len(p) != 2:
-        refuse(E_MALFORMED, "expected a 16-bit index")
+        raise refusal(E_MALFORMED, "expected a 16-bit index")
     return p[0] | p[1] << 8
 
 
@@ -147,7 +148,7 @@ def text(p):
     try:
         return str(bytes(p), "utf-8")
     except UnicodeError:
-        refuse(E_MALFORMED, "text is not UTF-8")
+        raise refusal(E_MALFORMED, "text is not UTF-8")
 
 
 def pack_json(obj):

@@ -112,7 +112,7 @@ class Protocol:
         handler = self._handlers.get(ftype)
         try:
             if handler is None:
-                m.refuse(m.E_UNKNOWN, "unknown message type 0x%02x" % ftype)
+                raise m.refusal(m.E_UNKNOWN, "unknown message type 0x%02x" % ftype)
             out = frame.encode(m.ACK, dec.seq, handler(now, dec.payload()))
         except m.Refused as e:
             out = frame.encode(m.ERROR, dec.seq, m.pack_error(e.args[0], e.args[1]))
@@ -180,7 +180,7 @@ class Protocol:
 
     def _chunk(self, now, p):
         if len(p) < 4:
-            m.refuse(m.E_MALFORMED, "UPLOAD_CHUNK too short")
+            raise m.refusal(m.E_MALFORMED, "UPLOAD_CHUNK too short")
         offset = p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24
         held = self.store.write(offset, p[4:])
         return m.pack_offset(held, self.store.upload[1])
@@ -202,10 +202,10 @@ class Protocol:
 
     def _play(self, now, p):
         if len(p) < 2:
-            m.refuse(m.E_MALFORMED, "PLAY needs flags and a name")
+            raise m.refusal(m.E_MALFORMED, "PLAY needs flags and a name")
         name = check_name(m.text(p[1:]))
         if self.store.size(name) < 0:
-            m.refuse(m.E_NOT_FOUND, "no pattern called %r on the device" % name)
+            raise m.refusal(m.E_NOT_FOUND, "no pattern called %r on the device" % name)
         self.device.play(now, name)
         if p[0] & m.FLAG_TETHERED:
             self.tethered = True
@@ -240,7 +240,7 @@ class Protocol:
         line = m.text(p)
         eq = line.find("=")
         if eq <= 0:
-            m.refuse(m.E_MALFORMED, "SET needs key=value")
+            raise m.refusal(m.E_MALFORMED, "SET needs key=value")
         key = line[:eq]
         value = line[eq + 1:]
         digits = value[1:] if value[:1] == "-" else value
@@ -253,12 +253,12 @@ class Protocol:
                 self.device.settings.set(key, value)
                 self.device.dirty = True
         except (SettingsError, DeviceError) as e:
-            m.refuse(m.E_SETTING, e.args[0])
+            raise m.refusal(m.E_SETTING, e.args[0])
         return m.pack_json(self.device.settings.values())
 
     def _log(self, now, p):
         if len(p) != 4:
-            m.refuse(m.E_MALFORMED, "LOG needs a 32-bit entry number")
+            raise m.refusal(m.E_MALFORMED, "LOG needs a 32-bit entry number")
         since = p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24
         out = []
         nxt = -1

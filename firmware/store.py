@@ -17,7 +17,7 @@ from micropython import const
 from . import bytecode
 from . import verifier
 from .messages import E_HASH, E_INCOMPLETE, E_MALFORMED, E_NAME, E_NO_SPACE, E_NO_UPLOAD
-from .messages import E_NOT_FOUND, E_QUOTA, E_STORAGE, E_TOO_BIG, E_VERIFY, refuse
+from .messages import E_NOT_FOUND, E_QUOTA, E_STORAGE, E_TOO_BIG, E_VERIFY, refusal
 
 MAX_NAME = const(32)
 MAX_SIZE = const(32784)  # largest program: header + bytecode.MAX_BODY
@@ -81,10 +81,10 @@ def check_name(name):
                 break
     if not ok:
         shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
-        refuse(E_NAME, "pattern name %s: use 1 to %d of a-z 0-9 _ - (not starting with -)"
+        raise refusal(E_NAME, "pattern name %s: use 1 to %d of a-z 0-9 _ - (not starting with -)"
                % (shown, MAX_NAME))
     if name in _FIRMWARE:
-        refuse(E_NAME, "pattern name %r is reserved for the firmware" % name)
+        raise refusal(E_NAME, "pattern name %r is reserved for the firmware" % name)
     return name
 
 
@@ -147,12 +147,12 @@ class Store:
     def read(self, name):
         size = self.size(name)
         if size < 0:
-            refuse(E_NOT_FOUND, "no pattern called %r on the device" % name)
+            raise refusal(E_NOT_FOUND, "no pattern called %r on the device" % name)
         return self._read(self._path(name + _EXT), size)
 
     def _read(self, path, size):
         if size > MAX_SIZE:
-            refuse(E_TOO_BIG, "%s is %d bytes, more than a pattern may be" % (path, size))
+            raise refusal(E_TOO_BIG, "%s is %d bytes, more than a pattern may be" % (path, size))
         data = bytearray(size)
         try:
             f = self.fs.open(path, "rb")
@@ -161,9 +161,9 @@ class Store:
             finally:
                 f.close()
         except OSError as e:
-            refuse(E_STORAGE, "cannot read %s: %s" % (path, e))
+            raise refusal(E_STORAGE, "cannot read %s: %s" % (path, e))
         if got != size:
-            refuse(E_STORAGE, "short read of %s" % path)
+            raise refusal(E_STORAGE, "short read of %s" % path)
         return data
 
     def load(self, name, profile):
@@ -172,16 +172,16 @@ class Store:
         try:
             return data, verifier.verify(data, profile)
         except verifier.VerifyError as e:
-            refuse(E_VERIFY, "stored pattern %r fails this device's checks: %s"
+            raise refusal(E_VERIFY, "stored pattern %r fails this device's checks: %s"
                    % (name, e.args[0]))
 
     def delete(self, name):
         if self.size(name) < 0:
-            refuse(E_NOT_FOUND, "no pattern called %r on the device" % name)
+            raise refusal(E_NOT_FOUND, "no pattern called %r on the device" % name)
         try:
             self.fs.remove(self._path(name + _EXT))
         except OSError as e:
-            refuse(E_STORAGE, "cannot delete %r: %s" % (name, e))
+            raise refusal(E_STORAGE, "cannot delete %r: %s" % (name, e))
 
     # ---- uploading ----
 
@@ -189,17 +189,17 @@ class Store:
         """Start or resume an upload; answers the offset the device already holds."""
         check_name(name)
         if size < bytecode.HEADER_SIZE or size > MAX_SIZE:
-            refuse(E_TOO_BIG, "pattern %r is %d bytes; a pattern is %d to %d bytes"
+            raise refusal(E_TOO_BIG, "pattern %r is %d bytes; a pattern is %d to %d bytes"
                    % (name, size, bytecode.HEADER_SIZE, MAX_SIZE))
         if len(digest) != 32:
-            refuse(E_MALFORMED, "SHA-256 must be 32 bytes")
+            raise refusal(E_MALFORMED, "SHA-256 must be 32 bytes")
         count, total = self.used()
         old = self.fs.size(self._path(name + _EXT))
         if old < 0 and count >= self.max_count:
-            refuse(E_QUOTA, "the device holds its maximum of %d patterns; delete one first"
+            raise refusal(E_QUOTA, "the device holds its maximum of %d patterns; delete one first"
                    % self.max_count)
         if total - max(old, 0) + size > self.max_bytes:
-            refuse(E_QUOTA, "pattern %r (%d bytes) would exceed the %d-byte storage quota"
+            raise refusal(E_QUOTA, "pattern %r (%d bytes) would exceed the %d-byte storage quota"
                    " (%d used); delete a pattern first" % (name, size, self.max_bytes, total))
         meta = "%s %d %s" % (name, size, _hex(digest))
         if self.upload and self.upload[0] == name and self.upload[1] == size \
@@ -213,7 +213,7 @@ class Store:
             held = -1
         free = self.free()
         if free >= 0 and free - self.reserve < size - max(held, 0):
-            refuse(E_NO_SPACE, "the device's storage is full (%d bytes free, %d needed);"
+            raise refusal(E_NO_SPACE, "the device's storage is full (%d bytes free, %d needed);"
                    " delete a pattern first" % (max(free - self.reserve, 0), size))
         try:
             if held < 0:
@@ -248,11 +248,11 @@ class Store:
         A duplicate or a chunk after a gap changes nothing: the reply tells the host where
         to continue."""
         if not self.upload:
-            refuse(E_NO_UPLOAD, "no upload in progress (it was reset); start it again")
+            raise refusal(E_NO_UPLOAD, "no upload in progress (it was reset); start it again")
         if offset != self.offset or not data:
             return self.offset
         if offset + len(data) > self.upload[1]:
-            refuse(E_MALFORMED, "chunk runs past the announced size")
+            raise refusal(E_MALFORMED, "chunk runs past the announced size")
         try:
             self.fs.write(self._f, data)
         except OSError as e:
@@ -262,28 +262,28 @@ class Store:
 
     def status(self):
         if not self.upload:
-            refuse(E_NO_UPLOAD)
+            raise refusal(E_NO_UPLOAD)
         return self.offset, self.upload[1]
 
     def commit(self, profile):
         """Check the held bytes (size, SHA-256, verifier) and put them in place atomically."""
         if not self.upload:
-            refuse(E_NO_UPLOAD, "no upload in progress to commit")
+            raise refusal(E_NO_UPLOAD, "no upload in progress to commit")
         name, size, digest = self.upload
         if self.offset != size:
-            refuse(E_INCOMPLETE, "upload of %r incomplete: %d of %d bytes"
+            raise refusal(E_INCOMPLETE, "upload of %r incomplete: %d of %d bytes"
                    % (name, self.offset, size))
         self._close()
         data = self._read(self._path(_TMP), size)
         if hashlib.sha256(data).digest() != digest:
             self.abort()
-            refuse(E_HASH, "upload of %r arrived corrupted (SHA-256 mismatch); send it again"
+            raise refusal(E_HASH, "upload of %r arrived corrupted (SHA-256 mismatch); send it again"
                    % name)
         try:
             info = verifier.verify(data, profile)
         except verifier.VerifyError as e:
             self.abort()
-            refuse(E_VERIFY, "the device rejected %r: %s" % (name, e.args[0]))
+            raise refusal(E_VERIFY, "the device rejected %r: %s" % (name, e.args[0]))
         final = self._path(name + _EXT)
         try:
             try:
@@ -297,7 +297,7 @@ class Store:
             self.fs.remove(self._path(_META))
         except OSError as e:
             self.upload = None
-            refuse(E_STORAGE, "could not store %r: %s" % (name, e))
+            raise refusal(E_STORAGE, "could not store %r: %s" % (name, e))
         self.upload = None
         return info
 
@@ -330,8 +330,8 @@ class Store:
         except OSError:
             pass
         if e.args and e.args[0] == _ENOSPC:
-            refuse(E_NO_SPACE, "the device's storage is full; delete a pattern and upload again")
-        refuse(E_STORAGE, "storage error during upload: %s" % e)
+            raise refusal(E_NO_SPACE, "the device's storage is full; delete a pattern and upload again")
+        raise refusal(E_STORAGE, "storage error during upload: %s" % e)
 
 
 def _hex(b):
