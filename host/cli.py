@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import device_cmds, library
+from . import device_cmds, flash, library
 from .errors import FacewaveError
 
 
@@ -235,6 +235,8 @@ COMMANDS = {
     "import": (do_import, _setup_import, "convert an Apple AHAP or Android waveform file"),
     "bench": (do_bench, None, "measure engine speed and MicroPython memory figures"),
     **device_cmds.COMMANDS,
+    "flash": (flash.run, flash.add_arguments, "install or upgrade the firmware (mpy-cross + "
+              "mpremote); stored patterns and settings are kept"),
 }
 
 EPILOG = """examples:
