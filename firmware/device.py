@@ -338,7 +338,7 @@ class Device:
         d = NEVER
         if st == RUNNING:
             if self.session.tick(now) == END:
-                self._halt(now, log.END, self.routine)
+                self._halt(now, log.END, self.routine, self.session.end)
                 self.state = self._rest_state()
                 self._since = now
             else:
@@ -459,8 +459,9 @@ class Device:
 
     # ---- helpers ----
 
-    def _halt(self, now, why, arg):
-        """End the session: motor 0 first, then count the use."""
+    def _halt(self, now, why, arg, at=NEVER):
+        """End the session: motor 0 first, then count the use; logged at `at` (the planned
+        end) or now."""
         self._motor_off(now)
         self.engine.stop()
         s = self.session
@@ -473,7 +474,7 @@ class Device:
             st.day_s += used
             self.dirty = True
         s.stop()
-        self.log.add(now, why, arg)
+        self.log.add(now if at == NEVER else at, why, arg)
 
     def _motor_off(self, now):
         self.level = 0

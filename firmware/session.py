@@ -98,8 +98,9 @@ class Session:
         if not self.active or self.paused:
             self.next = _NEVER
             return RUN
-        if ticks.diff(now, self.end) >= 0:
-            self.stop()
+        if ticks.diff(now, self.end) >= 0:  # the caller counts the use, then calls stop()
+            self.override = -1
+            self.next = _NEVER
             return END
         self.override = -1
         nxt = self.end
