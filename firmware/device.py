@@ -12,9 +12,9 @@ _halt(), which sets the motor to 0 before anything else.
 from micropython import const
 
 from . import button as bt
-from . import log
-from . import ticks
-from .battery import CUTOFF, LOW as BAT_LOW, Battery
+from . import log, ticks
+from .battery import CUTOFF, Battery
+from .battery import LOW as BAT_LOW
 from .engine import DONE, Engine
 from .led import Led
 from .motor import Motor

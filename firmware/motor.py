@@ -74,7 +74,8 @@ class Motor:
             over = self.heat - self.heat_cap // 2
             if over > 0:
                 out = 0
-                d = _sooner(d, _MAX_WAIT if over > 60 * self.cool else over * 1000 // self.cool + 1)
+                wait = _MAX_WAIT if over > 60 * self.cool else over * 1000 // self.cool + 1
+                d = _sooner(d, wait)
             else:
                 self.hot = False
                 self._since = now

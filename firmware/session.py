@@ -7,8 +7,7 @@ wake-up jitter never turns into drift. A cue is a short haptic signal laid over 
 """
 from micropython import const
 
-from . import log
-from . import ticks
+from . import log, ticks
 
 RUN = const(0)
 END = const(1)

@@ -1,10 +1,9 @@
 """Helpers for the device tests: a board profile, patterns in memory, a device under a clock."""
 import copy
 
-from facewave.firmware import boards
+from facewave.firmware import boards, ticks
 from facewave.firmware import bytecode as bc
 from facewave.firmware import device as dv
-from facewave.firmware import ticks
 from facewave.firmware.profile import Profile
 from facewave.firmware.settings import Settings
 

@@ -1,9 +1,8 @@
 """Button gestures from raw edges: debounce, short, long, double, stuck, at exact ticks."""
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from facewave.firmware import button as b
 from facewave.firmware import ticks
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def drive(btn, edges, until, start=0):
@@ -43,7 +42,8 @@ def test_short_press_fires_when_the_double_window_closes():
 
 
 def test_without_double_press_a_short_fires_on_release():
-    assert drive(b.Button(double=False), [(1000, 1), (1100, 0)], 5000) == [(1130, "short")]  # the release is debounced too
+    # the release is debounced too
+    assert drive(b.Button(double=False), [(1000, 1), (1100, 0)], 5000) == [(1130, "short")]
 
 
 def test_bounces_make_one_press_timed_from_the_last_bounce():

@@ -2,13 +2,12 @@
 import random
 
 import pytest
-from hypothesis import settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-
 from device_kit import Clock, hold, make, profile, zoned
 from facewave.firmware import device as dv
 from facewave.firmware import log, ticks
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 
 def entries(d, kind):
@@ -204,7 +203,9 @@ def test_stuck_button_stops_and_is_logged(c):
     assert "button stuck" in entries(c.d, "button")[-1][1]
 
 
-def test_commands_and_bad_names(c):
+def test_commands_and_bad_names(c, tmp_path):
+    c.d.settings.path = str(tmp_path / "settings.json")
+    c.d.settings.tmp = c.d.settings.path + ".tmp"
     with pytest.raises(dv.DeviceError, match="cannot read pattern nope"):
         c.d.play(0, "nope")
     c.event(dv.PLAY, "b")

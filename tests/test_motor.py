@@ -1,10 +1,9 @@
 """Motor shaping: soft start, kick, ramp to the planned end, on-time cap, thermal budget."""
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from device_kit import profile
 from facewave.firmware import ticks
 from facewave.firmware.motor import Motor
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def run(m, target, start, ms, now=None):

@@ -2,11 +2,10 @@
 import os
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from facewave.firmware.settings import Settings, SettingsError
 from facewave.firmware.store import FS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 class PowerCut(Exception):

@@ -1,0 +1,320 @@
+"""The board shell: the only module that touches hardware. It owns time and I/O; the device
+core (device.py) owns every decision.
+
+Boot order: the motor pin is driven low before anything that could fail is even imported.
+Each loop iteration reads inputs (button edges stamped by an IRQ, charger pin, battery ADC
+now and then, console bytes for the protocol handler), ticks the core, writes the motor PWM
+and the LED, and only then feeds the watchdog. Any exception on the way takes the one safe path
+(_fail): motor 0, device fault (error LED, log), and the loop carries on answering the console;
+that iteration does not feed the watchdog, so a fault that repeats forever resets the board
+(motor 0 again at boot). Then it sleeps until the core's next deadline or console input.
+
+Seams, so the simulator and the protocol plug in without changes here:
+- machine: the `machine` module (real, or facewave.sim.machine);
+- clock: has ticks_ms() (the `time` module, or facewave.sim.clock.Clock);
+- console: has read() -> bytes (non-blocking), write(bytes), wait(ms) (sleep until input);
+- handler: callable(bytes) -> bytes or None, the protocol; it reaches the device as
+  shell.device. Without a handler the console is left alone for the REPL.
+"""
+from micropython import const
+
+from . import boards
+
+_MAX_SLEEP_MS = const(50)  # the loop wakes at least this often (button edges, pins)
+_RING = const(16)  # button edges kept between iterations
+_NEOPIXEL = (400, 850, 800, 450)  # WS2812 bit timing, ns
+
+
+def motor_off(machine, data):
+    """Drive the motor pin low; answers the Pin. Nothing else may come first."""
+    return machine.Pin(data["motor"]["pin"], machine.Pin.OUT, value=0)
+
+
+class UsbConsole:
+    """The USB serial console through select.poll on sys.stdin.buffer."""
+
+    def __init__(self):
+        import select
+        import sys
+
+        self._in = sys.stdin.buffer
+        self._out = sys.stdout.buffer
+        self._poll = select.poll()
+        self._poll.register(self._in, select.POLLIN)
+        self._buf = bytearray(64)
+
+    def wait(self, ms):
+        self._poll.poll(ms)
+
+    def read(self):
+        n = 0
+        while n < 64 and self._poll.poll(0):
+            self._buf[n] = self._in.read(1)[0]
+            n += 1
+        return bytes(self._buf[:n]) if n else b""
+
+    def write(self, data):
+        self._out.write(data)
+
+
+class Shell:
+    def __init__(self, prof, machine, clock, console=None, handler=None, patterns=None,
+                 settings=None, motor_pin=None):
+        self.m = machine
+        self.clock = clock
+        self.prof = prof
+        P = machine.Pin
+        self._motor_pin = motor_pin or P(prof.motor_pin, P.OUT, value=0)
+        self.console = console
+        self.handler = handler
+        self.failures = 0  # loop iterations that raised
+        self.fed = 0  # watchdog feeds
+        self.pwm = None
+        self.device = None
+        now = clock.ticks_ms()
+        try:
+            self._hardware(prof)
+            self._core(prof, patterns, settings, now)
+        except Exception as e:  # still answer the console, in the error state
+            self._fail(now, e)
+
+    def _hardware(self, prof):
+        m = self.m
+        P = m.Pin
+        self.pwm = m.PWM(self._motor_pin, freq=prof.pwm_freq, duty_u16=0)
+        self._freq = prof.pwm_freq
+        self._duty = 0
+        pull = {"up": P.PULL_UP, "down": P.PULL_DOWN}
+        self._btn = P(prof.button_pin, P.IN, pull.get(prof.button_pull, None))
+        self._et = [0] * _RING
+        self._ev = [0] * _RING
+        self._head = 0
+        self._tail = 0
+        self._down = 0
+        self._btn.irq(handler=self._irq, trigger=P.IRQ_FALLING | P.IRQ_RISING)
+        self._led = None
+        if prof.led_kind != "none":
+            self._led = P(prof.led_pin, P.OUT, value=0 if prof.led_active else 1)
+        self._rgb = -1
+        self._grb = bytearray(3)
+        self._on = -1
+        self._adc = None
+        if prof.battery_pin >= 0:
+            a = m.ADC
+            names = ("ATTN_0DB", "ATTN_2_5DB", "ATTN_6DB", "ATTN_11DB")
+            if prof.battery_atten >= 0 and hasattr(a, names[prof.battery_atten]):
+                self._adc = a(P(prof.battery_pin), atten=getattr(a, names[prof.battery_atten]))
+            else:
+                self._adc = a(P(prof.battery_pin))
+        self._bat_due = self.clock.ticks_ms()
+        self._chg = None
+        self._charging = -1
+        if prof.charger_pin >= 0:
+            self._chg = P(prof.charger_pin, P.IN, pull.get(prof.charger_pull, None))
+        self.wdt = m.WDT(timeout=prof.wdt_ms)
+
+    def _core(self, prof, patterns, settings, now):
+        from . import device as dv
+        from . import log
+        from .settings import Settings
+
+        self._dv = dv
+        self._log = log
+
+        if patterns is None:
+            from .store import Store
+
+            patterns = Store("patterns")
+        if settings is None:
+            settings = Settings("settings.json", session_ms=prof.session_default_ms,
+                                cue_ms=prof.session_cue_ms)
+            settings.load()
+        self.device = dv.Device(prof, patterns, settings, log.Log())
+        self.device.boot(now)
+
+    def _irq(self, pin):
+        """Stamp a button edge; runs in interrupt context: no allocation."""
+        i = self._head % _RING
+        self._et[i] = self.clock.ticks_ms()
+        self._ev[i] = 1 if pin.value() == self.prof.button_active else 0
+        self._head += 1
+
+    # ---- the loop ----
+
+    def once(self):
+        """One loop iteration; True if it was healthy (and so fed the watchdog)."""
+        now = self.clock.ticks_ms()
+        try:
+            if self.device is None:
+                raise RuntimeError("the device did not start")
+            self._inputs(now)
+            self._console()
+            self.device.tick(now)
+            self._outputs()
+            self._save(now)
+        except Exception as e:
+            self._fail(now, e)
+            return False
+        self.wdt.feed()
+        self.fed += 1
+        return True
+
+    def sleep(self):
+        """Wait until the core's next deadline, console input or _MAX_SLEEP_MS."""
+        now = self.clock.ticks_ms()
+        wait = _MAX_SLEEP_MS
+        d = self.device
+        if d is not None and d.next >= 0:
+            left = self.clock.ticks_diff(d.next, now)
+            wait = left if left < wait else wait
+        if wait < 0:
+            wait = 0
+        if self.console is not None:
+            self.console.wait(wait)
+        else:
+            self.clock.sleep_ms(wait)
+
+    def run(self):
+        """Loop for ever; Ctrl-C (KeyboardInterrupt) stops the motor and returns to the REPL."""
+        try:
+            while True:
+                self.once()
+                self.sleep()
+        except KeyboardInterrupt:
+            self.motor_zero()
+            self._repl_watchdog()
+            raise
+
+    # ---- steps ----
+
+    def _inputs(self, now):
+        d = self.device
+        dv = self._dv
+        if self._head - self._tail > _RING:  # edges lost: keep the newest
+            self._tail = self._head - _RING
+        while self._tail != self._head:
+            i = self._tail % _RING
+            d.event(self._et[i], dv.BUTTON, self._ev[i])
+            self._down = self._ev[i]
+            self._tail += 1
+        v = 1 if self._btn.value() == self.prof.button_active else 0
+        if v != self._down:  # an edge the IRQ missed
+            self._down = v
+            d.event(now, dv.BUTTON, v)
+        if self._chg is not None:
+            c = 1 if self._chg.value() == self.prof.charger_active else 0
+            if c != self._charging:
+                self._charging = c
+                d.event(now, dv.CHARGER, c)
+        if self._adc is not None and self.clock.ticks_diff(now, self._bat_due) >= 0:
+            self._bat_due = self.clock.ticks_add(now, self.prof.battery_period_ms)
+            raw = 0
+            for _ in range(4):
+                raw += self._adc.read_u16()
+            d.event(now, dv.BATTERY, d.battery.millivolts(raw >> 2))
+
+    def _console(self):
+        if self.handler is None or self.console is None:
+            return
+        data = self.console.read()
+        if data:
+            reply = self.handler(data)
+            if reply:
+                self.console.write(reply)
+
+    def _outputs(self):
+        d = self.device
+        f = d.freq or self.prof.pwm_freq
+        if f != self._freq:
+            self._freq = f
+            self.pwm.freq(f)
+        duty = d.level * 65535 // 1000
+        if duty != self._duty:
+            self._duty = duty
+            self.pwm.duty_u16(duty)
+        self._show(d.led.on, d.led.rgb)
+
+    def _show(self, on, rgb):
+        led = self._led
+        if led is None:
+            return
+        if self.prof.led_kind == "neopixel":
+            if rgb != self._rgb:
+                self._rgb = rgb
+                g = self._grb
+                g[0] = (rgb >> 8 & 255) >> 3  # dimmed: the LED sits near the face
+                g[1] = (rgb >> 16 & 255) >> 3
+                g[2] = (rgb & 255) >> 3
+                self.m.bitstream(led, 0, _NEOPIXEL, g)
+        elif on != self._on:
+            self._on = on
+            led.value(on if self.prof.led_active else 1 - on)
+
+    def _save(self, now):
+        try:
+            self.device.save()
+        except OSError as e:  # the old settings stay intact; say so, carry on
+            self.device.log.add(now, self._log.SETTINGS, "settings not saved: %s" % e)
+
+    def motor_zero(self):
+        """The motor to 0 by every means there is."""
+        try:
+            self.pwm.duty_u16(0)
+            self._duty = 0
+        except Exception:
+            try:
+                self._motor_pin.init(self.m.Pin.OUT, value=0)
+            except Exception:
+                pass
+
+    def _fail(self, now, e):
+        """The one safe path: motor first, then the device's error state and LED."""
+        self.motor_zero()
+        self.failures += 1
+        d = self.device
+        try:
+            d.fault(now, "%s: %s" % (type(e).__name__, e))
+            d.led.update(now, self._dv.ERROR)
+            self._show(d.led.on, d.led.rgb)
+        except Exception:
+            try:
+                self._show(1, 0xFF0000)
+            except Exception:
+                pass
+
+    def _repl_watchdog(self):
+        """Back at the REPL the loop no longer feeds the watchdog (it cannot be stopped), so a
+        timer does, or the board would reset under mpremote."""
+        try:
+            self._timer = self.m.Timer(self.prof.timer)
+            self._timer.init(period=self.prof.wdt_ms // 4, callback=lambda t: self.wdt.feed())
+        except Exception:
+            pass
+
+
+def run(board=None, handler=None):
+    """Start the firmware on this board (the profile named in /board by default)."""
+    import machine
+
+    data = boards.load(board or boards.chosen())
+    pin = motor_off(machine, data)
+    import time
+
+    from .profile import Profile, ProfileError
+
+    try:
+        prof = Profile(data, board=True)
+    except ProfileError as e:  # the motor is off; say why and stay at the REPL
+        print("facewave: %s" % e)
+        return
+    attach = None
+    if handler is None:
+        try:
+            from .protocol import attach
+        except ImportError:
+            pass
+    shell = Shell(prof, machine, time, UsbConsole(), motor_pin=pin)
+    if handler is None and attach is not None:
+        handler = attach(shell)
+    shell.handler = handler
+    shell.run()
