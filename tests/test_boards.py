@@ -4,7 +4,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from facewave.firmware import boards
 from facewave.firmware.profile import Profile, ProfileError
 
