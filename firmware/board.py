@@ -12,9 +12,12 @@ that iteration does not feed the watchdog, so a fault that repeats forever reset
 Seams, so the simulator and the protocol plug in without changes here:
 - machine: the `machine` module (real, or facewave.sim.machine);
 - clock: has ticks_ms() (the `time` module, or facewave.sim.clock.Clock);
-- console: has read() -> bytes (non-blocking), write(bytes), wait(ms) (sleep until input);
-- handler: callable(bytes) -> bytes or None, the protocol; it reaches the device as
-  shell.device. Without a handler the console is left alone for the REPL.
+- console: has read(n) -> at most n bytes (non-blocking), write(bytes), wait(ms) (sleep
+  until input or ms);
+- link: the serial protocol (protocol.Protocol): wanted(), feed(now, data) -> reply,
+  tick(now), next, repl, tethered, untether(). Without one the console is left to the REPL.
+- fs: the filesystem calls of the pattern store and the settings (store.FS), so the
+  simulator's flash is a folder of its own.
 """
 from micropython import const
 
@@ -46,9 +49,10 @@ class UsbConsole:
     def wait(self, ms):
         self._poll.poll(ms)
 
-    def read(self):
+    def read(self, limit):
         n = 0
-        while n < 64 and self._poll.poll(0):
+        limit = limit if limit < 64 else 64
+        while n < limit and self._poll.poll(0):
             self._buf[n] = self._in.read(1)[0]
             n += 1
         return bytes(self._buf[:n]) if n else b""
@@ -58,15 +62,15 @@ class UsbConsole:
 
 
 class Shell:
-    def __init__(self, prof, machine, clock, console=None, handler=None, patterns=None,
-                 settings=None, motor_pin=None):
+    def __init__(self, prof, machine, clock, console=None, link=None, patterns=None,
+                 settings=None, motor_pin=None, fs=None):
         self.m = machine
         self.clock = clock
         self.prof = prof
         P = machine.Pin
         self._motor_pin = motor_pin or P(prof.motor_pin, P.OUT, value=0)
         self.console = console
-        self.handler = handler
+        self.link = link
         self.failures = 0  # loop iterations that raised
         self.fed = 0  # watchdog feeds
         self.pwm = None
@@ -74,7 +78,7 @@ class Shell:
         now = clock.ticks_ms()
         try:
             self._hardware(prof)
-            self._core(prof, patterns, settings, now)
+            self._core(prof, patterns, settings, now, fs)
         except Exception as e:  # still answer the console, in the error state
             self._fail(now, e)
 
@@ -113,7 +117,7 @@ class Shell:
             self._chg = P(prof.charger_pin, P.IN, pull.get(prof.charger_pull, None))
         self.wdt = m.WDT(timeout=prof.wdt_ms)
 
-    def _core(self, prof, patterns, settings, now):
+    def _core(self, prof, patterns, settings, now, fs):
         from . import device as dv
         from . import log
         from .settings import Settings
@@ -124,9 +128,9 @@ class Shell:
         if patterns is None:
             from .store import Store
 
-            patterns = Store("patterns")
+            patterns = Store("patterns", fs)
         if settings is None:
-            settings = Settings("settings.json", session_ms=prof.session_default_ms,
+            settings = Settings("settings.json", fs, session_ms=prof.session_default_ms,
                                 cue_ms=prof.session_cue_ms)
             settings.load()
         self.device = dv.Device(prof, patterns, settings, log.Log())
@@ -148,7 +152,7 @@ class Shell:
             if self.device is None:
                 raise RuntimeError("the device did not start")
             self._inputs(now)
-            self._console()
+            self._console(now)
             self.device.tick(now)
             self._outputs()
             self._save(now)
@@ -164,9 +168,10 @@ class Shell:
         now = self.clock.ticks_ms()
         wait = _MAX_SLEEP_MS
         d = self.device
-        if d is not None and d.next >= 0:
-            left = self.clock.ticks_diff(d.next, now)
-            wait = left if left < wait else wait
+        for due in (d.next if d is not None else -1, self.link.next if self.link else -1):
+            if due >= 0:
+                left = self.clock.ticks_diff(due, now)
+                wait = left if left < wait else wait
         if wait < 0:
             wait = 0
         if self.console is not None:
@@ -175,13 +180,20 @@ class Shell:
             self.clock.sleep_ms(wait)
 
     def run(self):
-        """Loop for ever; Ctrl-C (KeyboardInterrupt) stops the motor and returns to the REPL."""
+        """Loop for ever. The protocol owns the console's Ctrl-C while it runs; a REPL request
+        (mpremote's Ctrl-C between frames, or a plain Ctrl-C with no protocol) stops the motor
+        and hands the console back to the REPL."""
+        import micropython
+
+        if self.link is not None:
+            micropython.kbd_intr(-1)
         try:
             while True:
                 self.once()
                 self.sleep()
         except KeyboardInterrupt:
             self.motor_zero()
+            micropython.kbd_intr(3)
             self._repl_watchdog()
             raise
 
@@ -197,6 +209,8 @@ class Shell:
             d.event(self._et[i], dv.BUTTON, self._ev[i])
             self._down = self._ev[i]
             self._tail += 1
+            if self.link is not None and self.link.tethered:
+                self.link.untether()  # the person took over: the laptop is not needed
         v = 1 if self._btn.value() == self.prof.button_active else 0
         if v != self._down:  # an edge the IRQ missed
             self._down = v
@@ -213,14 +227,20 @@ class Shell:
                 raw += self._adc.read_u16()
             d.event(now, dv.BATTERY, d.battery.millivolts(raw >> 2))
 
-    def _console(self):
-        if self.handler is None or self.console is None:
+    def _console(self, now):
+        link = self.link
+        if link is None or self.console is None:
             return
-        data = self.console.read()
+        if link.next >= 0 and self.clock.ticks_diff(now, link.next) >= 0:
+            link.tick(now)  # a tethered host went silent: the device stops
+        # never read past a possible REPL request: its bytes belong to the REPL
+        data = self.console.read(link.wanted())
         if data:
-            reply = self.handler(data)
+            reply = link.feed(now, data)
             if reply:
                 self.console.write(reply)
+            if link.repl:
+                raise KeyboardInterrupt
 
     def _outputs(self):
         d = self.device
@@ -292,29 +312,34 @@ class Shell:
             pass
 
 
-def run(board=None, handler=None):
-    """Start the firmware on this board (the profile named in /board by default)."""
-    import machine
-
+def start(machine, clock, console, board=None, fs=None, version=None):
+    """Boot the firmware on the given hardware seams: motor off first, then the profile, the
+    device core and the protocol. The device's run() and the simulator both come here."""
     data = boards.load(board or boards.chosen())
     pin = motor_off(machine, data)
+    from .profile import Profile
+
+    prof = Profile(data, board=True)  # ProfileError: the motor is off, the caller says why
+    shell = Shell(prof, machine, clock, console, motor_pin=pin, fs=fs)
+    if shell.device is not None:
+        from .protocol import Protocol
+
+        shell.link = Protocol(shell.device, shell.device.patterns, prof,
+                              **({"version": version} if version else {}))
+    return shell
+
+
+def run(board=None):
+    """Start the firmware on this board (the profile named in /board by default)."""
+    import machine
     import time
 
-    from .profile import Profile, ProfileError
+    from .profile import ProfileError
 
     try:
-        prof = Profile(data, board=True)
+        shell = start(machine, time, None, board)
     except ProfileError as e:  # the motor is off; say why and stay at the REPL
         print("facewave: %s" % e)
         return
-    attach = None
-    if handler is None:
-        try:
-            from .protocol import attach
-        except ImportError:
-            pass
-    shell = Shell(prof, machine, time, UsbConsole(), motor_pin=pin)
-    if handler is None and attach is not None:
-        handler = attach(shell)
-    shell.handler = handler
+    shell.console = UsbConsole()
     shell.run()

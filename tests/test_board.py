@@ -18,8 +18,8 @@ class Console:
         self.pending = b""
         self.out = b""
 
-    def read(self):
-        data, self.pending = self.pending, b""
+    def read(self, limit):
+        data, self.pending = self.pending[:limit], self.pending[limit:]
         return data
 
     def write(self, data):
@@ -30,12 +30,32 @@ class Console:
             self.clock.advance(ms)
 
 
-def echo_to(shell):
-    def handler(data):
+class Echo:
+    """A stand-in for the protocol link: answers what it is fed; "stop" stops the device."""
+
+    next = -1
+    repl = False
+    tethered = False
+
+    def __init__(self, shell, broken=False):
+        self.shell = shell
+        self.broken = broken
+
+    def wanted(self):
+        return 64
+
+    def feed(self, now, data):
+        if self.broken:
+            raise ZeroDivisionError("the link broke")
         if data == b"stop":
-            shell.device.stop(shell.clock.ticks_ms())
+            self.shell.device.stop(now)
         return b"ok " + data
-    return handler
+
+    def tick(self, now):
+        pass
+
+    def untether(self):
+        pass
 
 
 def make(tmp_path, prof=PICO, start=vclock.WRAP - 3000):
@@ -50,7 +70,7 @@ def make(tmp_path, prof=PICO, start=vclock.WRAP - 3000):
                    cue_ms=prof.session_cue_ms)
     sh = board.Shell(prof, m, clock, con, patterns=Patterns({"a": hold(500, 4600, "a")}),
                      settings=st_)
-    sh.handler = echo_to(sh)
+    sh.link = Echo(sh)
     return sh, b, clock, con
 
 
@@ -163,7 +183,7 @@ def test_neopixel_board_shows_colours(tmp_path):
 
 def test_a_fault_that_repeats_for_ever_starves_the_watchdog(tmp_path):
     sh, b, clock, con = make(tmp_path)
-    sh.handler = lambda data: 1 / 0
+    sh.link = Echo(sh, broken=True)
     con.pending = b"x"
     for _ in range(200):
         con.pending = b"x"
@@ -182,7 +202,7 @@ def test_the_watchdog_is_fed_only_by_healthy_iterations(tmp_path_factory, plan):
             b.adc_error = OSError(5, "ADC")
             sh._bat_due = clock.ticks_ms()
         elif what == "handler":
-            sh.handler = lambda data: 1 / 0
+            sh.link = Echo(sh, broken=True)
             con.pending = b"x"
         elif what == "press":
             b.drive(BUTTON, 0 if b.levels[BUTTON] else 1)
@@ -192,7 +212,7 @@ def test_the_watchdog_is_fed_only_by_healthy_iterations(tmp_path_factory, plan):
         if not ok:
             assert b.duty(MOTOR) == 0 and sh.device.state == dv.ERROR
         assert b.duty(MOTOR) <= PICO.max_level * 65535 // 1000
-        sh.handler = echo_to(sh)
+        sh.link = Echo(sh)
         if what == "jump":
             clock.advance(ms * 10)
         else:
