@@ -192,10 +192,17 @@ class Shell:
                 self.once()
                 self.sleep()
         except KeyboardInterrupt:
-            self.motor_zero()
-            micropython.kbd_intr(3)
-            self._repl_watchdog()
+            self.interrupted()
             raise
+
+    def interrupted(self):
+        """The console goes back to the REPL: motor off, Ctrl-C live again, and a timer feeds
+        the watchdog (it cannot be stopped) so the board does not reset under mpremote."""
+        import micropython
+
+        self.motor_zero()
+        micropython.kbd_intr(3)
+        self._repl_watchdog()
 
     # ---- steps ----
 

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import device_cmds, flash, library
+from . import device_cmds, flash, library, sim_cmds
 from .errors import FacewaveError
 
 
@@ -130,25 +130,6 @@ def do_routines(args):
     return 0
 
 
-def do_demo(args):
-    import time
-
-    from . import playback, preview
-
-    profile = _profile(args)
-    started = time.perf_counter()
-    prog = _compile("daily", profile)
-    trace = playback.play(prog, profile)
-    took = time.perf_counter() - started
-    print("facewave demo: the built-in `daily` routine played through the firmware engine")
-    print("\n".join(preview.summary_lines(prog, trace)))
-    print("  time taken %.2f s for %s of virtual time (%.0fx real time)"
-          % (took, preview.seconds(trace.duration), trace.duration / 1000 / took))
-    preview.plot(trace, args.plot, title="facewave demo: daily routine")
-    print("  plot       %s" % args.plot)
-    return 0
-
-
 def do_import(args):
     from . import importers
     from .lang import CompileError, compile_file
@@ -210,11 +191,6 @@ def _setup_preview(p):
     _board_arg(p)
 
 
-def _setup_demo(p):
-    p.add_argument("--plot", default="facewave-demo.png", help="where to write the plot")
-    _board_arg(p)
-
-
 def _setup_import(p):
     p.add_argument("file", metavar="FILE", help="an Apple .ahap file or an Android waveform "
                    "(.json with timings, amplitudes and repeat)")
@@ -231,7 +207,10 @@ COMMANDS = {
     "preview": (do_preview, _setup_preview, "plot a pattern's intensity over time"),
     "routines": (do_routines, None, "list the built-in routines"),
     "boards": (do_boards, None, "list the board profiles (pins and safety caps)"),
-    "demo": (do_demo, _setup_demo, "play the built-in daily routine and plot it"),
+    "demo": (sim_cmds.do_demo, sim_cmds.setup_demo,
+             "a whole daily session on a virtual board, faster than real time, with a plot"),
+    "sim": (sim_cmds.do_sim, sim_cmds.setup_sim,
+            "run a virtual board on a pty (or a socket); `sim run SCENARIO` plays a script"),
     "import": (do_import, _setup_import, "convert an Apple AHAP or Android waveform file"),
     "bench": (do_bench, None, "measure engine speed and MicroPython memory figures"),
     **device_cmds.COMMANDS,

@@ -1,0 +1,189 @@
+"""`facewave sim` (serve a virtual board on a port), `facewave sim run SCENARIO` and
+`facewave demo`: the simulator from the command line."""
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import FacewaveError
+
+
+def setup_sim(p):
+    p.add_argument("action", nargs="?", choices=["run"], help="run: play a scenario file")
+    p.add_argument("scenario", nargs="?", metavar="SCENARIO", help="a .toml scenario")
+    p.add_argument("--trace", metavar="OUT.csv", help="write the trace (ms, level, led, event)")
+    p.add_argument("--plot", metavar="OUT.png", help="plot motor level, zones, cues, events")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+    p.add_argument("--flash", metavar="DIR", help="folder used as the board's flash (kept); "
+                   "default: a new temporary folder")
+    p.add_argument("--board", help="board profile (default: pico, or the flash's /board)")
+    p.add_argument("--socket", nargs="?", const=0, type=int, metavar="PORT",
+                   help="serve on socket://127.0.0.1:PORT instead of a pty (0: any free port)")
+    p.add_argument("--baud", type=int, metavar="N", help="throttle the link to N baud")
+    p.add_argument("--bare", action="store_true",
+                   help="a board with plain MicroPython only (for trying `facewave flash`)")
+
+
+def do_sim(args):
+    if args.action == "run":
+        if not args.scenario:
+            raise FacewaveError("facewave sim run needs a SCENARIO file", 2)
+        return _run(args)
+    if args.scenario:
+        raise FacewaveError("unexpected %r: did you mean `facewave sim run %s`?"
+                            % (args.scenario, args.scenario), 2)
+    return _serve(args)
+
+
+def _flash_dir(args):
+    import tempfile
+
+    if args.flash:
+        Path(args.flash).mkdir(parents=True, exist_ok=True)
+        return args.flash
+    return tempfile.mkdtemp(prefix="facewave-flash-")
+
+
+def _serve(args):
+    from .sim.board import VirtualBoard
+    from .sim.serial_port import PortError, open_port
+
+    board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True,
+                         firmware=not args.bare)
+    try:
+        spec = "pty" if args.socket is None else "socket:%d" % args.socket
+        port = open_port(spec, baud=args.baud, clock=board.seconds)
+    except PortError as e:
+        raise FacewaveError("cannot open the virtual board's port: %s" % e, 2) from None
+    board.wire = port
+    board.power_on()
+    print("virtual facewave board (%s) on %s" % (board._chosen_board() if not args.bare
+                                                  else "plain MicroPython", port.url))
+    print("flash: %s" % board.flash_dir)
+    print("try:   facewave --port %s info      (Ctrl-C here to stop the board)" % port.url)
+    sys.stdout.flush()
+    try:
+        while True:
+            board.step()
+    except KeyboardInterrupt:
+        print("\nvirtual board stopped after %.1f s" % (board.ms / 1000))
+    finally:
+        port.close()
+    return 0
+
+
+def _run(args):
+    from .sim import runner
+    from .sim import scenario as sc
+
+    scenario = sc.load(args.scenario)
+    run = runner.play(scenario, _flash_dir(args) if args.flash else None)
+    board = run.board
+    _outputs(args, board, scenario.name, scenario.until)
+    if args.json:
+        print(json.dumps({"scenario": scenario.name, "virtual_ms": scenario.until,
+                          "seconds": round(run.seconds, 3),
+                          "failed": [{"line": e.line, "expect": e.describe(), "why": why}
+                                     for e, why in run.failures]}))
+    else:
+        print("%s: %d events, %s of virtual time in %.2f s"
+              % (scenario.name, len(scenario.events), _secs(scenario.until), run.seconds))
+        for e, why in run.failures:
+            print("%s:%d: expected %s: %s" % (scenario.path, e.line, e.describe(), why),
+                  file=sys.stderr)
+        if scenario.expects and not run.failures:
+            print("all %d expectations hold" % len(scenario.expects))
+    return 1 if run.failures else 0
+
+
+def _outputs(args, board, name, until):
+    if args.trace:
+        Path(args.trace).write_text(board.csv())
+    if args.plot:
+        from . import preview
+        from .sim import runner
+
+        preview.plot(runner.trace_of(board, name, until), args.plot, title=name,
+                     events=runner.marked_events(board))
+
+
+def _secs(ms):
+    from .preview import seconds
+
+    return seconds(ms)
+
+
+def setup_demo(p):
+    p.add_argument("--plot", default="facewave-demo.png", help="where to write the plot")
+    p.add_argument("--trace", metavar="OUT.csv", help="also write the trace")
+    p.add_argument("--board", default="pico", help="board profile of the virtual board")
+
+
+def do_demo(args):
+    """The main job: a virtual board, the daily routine uploaded over the protocol, a button
+    press, a whole session in virtual time, a summary and a plot."""
+    import tempfile
+
+    from .firmware import device as dv
+    from .firmware.verifier import pct
+    from .preview import seconds
+    from .sim import runner
+    from .sim.board import VirtualBoard
+
+    wall = time.perf_counter()
+    board = VirtualBoard(tempfile.mkdtemp(prefix="facewave-demo-"), board=args.board)
+    board.power_on()
+    link = runner.host(board)
+    prog = runner.compile_for(link, "daily")
+    sent = board.ms
+    link.upload(prog.name, prog.data)
+    upload_ms = board.ms - sent
+    link.set("routine", prog.name)
+    board.event("press short")
+    board.press(runner.PRESS_MS["short"])
+    run_wall = time.perf_counter()
+    running = False
+    while board.ms < 30 * 60 * 1000:
+        board.step()
+        now_running = board.shell.device.state == dv.RUNNING
+        if running and not now_running:
+            break
+        running = now_running
+    board.run_for(1000)
+    started = board.device_events("start")[0]
+    ended = (board.device_events("end") or board.device_events("stop"))[0]
+    run_wall = time.perf_counter() - run_wall
+    trace = runner.trace_of(board, "daily", board.ms)
+    session = [(t, lv) for t, lv in trace.points if started <= t <= ended]
+    mean = sum(lv * (t1 - t0) for (t0, lv), (t1, _) in zip(session, session[1:] + [(ended, 0)])
+               ) // max(1, ended - started)
+    marks = runner.marked_events(board)
+    print("facewave demo: a virtual %s board runs the firmware; the daily routine is uploaded"
+          " over the serial protocol and started with the button" % args.board)
+    print("  routine    %s: %s" % (prog.name, prog.info.description))
+    print("  upload     %d bytes in %d ms of virtual time" % (len(prog.data), upload_ms))
+    print("  session    %s, from %s to %s" % (seconds(ended - started), seconds(started),
+                                               seconds(ended)))
+    print("  zones      " + ", ".join("%s at %s" % (n, seconds(t - started))
+                                      for t, n in trace.zones))
+    print("  cues       %d, at %s" % (len(trace.cues), ", ".join(
+        seconds(t - started) for t in trace.cues)))
+    print("  intensity  peak %s, mean %s (motor PWM as the board drives it)"
+          % (pct(max((lv for _, lv in session), default=0)), pct(mean)))
+    print("  events     " + ", ".join("%s %s" % (ev, seconds(t)) for t, ev in marks))
+    print("  speed      %s of virtual time in %.3f s: %.0fx real time"
+          % (seconds(board.ms), run_wall, (ended - started) / 1000 / max(run_wall, 1e-9)))
+    preview_plot(board, trace, marks, args)
+    print("  total      %.2f s" % (time.perf_counter() - wall))
+    return 0
+
+
+def preview_plot(board, trace, marks, args):
+    from . import preview
+
+    preview.plot(trace, args.plot, title="facewave demo: daily routine on a virtual board",
+                 events=marks)
+    print("  plot       %s" % args.plot)
+    if args.trace:
+        Path(args.trace).write_text(board.csv())
+        print("  trace      %s" % args.trace)

@@ -1,0 +1,238 @@
+"""Play a scenario on a virtual board in fast mode: its events at their exact times, then judge
+its expectations against the trace."""
+import importlib
+import tempfile
+from collections import deque
+
+from ..firmware.profile import Profile
+from ..firmware.verifier import pct
+from . import scenario as sc
+from .board import SimSerial, VirtualBoard
+
+PRESS_MS = {"short": 150, "long": 1500}
+DOUBLE_GAP_MS = 150
+BROWNOUT_MV = 3000
+BROWNOUT_MS = 2000
+
+
+class Run:
+    """A finished scenario: the board (and its trace) and the expectations that failed."""
+
+    def __init__(self, scenario, board, failures, seconds):
+        self.scenario = scenario
+        self.board = board
+        self.failures = failures
+        self.seconds = seconds  # wall time taken
+
+
+def host(board):
+    """A host link to the board, talking in the board's virtual time."""
+    from ..link import Link
+
+    link = Link(SimSerial(board, timeout=0.5), name="virtual board", clock=board.seconds)
+    link.handshake()
+    return link
+
+
+def compile_for(board_link, name):
+    """A built-in routine or a pattern file, compiled against the device's own caps."""
+    from ..cli import _compile
+
+    return _compile(name, Profile(board_link.hello["caps"]))
+
+
+def play(scenario, flash_dir=None):
+    import time
+
+    started = time.perf_counter()
+    flash_dir = flash_dir or tempfile.mkdtemp(prefix="facewave-sim-")
+    board = VirtualBoard(flash_dir, board=scenario.board, start_tick=scenario.start_tick)
+    board.power_on()
+    undo = []
+    try:
+        link = None
+        if scenario.patterns:
+            link = host(board)
+            for name in scenario.patterns:
+                prog = compile_for(link, name)
+                link.upload(prog.name, prog.data)
+                board.event("uploaded " + prog.name)
+        ready = deque()
+        for ev in scenario.events:
+            board.at(ev.at, lambda ev=ev: ready.append(ev))
+        while board.ms < scenario.until:
+            board.step()
+            while ready:
+                link = _apply(board, ready.popleft(), link, undo)
+    finally:
+        for restore in reversed(undo):
+            restore()
+    failures = [(e, why) for e in scenario.expects for why in [judge(board, e)] if why]
+    return Run(scenario, board, failures, time.perf_counter() - started)
+
+
+def _apply(board, ev, link, undo):
+    kind, value = ev.kind, ev.value
+    board.event("%s %s" % (kind, " ".join(map(str, value)) if isinstance(value, (list, tuple))
+                           else value))
+    if kind == "press":
+        if value == "double":
+            board.press(100, then=lambda: board.at(board.ms + DOUBLE_GAP_MS,
+                                                   lambda: board.press(100)))
+        else:
+            board.press(value[1] if isinstance(value, tuple) else PRESS_MS[value])
+    elif kind == "battery":
+        board.set_battery(value)
+    elif kind == "charger":
+        board.set_charger(value)
+    elif kind == "serial":
+        board.host_write(value)
+    elif kind == "link":
+        board.console.faults = value
+    elif kind == "command":
+        link = link or host(board)
+        _command(board, link, value)
+    elif kind == "fault":
+        _fault(board, value, undo)
+    return link
+
+
+def _command(board, link, words):
+    from ..link import LinkError
+
+    verb, args = words[0], words[1:]
+    try:
+        if verb == "upload":
+            prog = compile_for(link, args[0])
+            link.upload(prog.name, prog.data)
+        elif verb == "set":
+            link.set(args[0], " ".join(args[1:]))
+        elif verb == "play":
+            link.play(args[0] if args else None)
+        else:
+            getattr(link, verb)()
+    except LinkError as e:  # the device said no: that is part of the story, not a crash
+        board.event("refused: %s" % e)
+
+
+def _fault(board, value, undo):
+    name, arg = value
+    if name == "power-cut":
+        board.power_cut()
+    elif name == "power-cut-at-write":
+        board.fs.cut_at = board.fs.writes + arg
+    elif name == "brownout":
+        mv = board.battery_mv
+        board.set_battery(BROWNOUT_MV)
+        board.at(board.ms + BROWNOUT_MS, lambda: board.set_battery(mv))
+    elif name == "stuck-button":
+        board.jam_button()
+    elif name == "watchdog-starve":
+        board.starve_watchdog(board.prof.wdt_ms + 1000)
+    elif name == "exception":
+        undo.append(_break(arg))
+
+
+def _break(target):
+    """Make firmware call `module.attr[.attr]` raise once; answers the undo."""
+    module, _, path = target.partition(".")
+    try:
+        owner = importlib.import_module("facewave.firmware." + module)
+        parts = path.split(".")
+        for part in parts[:-1]:
+            owner = getattr(owner, part)
+        original = getattr(owner, parts[-1])
+    except (ImportError, AttributeError, ValueError):
+        raise sc.ScenarioError("fault exception %s: no such firmware function" % target) \
+            from None
+
+    def broken(*args, **kwargs):
+        setattr(owner, parts[-1], original)
+        raise RuntimeError("fault injected into %s" % target)
+
+    setattr(owner, parts[-1], broken)
+    return lambda: setattr(owner, parts[-1], original)
+
+
+# -- expectations ---------------------------------------------------------------------------------
+def levels(board):
+    """(ms, level) at each change, in time order."""
+    out = []
+    for t, lv, _, _ in sorted(board.rows, key=lambda r: r[0]):
+        if not out or out[-1][1] != lv:
+            out.append((t, lv))
+    return out
+
+
+def _level_at(points, t):
+    lv = 0
+    for at, value in points:
+        if at > t:
+            break
+        lv = value
+    return lv
+
+
+def judge(board, e):
+    """None if the expectation holds, else why not (one line)."""
+    rows = sorted(board.rows, key=lambda r: r[0])
+    points = levels(board)
+    tol = e.options.get("tolerance", 0)
+    if e.kind == "max_level":
+        peak = max((lv for _, lv in points), default=0)
+        return None if peak <= e.value else "the motor reached %s" % pct(peak)
+    if e.kind == "motor":
+        by = e.options["by"]
+        late = [(t, lv) for t, lv in points if t > by and lv != e.value]
+        if _level_at(points, by) != e.value:
+            return "the motor was at %s at %d ms" % (pct(_level_at(points, by)), by)
+        if late:
+            return "the motor went to %s at %d ms" % (pct(late[0][1]), late[0][0])
+        return None
+    if e.kind == "cue":
+        cues = [t for t, _, _, ev in rows if ev == "cue"]
+        if any(abs(t - e.value) <= tol for t in cues):
+            return None
+        near = min(cues, key=lambda t: abs(t - e.value)) if cues else None
+        return "no cue within %d ms of %d ms (%s)" % (
+            tol, e.value, "nearest at %d ms" % near if near is not None else "no cues at all")
+    if e.kind == "event":
+        hits = [t for t, _, _, ev in rows if ev == e.value or ev.startswith(e.value + " ")]
+        if "at" not in e.options:
+            return None if hits else "no %r event" % e.value
+        if any(abs(t - e.options["at"]) <= tol for t in hits):
+            return None
+        return "no %r event within %d ms of %d ms (%s)" % (
+            e.value, tol, e.options["at"], "seen at " + ", ".join(map(str, hits[:5]))
+            if hits else "never seen")
+    # state
+    at = e.options["at"]
+    state = "off"
+    for t, _, led, _ in rows:
+        if t > at:
+            break
+        state = led
+    return None if state == e.value else "the device was %s at %d ms" % (state, at)
+
+
+def trace_of(board, name, until):
+    """The run as a playback.Trace, for the same plot as `facewave preview`."""
+    from ..playback import Trace
+
+    trace = Trace(name)
+    trace.points = levels(board)
+    trace.duration = until
+    for t, _, _, ev in sorted(board.rows, key=lambda r: r[0]):
+        if ev.startswith("zone "):
+            trace.zones.append((t, ev[5:]))
+        elif ev == "cue":
+            trace.cues.append(t)
+    return trace
+
+
+def marked_events(board):
+    """Device events worth a mark on a plot (not every button edge)."""
+    keep = ("start", "stop", "end", "pause", "resume", "error", "low battery",
+            "battery cut-off", "charger", "power cut", "watchdog reset", "repl", "rest")
+    return [(t, ev) for t, _, _, ev in sorted(board.rows, key=lambda r: r[0])
+            if ev.startswith(keep)]

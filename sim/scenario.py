@@ -1,0 +1,258 @@
+"""Scenarios: a TOML script of timed events for the virtual board, and what must come true.
+
+    name = "morning"
+    board = "pico"                      # board profile (default pico)
+    patterns = ["daily"]                # stored on the flash before boot: built-ins or files
+    until = "200s"                      # virtual time to run (default: last event + 5 s)
+
+    [[at]]                              # one table per event, in any order
+    time = "1s"
+    press = "short"                     # short | long | double | "hold 20s"
+
+    [[expect]]
+    cue = "45s"                         # a cue exactly then (tolerance = "0ms" by default)
+
+Every problem is reported as `file:line: message`, the line of the table at fault.
+"""
+import re
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+from ..errors import FacewaveError
+from ..lang.lexer import SyntaxProblem, Token, duration, level
+
+EVENTS = {
+    "press": "button: short, long, double, or \"hold DURATION\"",
+    "battery": "battery voltage: millivolts or \"3.6V\"",
+    "charger": "true while on the charger",
+    "command": "a host command over the serial link: play NAME, stop, pause, resume, "
+               "set KEY VALUE, upload NAME",
+    "serial": "raw bytes sent to the console (a string, \\xNN escapes allowed)",
+    "link": "link faults from now on: {drop = 0.01, flip = 0.01, delay = \"5ms\"}",
+    "fault": "power-cut, power-cut-at-write N, brownout, stuck-button, watchdog-starve, "
+             "exception MODULE.FUNCTION",
+}
+EXPECTS = {
+    "motor": "level (\"0%\") the motor must be at from `by` on to the end",
+    "cue": "a cue at this time (\"45s\"), within `tolerance`",
+    "max_level": "no level above this (\"80%\")",
+    "event": "an event of the device log (start, stop, end, cue, error, ...) `at` a time",
+    "state": "the device state (idle, running, paused, ...) `at` a time",
+}
+FAULTS = ("power-cut", "power-cut-at-write", "brownout", "stuck-button", "watchdog-starve",
+          "exception")
+
+
+class ScenarioError(FacewaveError):
+    """A scenario that cannot run as written (exit status 2: a usage error)."""
+
+    def __init__(self, message):
+        super().__init__(message, 2)
+
+
+class Event:
+    def __init__(self, at, kind, value, line):
+        self.at = at
+        self.kind = kind
+        self.value = value
+        self.line = line
+
+    def __repr__(self):
+        return "Event(%d ms, %s=%r)" % (self.at, self.kind, self.value)
+
+
+class Expect:
+    def __init__(self, kind, value, options, line):
+        self.kind = kind
+        self.value = value
+        self.options = options
+        self.line = line
+
+    def describe(self):
+        extra = ", ".join("%s %s" % kv for kv in sorted(self.options.items()))
+        return "%s %s%s" % (self.kind, self.value, " (%s)" % extra if extra else "")
+
+
+class Scenario:
+    def __init__(self, path, name, board, patterns, until, events, expects, start_tick):
+        self.path = path
+        self.name = name
+        self.board = board
+        self.patterns = patterns
+        self.until = until
+        self.events = events
+        self.expects = expects
+        self.start_tick = start_tick
+
+
+def load(path):
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("%s: no such scenario file" % path) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError("%s: cannot read: %s" % (path, getattr(e, "strerror", None) or e)) \
+            from None
+    return parse(text, str(path), path.parent)
+
+
+def parse(text, filename="<scenario>", directory=None):
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = "%s:%s:%s" % (filename, m.group(1), m.group(2)) if m else filename
+        raise ScenarioError("%s: %s" % (where, str(e).split(" (at ")[0])) from None
+    lines = _table_lines(text)
+    where = _Where(filename, lines)
+    unknown = set(doc) - {"name", "board", "patterns", "until", "at", "expect", "start_tick"}
+    if unknown:
+        raise ScenarioError("%s: unknown setting %r (known: name, board, patterns, until, "
+                            "start_tick, [[at]], [[expect]])" % (filename, sorted(unknown)[0]))
+    events = [_event(item, where.line("at", i), where) for i, item in
+              enumerate(_tables(doc, "at", filename))]
+    events.sort(key=lambda e: e.at)
+    expects = [_expect(item, where.line("expect", i), where) for i, item in
+               enumerate(_tables(doc, "expect", filename))]
+    patterns = doc.get("patterns", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ScenarioError("%s: patterns must be a list of names or files" % filename)
+    patterns = [str(Path(directory) / p) if directory and p.endswith(".fw") else p
+                for p in patterns]
+    last = events[-1].at if events else 0
+    until = _ms(doc["until"], where, 0) if "until" in doc else last + 5000
+    if until < last:
+        raise ScenarioError("%s: until (%d ms) is before the last event (%d ms)"
+                            % (filename, until, last))
+    start = doc.get("start_tick", 0)
+    if not isinstance(start, int) or not 0 <= start < 1 << 30:
+        raise ScenarioError("%s: start_tick must be 0..2**30-1" % filename)
+    return Scenario(filename, str(doc.get("name", Path(filename).stem)),
+                    str(doc.get("board", "pico")), patterns, until, events, expects, start)
+
+
+class _Where:
+    def __init__(self, filename, lines):
+        self.filename = filename
+        self.lines = lines
+
+    def line(self, table, index):
+        found = self.lines.get(table, [])
+        return found[index] if index < len(found) else 0
+
+    def fail(self, line, message):
+        raise ScenarioError("%s:%d: %s" % (self.filename, line, message))
+
+
+def _table_lines(text):
+    """Line numbers of each [[at]] and [[expect]] header, in order."""
+    out = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        m = re.match(r"\s*\[\[\s*(\w+)\s*\]\]", line)
+        if m:
+            out.setdefault(m.group(1), []).append(number)
+    return out
+
+
+def _tables(doc, key, filename):
+    items = doc.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ScenarioError("%s: %s must be written as [[%s]] tables" % (filename, key, key))
+    return items
+
+
+def _ms(value, where, line):
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    try:
+        return duration(Token(str(value), line, 1))
+    except SyntaxProblem as p:
+        where.fail(line, p.message)
+
+
+def _event(item, line, where):
+    if "time" not in item:
+        where.fail(line, "event has no time (time = \"10s\")")
+    at = _ms(item["time"], where, line)
+    kinds = [k for k in item if k != "time"]
+    if len(kinds) != 1 or kinds[0] not in EVENTS:
+        known = "; ".join("%s: %s" % kv for kv in EVENTS.items())
+        where.fail(line, "unknown event %s (one of: %s)" % (
+            ", ".join(repr(k) for k in kinds) or "(none)", known))
+    kind = kinds[0]
+    value = item[kind]
+    if kind == "press":
+        if value not in ("short", "long", "double") and not (
+                isinstance(value, str) and value.startswith("hold ")):
+            where.fail(line, "press must be short, long, double or \"hold DURATION\"")
+        if isinstance(value, str) and value.startswith("hold "):
+            value = ("hold", _ms(value[5:], where, line))
+    elif kind == "battery":
+        if isinstance(value, str) and value.upper().endswith("V"):
+            try:
+                value = round(float(value[:-1]) * 1000)
+            except ValueError:
+                where.fail(line, "battery voltage %r: write 3.6V or 3600" % value)
+        if not isinstance(value, int) or not 0 <= value <= 6000:
+            where.fail(line, "battery must be 0..6000 mV")
+    elif kind == "charger":
+        if not isinstance(value, bool):
+            where.fail(line, "charger must be true or false")
+    elif kind == "command":
+        if not isinstance(value, str) or not value.split():
+            where.fail(line, "command must be a string like \"play daily\"")
+        verb = value.split()[0]
+        if verb not in ("play", "stop", "pause", "resume", "set", "upload"):
+            where.fail(line, "unknown command %r" % verb)
+        value = value.split()
+    elif kind == "serial":
+        if not isinstance(value, str):
+            where.fail(line, "serial must be a string")
+        value = value.encode("latin-1", "replace").decode("unicode_escape").encode("latin-1")
+    elif kind == "link":
+        if not isinstance(value, dict) or set(value) - {"drop", "flip", "delay", "dup"}:
+            where.fail(line, "link must be a table of drop, flip, dup (rates) and delay")
+        value = dict(value)
+        if "delay" in value:
+            value["delay"] = _ms(value["delay"], where, line)
+    elif kind == "fault":
+        name, _, arg = str(value).partition(" ")
+        if name not in FAULTS:
+            where.fail(line, "unknown fault %r (one of: %s)" % (name, ", ".join(FAULTS)))
+        if name in ("power-cut-at-write", "exception") and not arg:
+            where.fail(line, "fault %s needs an argument" % name)
+        value = (name, int(arg) if name == "power-cut-at-write" else arg)
+    return Event(at, kind, value, line)
+
+
+def _expect(item, line, where):
+    kinds = [k for k in item if k in EXPECTS]
+    if len(kinds) != 1:
+        where.fail(line, "an expectation needs exactly one of: %s" % ", ".join(EXPECTS))
+    kind = kinds[0]
+    options = {k: v for k, v in item.items() if k != kind}
+    allowed = {"motor": {"by"}, "cue": {"tolerance"}, "max_level": set(),
+               "event": {"at", "tolerance"}, "state": {"at"}}[kind]
+    if set(options) - allowed:
+        where.fail(line, "%s takes %s, not %s" % (kind, ", ".join(sorted(allowed)) or "nothing",
+                                                  ", ".join(sorted(set(options) - allowed))))
+    value = item[kind]
+    if kind in ("motor", "max_level"):
+        try:
+            value = level(Token(str(value), line, 1))
+        except SyntaxProblem as p:
+            where.fail(line, p.message)
+    elif kind == "cue":
+        value = _ms(value, where, line)
+    for key in ("by", "at", "tolerance"):
+        if key in options:
+            options[key] = _ms(options[key], where, line)
+    if kind in ("motor", "state", "event") and not {"by", "at"} & set(options) and \
+            kind != "event":
+        where.fail(line, "%s needs %s" % (kind, "by" if kind == "motor" else "at"))
+    return Expect(kind, value, options, line)
