@@ -35,6 +35,7 @@ class Engine:
         self.zone = -1  # string index of the current zone, -1 outside zones
         self.cues = 0  # cues started so far
         self.freq = 0  # motor frequency asked for (0: the profile's)
+        self.since = 0  # planned start tick of what plays now (late calls do not move it)
 
     def load(self, data, count):
         """Take a program the verifier accepted (count: its instruction count)."""
@@ -46,7 +47,7 @@ class Engine:
         self.state = PLAYING
         self._pc = 0
         self._depth = 0
-        self.since = now  # planned start tick of what plays now (late calls do not move it)
+        self.since = now
         self._dur = 0  # its length, 0: no segment (fetch the next instruction)
         self._zend = 0  # tick at which the current zone ends
         self._zpc = -1  # pc of the current ZONE, -1 outside zones

@@ -305,7 +305,7 @@ class VirtualBoard:
         self.boots += 1
         self._apply_inputs()
         self.clock.advance(BOOT_DELAY_MS)
-        self.event("boot")
+        self.event("power on")
         if os.path.exists(self.flash.host_path("/main.py")):
             self._start_firmware()
         else:

@@ -73,8 +73,9 @@ def play(scenario, flash_dir=None):
 
 def _apply(board, ev, link, undo):
     kind, value = ev.kind, ev.value
-    board.event("%s %s" % (kind, " ".join(map(str, value)) if isinstance(value, (list, tuple))
-                           else value))
+    shown = value if not isinstance(value, (list, tuple)) else " ".join(
+        str(v) for v in value if v not in ("", None))
+    board.event("%s %s" % (kind, shown))
     if kind == "press":
         if value == "double":
             board.press(100, then=lambda: board.at(board.ms + DOUBLE_GAP_MS,
@@ -183,7 +184,8 @@ def judge(board, e):
         return None if peak <= e.value else "the motor reached %s" % pct(peak)
     if e.kind == "motor":
         by = e.options["by"]
-        late = [(t, lv) for t, lv in points if t > by and lv != e.value]
+        until = e.options.get("until", float("inf"))
+        late = [(t, lv) for t, lv in points if by < t < until and lv != e.value]
         if _level_at(points, by) != e.value:
             return "the motor was at %s at %d ms" % (pct(_level_at(points, by)), by)
         if late:

@@ -37,7 +37,7 @@ EVENTS = {
              "exception MODULE.FUNCTION",
 }
 EXPECTS = {
-    "motor": "level (\"0%\") the motor must be at from `by` on to the end",
+    "motor": "level (\"0%\") the motor must be at from `by` on (to `until`, or the end)",
     "cue": "a cue at this time (\"45s\"), within `tolerance`",
     "max_level": "no level above this (\"80%\")",
     "event": "an event of the device log (start, stop, end, cue, error, ...) `at` a time",
@@ -236,7 +236,7 @@ def _expect(item, line, where):
         where.fail(line, "an expectation needs exactly one of: %s" % ", ".join(EXPECTS))
     kind = kinds[0]
     options = {k: v for k, v in item.items() if k != kind}
-    allowed = {"motor": {"by"}, "cue": {"tolerance"}, "max_level": set(),
+    allowed = {"motor": {"by", "until"}, "cue": {"tolerance"}, "max_level": set(),
                "event": {"at", "tolerance"}, "state": {"at"}}[kind]
     if set(options) - allowed:
         where.fail(line, "%s takes %s, not %s" % (kind, ", ".join(sorted(allowed)) or "nothing",
@@ -249,7 +249,7 @@ def _expect(item, line, where):
             where.fail(line, p.message)
     elif kind == "cue":
         value = _ms(value, where, line)
-    for key in ("by", "at", "tolerance"):
+    for key in ("by", "until", "at", "tolerance"):
         if key in options:
             options[key] = _ms(options[key], where, line)
     if kind in ("motor", "state", "event") and not {"by", "at"} & set(options) and \
