@@ -77,11 +77,7 @@ def _apply(board, ev, link, undo):
         str(v) for v in value if v not in ("", None))
     board.event("%s %s" % (kind, shown))
     if kind == "press":
-        if value == "double":
-            board.press(100, then=lambda: board.at(board.ms + DOUBLE_GAP_MS,
-                                                   lambda: board.press(100)))
-        else:
-            board.press(value[1] if isinstance(value, tuple) else PRESS_MS[value])
+        press(board, value)
     elif kind == "battery":
         board.set_battery(value)
     elif kind == "charger":
@@ -92,13 +88,22 @@ def _apply(board, ev, link, undo):
         board.console.faults = value
     elif kind == "command":
         link = link or host(board)
-        _command(board, link, value)
+        command(board, link, value)
     elif kind == "fault":
         _fault(board, value, undo)
     return link
 
 
-def _command(board, link, words):
+def press(board, how):
+    """Press the button: "short", "long", "double" or ("hold", ms)."""
+    if how == "double":
+        board.press(100, then=lambda: board.at(board.ms + DOUBLE_GAP_MS,
+                                               lambda: board.press(100)))
+    else:
+        board.press(how[1] if isinstance(how, tuple) else PRESS_MS[how])
+
+
+def command(board, link, words):
     from ..link import LinkError
 
     verb, args = words[0], words[1:]

@@ -66,15 +66,16 @@ class Event:
 
 
 class Expect:
-    def __init__(self, kind, value, options, line):
+    def __init__(self, kind, value, options, line, written):
         self.kind = kind
         self.value = value
         self.options = options
         self.line = line
+        self.written = written  # the table as the author wrote it, for messages
 
     def describe(self):
-        extra = ", ".join("%s %s" % kv for kv in sorted(self.options.items()))
-        return "%s %s%s" % (self.kind, self.value, " (%s)" % extra if extra else "")
+        extra = ", ".join("%s %s" % (k, v) for k, v in self.written.items() if k != self.kind)
+        return "%s %s%s" % (self.kind, self.written[self.kind], " (%s)" % extra if extra else "")
 
 
 class Scenario:
@@ -116,7 +117,10 @@ def parse(text, filename="<scenario>", directory=None):
                             "start_tick, [[at]], [[expect]])" % (filename, sorted(unknown)[0]))
     events = [_event(item, where.line("at", i), where) for i, item in
               enumerate(_tables(doc, "at", filename))]
-    events.sort(key=lambda e: e.at)
+    for before, ev in zip(events, events[1:]):
+        if ev.at < before.at:
+            where.fail(ev.line, "time %d ms goes backwards (the event before is at %d ms): "
+                       "write events in time order" % (ev.at, before.at))
     expects = [_expect(item, where.line("expect", i), where) for i, item in
                enumerate(_tables(doc, "expect", filename))]
     patterns = doc.get("patterns", [])
@@ -255,4 +259,4 @@ def _expect(item, line, where):
     if kind in ("motor", "state", "event") and not {"by", "at"} & set(options) and \
             kind != "event":
         where.fail(line, "%s needs %s" % (kind, "by" if kind == "motor" else "at"))
-    return Expect(kind, value, options, line)
+    return Expect(kind, value, options, line, dict(item))

@@ -1,0 +1,229 @@
+"""The simulator: the real firmware on the virtual board, scenarios and their expectations,
+power cuts, the virtual port opened by real pyserial and real mpremote, and `facewave demo`."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import serial
+
+from facewave.firmware import device as dv
+from facewave.link import Link
+from facewave.sim import runner
+from facewave.sim import scenario as sc
+from facewave.sim.board import SimSerial, VirtualBoard
+
+SCENARIOS = sorted((Path(runner.__file__).parent / "scenarios").glob("*.toml"))
+GOLDEN = Path(__file__).parent / "golden" / "scenarios"
+
+
+def cli(*args, cwd=None, timeout=120):
+    proc = subprocess.run([sys.executable, "-m", "facewave.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_builtin_scenario_holds_and_matches_its_golden_trace(path):
+    run = runner.play(sc.load(path))
+    assert run.failures == []
+    golden = GOLDEN / (path.stem + ".csv")
+    if os.environ.get("FACEWAVE_UPDATE_GOLDEN"):
+        golden.write_text(run.board.csv())
+    assert run.board.csv() == golden.read_text()
+
+
+def test_every_scenario_has_a_golden_trace():
+    assert sorted(p.stem for p in GOLDEN.glob("*.csv")) == [p.stem for p in SCENARIOS]
+
+
+def test_a_failing_expectation_exits_1_and_names_it(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('patterns = ["relax"]\nuntil = "30s"\n\n[[at]]\ntime = "1s"\n'
+                   'command = "play relax"\n\n[[expect]]\nmax_level = "10%"\n\n'
+                   '[[expect]]\ncue = "12s"\n')
+    code, out, err = cli("sim", "run", bad)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("%s:8: expected max_level 10%%: the motor reached" % bad)
+    assert lines[1] == "%s:11: expected cue 12s: no cue within 0 ms of 12000 ms " \
+                       "(no cues at all)" % bad
+
+
+def test_sim_run_writes_trace_and_plot(tmp_path):
+    code, out, _ = cli("sim", "run", SCENARIOS[0], "--trace", tmp_path / "t.csv",
+                       "--plot", tmp_path / "t.png", "--json")
+    assert code == 0 and json.loads(out)["failed"] == []
+    assert (tmp_path / "t.csv").read_text().startswith("ms,level,led,event\n")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("until = \n", ":1:"),
+    ('[[at]]\ntime = "1s"\njump = 3\n', ":1: unknown event 'jump'"),
+    ('[[at]]\ntime = "5s"\npress = "short"\n\n[[at]]\ntime = "2s"\npress = "short"\n',
+     ":5: time 2000 ms goes backwards"),
+    ('[[at]]\ntime = "1s"\nfault = "meteor"\n', ":1: unknown fault 'meteor'"),
+    ('[[at]]\ntime = "1x"\npress = "short"\n', ":1: expected a duration"),
+    ('[[expect]]\nmotor = "0%"\n', ":1: motor needs by"),
+    ('colour = "red"\n', "unknown setting 'colour'"),
+], ids=["syntax", "unknown-event", "backwards", "unknown-fault", "bad-time", "no-by",
+        "unknown-key"])
+def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    code, _, err = cli("sim", "run", path)
+    assert code == 2 and err.startswith("facewave: %s" % path) and message in err, err
+    assert "Traceback" not in err
+
+
+def test_missing_scenario_file(tmp_path):
+    code, _, err = cli("sim", "run", tmp_path / "nope.toml")
+    assert code == 2 and "no such scenario file" in err
+
+
+def _board(tmp_path, **kw):
+    board = VirtualBoard(tmp_path / "flash", **kw)
+    board.power_on()
+    link = Link(SimSerial(board, timeout=0.5), name="sim", clock=board.seconds)
+    link.handshake()
+    return board, link
+
+
+def test_power_cut_at_every_write_of_a_settings_save_leaves_old_or_new(tmp_path):
+    """Cut the power at the 1st, 2nd, ... filesystem operation of saving the settings."""
+    def saved_once(where):
+        board, link = _board(where)
+        link.set("intensity", 2)
+        board.run_for(200)  # saved: this is the "old" state on the flash
+        return board, link
+
+    board, link = saved_once(tmp_path / "probe")
+    before = board.fs.writes
+    link.set("intensity", 5)
+    board.run_for(200)
+    ops = board.fs.writes - before
+    assert ops >= 2  # a temporary file and a rename at least
+    for k in range(1, ops + 1):
+        board, link = saved_once(tmp_path / str(k))
+        board.fs.cut_at = board.fs.writes + k
+        link.set("intensity", 5)
+        board.run_for(500)  # the cut happens, the board boots again from its flash
+        assert board.boots == 2
+        link = Link(SimSerial(board, timeout=0.5), name="sim", clock=board.seconds)
+        link.handshake()
+        assert link.status()["intensity"] in (2, 5)
+        notes = [e[3] for e in board.rows if e[3].startswith("settings ")]
+        assert "using defaults" not in notes[-1], notes[-1]
+
+
+def test_stop_reaches_motor_zero_in_the_same_loop_iteration(tmp_path):
+    board, link = _board(tmp_path)
+    prog = runner.compile_for(link, "circulation")
+    link.upload(prog.name, prog.data)
+    link.play("circulation")
+    board.run_for(3000)
+    assert board.level() > 0
+    link.stop()
+    assert board.level() == 0
+
+
+def test_virtual_time_costs_no_wall_time(tmp_path):
+    import time
+
+    board, link = _board(tmp_path)
+    wall = time.perf_counter()
+    board.run_for(30 * 60 * 1000)  # half an hour idle
+    assert board.ms >= 30 * 60 * 1000
+    assert board.shell.device.state in (dv.IDLE, dv.OFF)
+    assert time.perf_counter() - wall < 30  # generous: the point is minutes in moments
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`facewave sim` in a subprocess, as a person runs it; answers the port it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim", "--flash",
+                             str(tmp_path / "flash")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r" on (\S+)$", line.strip())
+    assert m, line + proc.stderr.read() if proc.poll() is not None else line
+    yield m.group(1), tmp_path / "flash"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_pyserial_opens_the_virtual_port_and_gets_an_answer(served):
+    port, _ = served
+    with Link(serial.serial_for_url(port, baudrate=115200, timeout=0.5), name=port) as link:
+        link.handshake()
+        assert link.hello["board"] == "pico" and link.status()["state"] == "idle"
+
+
+def test_host_cli_end_to_end_against_facewave_sim(served):
+    port, _ = served
+    code, out, err = cli("upload", "daily", "--port", port)
+    assert code == 0, err
+    code, out, err = cli("list", "--port", port, "--json")
+    assert code == 0 and "daily" in out
+    code, out, _ = cli("info", "--port", port, "--json")
+    assert json.loads(out)["board"] == "pico"
+
+
+def mpremote(port, *args, timeout=30):
+    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
+                          capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_mpremote_reaches_the_repl_of_a_board_running_the_firmware(served, tmp_path):
+    port, flash = served
+    code, out, err = mpremote(port, "exec", "print(1+1)")
+    assert code == 0 and out.strip() == "2", err
+    data = os.urandom(3000)
+    (tmp_path / "blob.bin").write_bytes(data)
+    assert mpremote(port, "fs", "cp", str(tmp_path / "blob.bin"), ":blob.bin")[0] == 0
+    assert (flash / "blob.bin").read_bytes() == data
+    assert mpremote(port, "fs", "cp", ":blob.bin", str(tmp_path / "back.bin"))[0] == 0
+    assert (tmp_path / "back.bin").read_bytes() == data
+    code, out, _ = mpremote(port, "fs", "ls")
+    assert code == 0 and "blob.bin" in out and "main.py" in out
+    code, out, err = mpremote(port, "exec", "open('/../../etc/hostname').read()")
+    assert code != 0 and "OSError" in out + err
+
+
+def test_after_mpremote_reset_the_firmware_answers_again(served):
+    port, _ = served
+    assert mpremote(port, "exec", "print(3)")[1].strip() == "3"
+    assert mpremote(port, "reset")[0] == 0
+    code, out, err = cli("status", "--port", port, "--json")
+    assert code == 0, err
+    assert json.loads(out)["state"] == "idle"
+
+
+def test_demo_runs_on_a_fresh_install_and_writes_a_png(tmp_path):
+    code, out, err = cli("demo", cwd=tmp_path, timeout=300)
+    assert code == 0, err
+    assert "zones      forehead at 0 s, cheeks at 45 s, jaw-line at 90 s, neck at 135 s" in out
+    assert re.search(r"speed .* \d+x real time", out)
+    assert (tmp_path / "facewave-demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_pytest_plugin_fixture_as_a_routine_author_uses_it(virtual_board, tmp_path):
+    routine = tmp_path / "gentle.fw"
+    routine.write_text('pattern gentle "Gentle"\nramp 0% -> 30% over 2s\n'
+                       'wave sine 20%..40% period 4s for 20s\nramp -> 0% over 2s\n')
+    virtual_board.upload(routine)
+    virtual_board.command("play", "gentle")
+    virtual_board.advance("2min")
+    start = virtual_board.events("start")[0]
+    assert virtual_board.events("end") == []  # a pattern repeats for the whole session
+    virtual_board.advance("65s")
+    assert virtual_board.events("end") == [start + 180000]  # the default session: 3 minutes
+    assert virtual_board.peak() <= 850  # the Pico's cap, kick to start the motor included
+    after_kick = [lv for t, lv, _, _ in virtual_board.trace() if t > start + 100]
+    assert 0 < max(after_kick) <= 400
+    assert virtual_board.level() == 0
