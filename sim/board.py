@@ -98,6 +98,8 @@ class Console:
         self._late = []  # [due ms, bytes] delayed input
 
     def _pull(self):
+        if not (self._late or self.board.wire is not None or self.board.to_board.backlog):
+            return  # nothing can have arrived: the common case, once per loop iteration
         data = self.board.wire_read()
         if data and self.faults:
             data = self._damage(data)
@@ -181,7 +183,8 @@ class VirtualBoard:
         self.rows = []  # the trace: (ms, level permille, led, event)
         self._last = (None, None)
         self._seen_log = 0
-        self._pattern = (-1, 0, 0)  # engine zone, cues, state last seen
+        self._zone = -1  # the engine's zone and cue count last seen
+        self._cues = 0
         self._wakeups = []  # [ms, callback] scheduled outside events (button releases...)
         self.patch_undo = []
         if firmware and not os.path.exists(self.flash.host_path("/main.py")):
@@ -203,7 +206,9 @@ class VirtualBoard:
 
     def idle(self, ms):
         """The firmware sleeps up to ms: until then, or a scripted moment, or host input."""
-        if self.console.pending() or self._host_waiting():
+        quiet = not (self.console._in or self.console._late or self.wire is not None
+                     or self.to_board.backlog)
+        if not quiet and (self.console.pending() or self._host_waiting()):
             return
         target = self.clock.ms + max(0, ms)
         host = self.to_board.next_due() if self.wire is None else None
@@ -463,34 +468,37 @@ class VirtualBoard:
         self.rows.append((self.ms, self.level(), self.led(), text))
 
     def _record(self, force=False, level=None):
+        """Add a row when the motor level or the LED changes, and the new log entries. Runs
+        after every loop iteration, so the common case (nothing changed) is kept cheap."""
+        shell = self.shell
+        d = shell.device if shell is not None else None
         lv = self.level() if level is None else level
-        led = self.led() if self.powered else "off"
-        if force or (lv, led) != self._last:
-            self._last = (lv, led)
-            self.rows.append((self.ms, lv, led, ""))
-        d = self.shell.device if self.shell is not None else None
-        if d is not None:
-            self._pattern_events(d)
-        if d is not None and d.log.seq > self._seen_log:
+        mode = d.led.mode if d is not None and self.powered else -2
+        if force or lv != self._last[0] or mode != self._last[1]:
+            self._last = (lv, mode)
+            self.rows.append((self.ms, lv, self.led(), ""))
+        if d is None:
+            return
+        e = d.engine
+        if e.zone != self._zone or e.cues != self._cues:
+            self._pattern_events(d, e)
+        if d.log.seq > self._seen_log:
+            led = self.led()
             for seq, tick, kind, arg in d.log.entries(self._seen_log):
                 at = self.ms - vclock.ticks_diff(self.clock.ticks_ms(), tick)
                 self.rows.append((at, lv, led, kind + ("" if arg in (0, None, "") else
                                                        " " + str(arg))))
             self._seen_log = d.log.seq
 
-    def _pattern_events(self, d):
+    def _pattern_events(self, d, e):
         """Zone changes and cues of the pattern playing, at the engine's planned times."""
-        e = d.engine
-        key = (e.zone, e.cues, e.state)
-        if key == self._pattern:
-            return
-        zone, cues, _ = self._pattern
-        self._pattern = key
         at = self.ms - vclock.ticks_diff(self.clock.ticks_ms(), e.since)
-        if e.zone != zone and e.zone >= 2 and e.zone - 2 < len(d._zones):
+        if e.zone != self._zone and e.zone >= 2 and e.zone - 2 < len(d._zones):
             self.rows.append((at, self.level(), self.led(), "zone " + d._zones[e.zone - 2]))
-        if e.cues > cues:
+        if e.cues > self._cues:
             self.rows.append((at, self.level(), self.led(), "cue"))
+        self._zone = e.zone
+        self._cues = e.cues
 
     def device_events(self, kind):
         """Times (ms) of the device log entries of `kind` in the trace (e.g. "cue")."""

@@ -181,23 +181,25 @@ class WDT:
         b = self.board
         self.timeout = timeout
         self.feeds = 0
+        self._fed = b.clock.ms
         self._h = None
         b.wdt = self
         self._arm()
 
     def feed(self):
+        """Only a time stamp: the alarm looks at it when it rings (feeds are per loop turn)."""
         self.feeds += 1
-        self._arm()
+        self._fed = self.board.clock.ms
 
     def _arm(self):
-        """One alarm just after the timeout; a feed moves it (cheap for long simulations)."""
+        """One alarm just after the timeout from the last feed."""
         clock = self.board.clock
-        clock.cancel(self._h)
-        self._h = clock.every(self.timeout + 1, self._expired, once=True)
+        self._h = clock.every(self._fed + self.timeout + 1 - clock.ms, self._ring, once=True)
 
-    def _expired(self):
-        self.board.wdt_expired += 1  # a real board would reset here
-        self._h = None
+    def _ring(self):
+        if self.board.clock.ms > self._fed + self.timeout:
+            self.board.wdt_expired += 1  # a real board would reset here
+            self._fed = self.board.clock.ms
         self._arm()
 
 
