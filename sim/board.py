@@ -431,12 +431,8 @@ class VirtualBoard:
     def run_for(self, ms):
         end = self.clock.ms + ms
         while self.clock.ms < end:
-            before = self.clock.ms
-            if self._wakeups and self._wakeups[0][0] <= self.clock.ms:
-                self._run_wakeups()
+            self._run_wakeups()
             self.step()
-            if self.clock.ms == before and not self.console.pending():
-                self.clock.advance(0)
 
     def run_until(self, ms):
         self.run_for(ms + self.origin - self.clock.ms)
