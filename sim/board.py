@@ -430,6 +430,7 @@ class VirtualBoard:
 
     def run_for(self, ms):
         end = self.clock.ms + ms
+        self.at(end - self.origin, lambda: None)  # so that no sleep runs past the end
         while self.clock.ms < end:
             self._run_wakeups()
             self.step()
