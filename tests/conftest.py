@@ -8,67 +8,76 @@ def profile():
     return Profile()
 
 
-# ---- a device on a serial port, for the tests of the device commands ------------------------
+# ---- a virtual board on a serial port, for the tests of the device commands -----------------
 
 class SerialBoard:
-    """The real device core and protocol served on one of the simulator's ports, in real time:
-    what a host sees of a board running the firmware. `url` is what `--port` takes; `unplug()`
-    pulls the cable (the port goes away)."""
+    """The simulator's whole virtual board (the firmware's own board shell on fake hardware)
+    served in real time on one of the simulator's ports from a background thread, as
+    `facewave sim` serves it: what a host sees of a board running the firmware.
 
-    def __init__(self, root, kind="pty"):
+    `url` is what `--port` takes. Everything that touches the board from a test goes through
+    `call(fn)`, between two loop iterations. `unplug()` pulls the cable: the port goes away and
+    the board runs on with nobody listening; `stop()` ends the thread."""
+
+    def __init__(self, root, kind="pty", baud=None, board=None, firmware=True, version=None):
         import threading
 
-        from facewave.firmware import boards
-        from facewave.firmware.device import Device
-        from facewave.firmware.protocol import Protocol
-        from facewave.firmware.settings import Settings
-        from facewave.firmware.store import Store
         from facewave.sim import serial_port
+        from facewave.sim.board import VirtualBoard
 
-        root.mkdir(parents=True, exist_ok=True)
-        prof = Profile(dict(boards.load("pico"), name="test-board"), board=True)
-        store = Store(str(root / "patterns"))
-        settings = Settings(str(root / "settings.json"), session_ms=prof.session_default_ms,
-                            cue_ms=prof.session_cue_ms)
-        settings.load()
-        self.device = Device(prof, store, settings)
-        self.device.boot(0)
-        self.proto = Protocol(self.device, store, prof)
-        self.port = serial_port.open_port(kind)
+        self.board = VirtualBoard(root, board=board, realtime=True, firmware=firmware)
+        if version is not None:
+            set_version(self.board, version)
+        self.port = serial_port.open_port(kind, baud=baud, clock=self.board.seconds)
+        self.board.wire = self.port
         self.url = self.port.url
+        self.flash = root
+        self.board.power_on()
+        self._lock = threading.Lock()
         self._running = True
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     def _serve(self):
-        import time
-
-        start = time.monotonic()
         while self._running:
-            self.port.wait(0.005)
-            now = int((time.monotonic() - start) * 1000)
-            data = self.port.read_available()
-            out = self.proto.feed(now, data) if data else b""
-            self.proto.tick(now)
-            self.device.tick(now)
-            if self.device.dirty:
-                self.device.settings.save()
-                self.device.dirty = False
-            if out:
-                self.port.write(out)
+            with self._lock:
+                self.board.step()
+
+    def call(self, fn):
+        """fn(board) between two loop iterations of the board; answers what fn answers."""
+        with self._lock:
+            return fn(self.board)
 
     def unplug(self):
+        """The cable is pulled: the host's end fails; the board keeps running on its own."""
+        def pull(board):
+            board.wire = None
+            self.port.close()
+        self.call(pull)
+
+    def stop(self):
         if self._running:
             self._running = False
-            self._thread.join()
+            self._thread.join(5)
             self.port.close()
+
+
+def set_version(board, version):
+    """Make the flash say `version` is installed (the active slot's manifest), as an older
+    `facewave flash` would have left it; the firmware reports it from its next boot."""
+    import json
+
+    with board.flash.open("/fw/slot") as f:
+        slot = f.read().strip()
+    with board.flash.open("/fw/%s/manifest.json" % slot, "w") as f:
+        f.write(json.dumps({"version": version, "files": {}}))
 
 
 @pytest.fixture
 def serial_board(tmp_path):
     board = SerialBoard(tmp_path / "flash")
     yield board
-    board.unplug()
+    board.stop()
 
 
 @pytest.fixture

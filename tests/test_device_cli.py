@@ -1,6 +1,7 @@
 """The device commands as a person runs them: the real `facewave` in a subprocess, talking over
-a real serial port (pyserial on a pty) to a board running the firmware's device core and
-protocol. Output, --json, exit codes, tethered playback, and every kind of bad connection.
+a real serial port (pyserial on a pty) to the simulator's virtual board running the firmware
+(its own board shell, device core and protocol). Output, --json, exit codes, tethered playback,
+and every kind of bad connection.
 """
 import json
 import os
@@ -246,7 +247,7 @@ def test_socket_url(tmp_path):
         assert board.url.startswith("socket://")
         assert run_json("info", "--port", board.url)["protocol"] == 1
     finally:
-        board.unplug()
+        board.stop()
 
 
 # ---- live control safety ----------------------------------------------------------------
@@ -404,9 +405,13 @@ def test_a_busy_port(device_port):
     one_line_error(err, "busy", "close it")
 
 
-def test_older_firmware(serial_board):
-    hello = serial_board.proto.hello
-    serial_board.proto.hello = lambda: dict(hello(), protocol=0, firmware="0.0.1")
+def test_older_firmware(serial_board, monkeypatch):
+    from conftest import set_version
+    from facewave.firmware import messages
+
+    # the board's firmware speaks protocol 0 (this process is the board; the host is not)
+    monkeypatch.setattr(messages, "PROTOCOL", 0)
+    serial_board.call(lambda b: (set_version(b, "0.0.1"), b.power_cut()))
     code, _, err = run("info", "--port", serial_board.url)
     assert code == 2
     one_line_error(err, "older firmware 0.0.1", "facewave flash")
