@@ -18,6 +18,7 @@ HEADER_SIZE = const(16)
 INSN_SIZE = const(12)
 MAX_INSNS = const(2048)
 MAX_BODY = const(32768)
+MAX_DEPTH = const(8)  # nested loops; the engine preallocates this many frames
 
 # Opcodes. Field use:  x, a, b, c, t  (unused fields must be 0)
 OP_HOLD = const(1)  # a level, b random variation (+/-), t duration
@@ -121,7 +122,6 @@ def strings(data, count):
     if pos != end or n < 2:
         raise FormatError("string table malformed")
     return out
-
 
 
 def unpack_insn(data, i):

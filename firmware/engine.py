@@ -11,7 +11,6 @@ from micropython import const
 from . import bytecode as bc
 from . import shapes
 from . import ticks
-from .verifier import MAX_DEPTH
 
 IDLE = const(0)
 PLAYING = const(1)
@@ -25,8 +24,8 @@ _SEED = const(1)
 class Engine:
     def __init__(self, step_ms):
         self.step_ms = step_ms
-        self._lpc = [0] * MAX_DEPTH  # pc of each open LOOP
-        self._left = [0] * MAX_DEPTH  # turns left
+        self._lpc = [0] * bc.MAX_DEPTH  # pc of each open LOOP
+        self._left = [0] * bc.MAX_DEPTH  # turns left
         self._p = b""
         self._n = 0
         self.state = IDLE

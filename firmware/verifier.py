@@ -8,12 +8,10 @@ The walk is linear in the number of instructions: each loop or zone body is summ
 (duration, energy, level range, first and last levels, runs of motor-on time) and the summary
 is composed, so a loop of 10,000 turns costs the same as one turn.
 """
-from micropython import const
 
 from . import bytecode as bc
 from . import shapes
 
-MAX_DEPTH = const(8)  # nested loops; the engine preallocates this many frames
 _EASE_SLOPE = (2, 4, 4, 3)  # twice the steepest slope of each easing, relative to linear
 
 
@@ -202,8 +200,8 @@ def verify(data, prof):
             if op == bc.OP_LOOP:
                 if a == 0 or x or b or t:
                     _fail("loop count must be at least 1", pc)
-                if sum(1 for f in stack if f[2] == bc.OP_LOOP) >= MAX_DEPTH:
-                    _fail("loops nested deeper than %d" % MAX_DEPTH, pc)
+                if sum(1 for f in stack if f[2] == bc.OP_LOOP) >= bc.MAX_DEPTH:
+                    _fail("loops nested deeper than %d" % bc.MAX_DEPTH, pc)
             else:
                 if zone or stack:
                     _fail("a zone must not be inside a loop or another zone", pc)
