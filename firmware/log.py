@@ -34,10 +34,10 @@ class Log:
         self.size = size
         self._t = [0] * size
         self._k = [0] * size
-        self._a = [0] * size
+        self._a = [0] * size  # type: list[int | str]
         self.seq = 0  # entries ever added; the host asks for those after the last it saw
 
-    def add(self, t, kind, arg=0):
+    def add(self, t, kind, arg: "int | str" = 0):
         i = self.seq % self.size
         self._t[i] = t
         self._k[i] = kind

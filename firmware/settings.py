@@ -36,6 +36,17 @@ class SettingsError(ValueError):
 
 
 class Settings:
+    # the settings, set from `defaults` by _apply() (declared for the type checker only)
+    routine: str
+    intensity: int
+    session_ms: int
+    cue_ms: int
+    sessions: int
+    use_s: int
+    day: int
+    day_sessions: int
+    day_s: int
+
     def __init__(self, path="settings.json", fs=None, session_ms=180000, cue_ms=30000):
         self.path = path
         self.tmp = path + ".tmp"

@@ -29,10 +29,13 @@ def test_firmware_type_checks_against_micropython_stubs(tmp_path):
         pytest.skip("needs `npm ci` (pyright) and the test extra (micropython stubs)")
     assert pyright.exists(), "pyright missing: run `npm ci`"
     assert stubs, "micropython-rp2-rpi-pico-stubs missing: pip install -e '.[test]'"
+    # on the device the firmware package is `facewave` (deploy/main.py imports it so)
+    (tmp_path / "device").mkdir()
+    (tmp_path / "device" / "facewave").symlink_to(ROOT / "firmware", target_is_directory=True)
     config = {
         "include": [os.path.relpath(ROOT / "firmware", tmp_path)],
         "typeshedPath": str(stubs),
-        "extraPaths": [str(stubs)],
+        "extraPaths": [str(stubs), str(tmp_path / "device")],
         "reportMissingModuleSource": False,
         "typeCheckingMode": "basic",
     }
