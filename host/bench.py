@@ -73,6 +73,24 @@ def run_bench(print_fn):
                 "; skipped: " + ", ".join(skipped) if skipped else ""))
 
 
+def big_program(size, name="big"):
+    """A valid program of exactly `size` bytes (up to store.MAX_SIZE): ramps up and down, and
+    the rest in filler strings. For measuring and testing large transfers."""
+    from .firmware import bytecode as bc
+
+    insns = []
+    for _ in range(min(bc.MAX_INSNS, max(2, (size - 400) // bc.INSN_SIZE)) // 2):
+        insns.append(bc.pack_insn(bc.OP_RAMP, 0, 0, 300, 0, 100))
+        insns.append(bc.pack_insn(bc.OP_RAMP, 0, 300, 0, 0, 100))
+    strings = [name, "filler"]
+    left = size - len(bc.pack(insns, strings))
+    while left > 0:
+        k = min(255, left - 1)
+        strings.append("x" * k)
+        left -= k + 1
+    return bc.pack(insns, strings)
+
+
 def _python():
     import platform
 
