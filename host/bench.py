@@ -1,9 +1,12 @@
-"""`facewave bench`: the engine's speed on CPython and its cost on the real MicroPython VM.
+"""`facewave bench`: the engine's speed on CPython and its cost on the real MicroPython VM;
+with `--link`, the serial link's figures through the virtual board at a UART's line rate.
 
 Figures, not pass/fail: how fast the host and simulator can play patterns in virtual time, and
 what the device pays per step (heap) and for the firmware itself (RAM after import). The
 MicroPython figures come from the WebAssembly VM (see facewave.sim.mpvm); step times there are
-this machine's, a board's CPU is slower.
+this machine's, a board's CPU is slower. The link figures are wall time against the simulator's
+board (the real firmware) on a pty throttled to LINK_BAUD, with the real `facewave` and
+`mpremote` commands.
 """
 import time
 
@@ -13,6 +16,9 @@ from .firmware.verifier import verify
 
 ROUTINE = "daily"  # the built-in routine played: about 3 minutes across the face zones
 VM_STEPS = 10000  # engine steps measured under MicroPython, after a warm-up play
+LINK_BAUD = 115200  # the USB console's nominal rate; the virtual link keeps to it
+BIG = 32 * 1024  # bytes of the large upload (a valid program, near the largest allowed)
+STATUS_ROUNDS = 50
 
 
 def _program():
@@ -71,6 +77,107 @@ def run_bench(print_fn):
     print_fn("  RAM after import (.mpy), all firmware %8.1f KB  (%d modules%s)"
              % (whole / 1024, len(modules),
                 "; skipped: " + ", ".join(skipped) if skipped else ""))
+
+
+class _Served:
+    """The virtual board (the firmware's own shell) on a throttled pty, served from a thread in
+    real time, as `facewave sim --baud N` serves it."""
+
+    def __init__(self, flash_dir, baud):
+        import threading
+
+        from .sim.board import VirtualBoard
+        from .sim.serial_port import open_port
+
+        self.board = VirtualBoard(flash_dir, realtime=True)
+        self.port = open_port("pty", baud=baud, clock=self.board.seconds)
+        self.board.wire = self.port
+        self.board.power_on()
+        self.url = self.port.url
+        self._running = True
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while self._running:
+            self.board.step()
+
+    def close(self):
+        self._running = False
+        self._thread.join(5)
+        self.port.close()
+
+
+def _cli(*args):
+    """Wall seconds of one run of a command (`facewave ...` or `mpremote ...`)."""
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                          timeout=300, check=False)
+    took = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError("%s failed: %s" % (" ".join(args[:3]), proc.stderr.strip()[-300:]))
+    return took
+
+
+def run_link_bench(print_fn):
+    """Upload times, throughput and status round trip over the virtual link at LINK_BAUD."""
+    import statistics
+    import tempfile
+    from pathlib import Path
+
+    from .link import Link
+    from .sim.runner import compile_for
+    from .sim.serial_port import line_time
+
+    line_rate = LINK_BAUD / 10  # bytes per second, 8N1
+    work = Path(tempfile.mkdtemp(prefix="facewave-bench-"))
+    served = _Served(work / "flash", LINK_BAUD)
+    try:
+        url = served.url
+        _cli("facewave.cli", "info", "--port", url)  # warm caches (bytecode, the board)
+        startup = min(_cli("facewave.cli", "--help") for _ in range(3))
+        daily_cli = min(_cli("facewave.cli", "upload", ROUTINE, "--port", url)
+                        for _ in range(3))
+        big = big_program(BIG)
+        (work / "big.fwb").write_bytes(big)
+        with Link.open(url) as link:
+            t0 = time.perf_counter()  # compiled against the device's caps, then sent
+            daily = compile_for(link, ROUTINE).data
+            link.upload(ROUTINE, daily)
+            daily_api = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            link.upload("big", big)
+            big_api = time.perf_counter() - t0
+            rtts = []
+            for _ in range(STATUS_ROUNDS):
+                t0 = time.perf_counter()
+                link.status()
+                rtts.append(time.perf_counter() - t0)
+            resent = link.resent
+        big_cli = _cli("facewave.cli", "upload", str(work / "big.fwb"), "--port", url)
+        cp = _cli("mpremote", "connect", url, "fs", "cp", str(work / "big.fwb"), ":big.bin")
+        _cli("mpremote", "connect", url, "reset")  # back to the firmware
+    finally:
+        served.close()
+    ms = 1000
+    print_fn("serial link through the virtual board at %d baud (%.0f B/s line rate):"
+             % (LINK_BAUD, line_rate))
+    print_fn("  upload %s (%d B), Link API              %8.1f ms  (line time of the bytes %.1f"
+             " ms)" % (ROUTINE, len(daily), daily_api * ms, line_time(len(daily), LINK_BAUD) * ms))
+    print_fn("  upload %s, `facewave upload` end to end %8.1f ms  (of which Python and import"
+             " %.0f ms)" % (ROUTINE, daily_cli * ms, startup * ms))
+    print_fn("  upload %d KB, Link API                   %8.1f ms  %6.0f B/s = %.0f %% of line"
+             " rate" % (BIG // 1024, big_api * ms, BIG / big_api, BIG / big_api / line_rate * 100))
+    print_fn("  upload %d KB, `facewave upload`           %8.1f ms" % (BIG // 1024, big_cli * ms))
+    print_fn("  `mpremote fs cp` of the same %d KB        %8.1f ms  %.1fx the facewave upload"
+             " (%.1fx the Link API)" % (BIG // 1024, cp * ms, cp / big_cli, cp / big_api))
+    print_fn("  status round trip, median / p90 / worst %8.2f / %.2f / %.2f ms  (%d rounds,"
+             " %d frames resent)" % (statistics.median(rtts) * ms,
+                                     sorted(rtts)[len(rtts) * 9 // 10] * ms, max(rtts) * ms,
+                                     len(rtts), resent))
 
 
 def big_program(size, name="big"):

