@@ -1,0 +1,309 @@
+"""The MicroPython tier: any scenario played on CPython, then replayed into the same firmware
+on CPython and on the MicroPython VM, and the three traces compared exactly.
+
+Record: the scenario runs on a RecordingBoard, a VirtualBoard that writes down, with its
+virtual time and loop iteration, everything that crosses into the firmware (see
+replay_driver.py for the list), plus the flash as it was at the first boot. Replay:
+replay_driver.py, one source file that both interpreters run unchanged, boots
+firmware/board.py's start() on its own fake machine, clock and flash and plays the tape. The
+trace rows the firmware causes (motor level, LED, device log, zones and cues) must be equal in
+the recorded run, the CPython replay and the VM replay; so must every byte the firmware wrote
+to its console.
+"""
+import binascii
+import importlib
+import json
+import os
+import time
+from pathlib import Path
+
+from . import mpvm, runner
+from . import replay_driver as driver
+from .board import VirtualBoard
+
+DRIVER = Path(driver.__file__)
+
+
+class ReplayError(RuntimeError):
+    """A run that the replay cannot reproduce (e.g. the REPL took the console)."""
+
+
+class RecordingBoard(VirtualBoard):
+    """A VirtualBoard that records its firmware's inputs on a tape (see replay_driver)."""
+
+    def __init__(self, *args, **kwargs):
+        self.tape = []
+        self.notes = set()  # indexes of rows written by event(): the world's, not the firmware's
+        self.cuts = []
+        self.out = bytearray()
+        self.seed = None
+        self.problem = None
+        self._in_idle = False
+        self._once_ms = None
+        self._once_n = 0
+        self._taped_hw = None
+        super().__init__(*args, **kwargs)
+        self._wrap()
+
+    def _wrap(self):
+        clock, console, fs = self.clock, self.console, self.fs
+        advance, pull, write, op = clock.advance, console._pull, console.write, fs._op
+
+        def jump(ms):
+            if not self._in_idle and ms > 0:
+                self._put("jump", clock.ms + int(ms))
+            advance(ms)
+
+        def arrive():
+            n = len(console._in)
+            pull()
+            if len(console._in) > n:
+                self._put("rx", bytes(console._in[n:]).hex())
+
+        def wrote(data):
+            self.out += data
+            write(data)
+
+        def cut():
+            hit = op()
+            if hit:
+                self.cuts.append(fs.writes)
+            return hit
+
+        clock.advance, console._pull, console.write, fs._op = jump, arrive, wrote, cut
+
+    def _put(self, kind, *args):
+        ms = self.clock.ms
+        self.tape.append([kind, ms, self._once_n if self._once_ms == ms else 0, *args])
+
+    def idle(self, ms):
+        start = self.clock.ms
+        self._in_idle = True
+        try:
+            super().idle(ms)
+        finally:
+            self._in_idle = False
+        if self.clock.ms < start + max(0, ms):
+            self._put("wake")
+
+    def _start_firmware(self):
+        if self.seed is None:
+            self.seed = _snapshot(self.flash_dir)
+        hw = self.hw
+        fresh = hw is not self._taped_hw
+        if fresh:
+            self._taped_hw = hw
+            drive, set_mv = hw.drive, hw.set_mv
+
+            def driven(pin, level):
+                self._put("drive", pin, level)
+                drive(pin, level)
+
+            def volts(pin, mv):
+                self._put("mv", pin, mv)
+                set_mv(pin, mv)
+
+            hw.drive, hw.set_mv = driven, volts
+        self._put("boot", self._chosen_board(), self._installed_version(), fresh)
+        super()._start_firmware()
+        once = self.shell.once
+
+        def counted():
+            if self.clock.ms != self._once_ms:
+                self._once_ms = self.clock.ms
+                self._once_n = 0
+            self._once_n += 1
+            return once()
+
+        self.shell.once = counted
+
+    def _start_repl(self, *args, **kwargs):
+        self.problem = self.problem or "the REPL took the console at %d ms" % self.ms
+        super()._start_repl(*args, **kwargs)
+
+    def _power_down(self):
+        self._put("down")
+        super()._power_down()
+
+    def event(self, text):
+        self.notes.add(len(self.rows))
+        if text.startswith("fault exception "):
+            self._put("fault", text[len("fault exception "):])
+        super().event(text)
+
+    def firmware_rows(self):
+        """The trace without the rows the world wrote (power on, scenario events...)."""
+        return [r for i, r in enumerate(self.rows) if i not in self.notes]
+
+    def tape_dict(self):
+        files, dirs = self.seed or ({}, [])
+        return {"origin": self.origin, "flash_size": self.flash.size, "files": files,
+                "dirs": dirs, "cuts": self.cuts, "tape": self.tape}
+
+
+def _snapshot(root):
+    """({path: hex} of every file, [every folder]) of the flash, paths without a leading /."""
+    files, dirs = {}, []
+    for folder, subdirs, names in os.walk(root):
+        rel = os.path.relpath(folder, root).replace(os.sep, "/")
+        rel = "" if rel == "." else rel + "/"
+        dirs += [rel + d for d in subdirs]
+        for name in names:
+            files[rel + name] = Path(folder, name).read_bytes().hex()
+    return files, sorted(dirs)
+
+
+class Record:
+    """A scenario's recorded CPython run: run (runner.Run), tape (dict), rows (the
+    firmware's rows of its trace), out (bytes the firmware wrote to the console)."""
+
+    def __init__(self, run, tape, rows, out):
+        self.run = run
+        self.tape = tape
+        self.rows = rows
+        self.out = out
+
+
+def record(scenario, flash_dir=None):
+    """Play `scenario` (sim.scenario) on a RecordingBoard; answers a Record."""
+    made = []
+
+    def board(*args, **kwargs):
+        made.append(RecordingBoard(*args, **kwargs))
+        return made[-1]
+
+    saved = runner.VirtualBoard
+    runner.VirtualBoard = board
+    try:
+        run = runner.play(scenario, flash_dir)
+    finally:
+        runner.VirtualBoard = saved
+    b = made[0]
+    if b.problem:
+        raise ReplayError("facewave: %s cannot be replayed: %s" % (scenario.name, b.problem))
+    b._put("end")
+    return Record(run, b.tape_dict(), [tuple(r) for r in b.firmware_rows()], bytes(b.out))
+
+
+class Replayed:
+    """A replay's trace rows, console output and the wall time the replay loop took."""
+
+    def __init__(self, rows, out, seconds):
+        self.rows = rows
+        self.out = out
+        self.seconds = seconds
+
+
+def _firmware(name):
+    return importlib.import_module("facewave.firmware." + name)
+
+
+def replay_cpython(tape):
+    """The tape replayed into facewave.firmware on this CPython."""
+    started = time.perf_counter()
+    r = driver.replay(json.loads(json.dumps(tape)), _firmware, binascii.unhexlify)
+    return Replayed([tuple(row) for row in r.rows], bytes(r.console.out),
+                    time.perf_counter() - started)
+
+
+_VM_CODE = '''
+import binascii, json, sys, time
+import replay_driver
+
+
+def load(name):
+    __import__("facewave." + name)
+    return sys.modules["facewave." + name]
+
+
+with open("/tape.json") as f:
+    tape = json.load(f)
+t0 = time.ticks_ms()
+r = replay_driver.replay(tape, load, binascii.unhexlify)
+ms = time.ticks_diff(time.ticks_ms(), t0)
+print(json.dumps({"rows": r.rows, "out": binascii.hexlify(r.console.out).decode(), "ms": ms}))
+'''
+
+
+def replay_vm(tape, mpy=True, vm=None):
+    """The tape replayed into the firmware in the MicroPython VM (as .mpy files, as a device
+    holds them, unless mpy=False); seconds: the VM's own time for the replay loop."""
+    files = {"/lib/replay_driver.py": DRIVER.read_bytes(), "/tape.json": json.dumps(tape)}
+    out = json.loads(mpvm.run(_VM_CODE, files, timeout=600, mpy=mpy, vm=vm))
+    return Replayed([tuple(row) for row in out["rows"]], bytes.fromhex(out["out"]),
+                    out["ms"] / 1000)
+
+
+def first_difference(a, b):
+    """(index, row of a or None, row of b or None) where two traces first differ, or None."""
+    for i in range(max(len(a), len(b))):
+        x = a[i] if i < len(a) else None
+        y = b[i] if i < len(b) else None
+        if x != y:
+            return i, x, y
+    return None
+
+
+class Comparison:
+    """A scenario on both interpreters: the record, both replays, and the first difference
+    (a one-line description, or None when all three traces and outputs agree)."""
+
+    def __init__(self, rec, cpy, mp):
+        self.record = rec
+        self.cpython = cpy
+        self.vm = mp
+        self.virtual_ms = rec.tape["tape"][-1][1] - rec.tape["origin"]
+        self.difference = (_differ("the CPython run", rec.rows, rec.out, "its CPython replay",
+                                   cpy.rows, cpy.out)
+                           or _differ("CPython", cpy.rows, cpy.out, "MicroPython", mp.rows,
+                                      mp.out))
+
+    @property
+    def speedup(self):
+        """Virtual time over the VM's wall time for the replay."""
+        return self.virtual_ms / 1000 / max(self.vm.seconds, 1e-3)
+
+
+def _differ(an, a, a_out, bn, b, b_out):
+    d = first_difference(a, b)
+    if d:
+        return "trace row %d: %s %s, %s %s" % (d[0] + 1, an, _row(d[1]), bn, _row(d[2]))
+    d = first_difference(frames(a_out), frames(b_out))
+    if d:
+        return "console output frame %d: %s %r, %s %r" % (d[0] + 1, an, d[1], bn, d[2])
+    return None
+
+
+def frames(out):
+    """The firmware's console output as [(frame type, seq, payload)], with JSON payloads
+    parsed: MicroPython's dicts keep no insertion order, so its JSON keys come in another
+    order, which the host does not care about. Bytes outside frames count as (None, 0,
+    bytes)."""
+    from ..firmware import frame
+
+    dec = frame.Decoder()
+    got, pos = [], 0
+    while pos < len(out):
+        start, garbage = pos, dec.garbage
+        pos = dec.feed(out, pos)
+        if dec.garbage > garbage:
+            got.append((None, 0, bytes(out[start:pos])))
+        if dec.event == frame.FRAME:
+            payload = bytes(dec.payload())
+            if payload[:1] == b"{":
+                try:
+                    payload = json.loads(payload)
+                except ValueError:
+                    pass
+            got.append((dec.type, dec.seq, payload))
+    return got
+
+
+def _row(row):
+    return "(no row)" if row is None else "%d ms, level %d, %s, %r" % tuple(row)
+
+
+def compare(scenario, flash_dir=None, mpy=True, vm=None):
+    """Record `scenario` on CPython, replay it on CPython and on the MicroPython VM."""
+    rec = record(scenario, flash_dir)
+    return Comparison(rec, replay_cpython(rec.tape), replay_vm(rec.tape, mpy=mpy, vm=vm))
