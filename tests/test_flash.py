@@ -1,4 +1,6 @@
-"""`facewave flash` against the virtual board's REPL over a pty, with the real mpremote code.
+"""`facewave flash` against the virtual board's REPL over a pty, with the real mpremote code:
+the simulator's whole board (plain MicroPython, or running the firmware) where the handshake
+matters, and a REPL stand-in where a test pulls the cable or shrinks the flash.
 
 The board's flash is a directory, so each test looks at what a board would boot: boot.py itself
 is run by the REPL emulation (and once by the real MicroPython VM) to see which slot it picks.
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import serial
+from conftest import SerialBoard
 from facewave import flash as fl
 from facewave.errors import FacewaveError
 from facewave.firmware import VERSION
@@ -269,28 +272,38 @@ def test_boot_py_runs_on_real_micropython_and_imports_the_slot(tmp_path):
     assert out.strip() == "/fw/b/facewave/engine.mpy"
 
 
-def test_a_board_running_the_firmware_is_reached_upgraded_and_keeps_its_patterns(
-        flash, monkeypatch):
-    # an older firmware, installed and running; main.py from this build, or a stand-in
-    root_files = fl.root_files
-    monkeypatch.setattr(fl, "root_files", lambda: {"/main.py": b"import facewave\n",
-                                                   **root_files()})
-    (flash / "fw" / "a").mkdir(parents=True)
-    (flash / "fw" / "a" / "manifest.json").write_text('{"version": "0.0.1", "files": {}}')
-    (flash / "fw" / "slot").write_text("a")
-    (flash / "main.py").write_text("import facewave\n")
-    program = pico_program()
-    with Board(flash, firmware=True) as board:
+def test_a_board_running_the_firmware_is_reached_upgraded_and_keeps_its_patterns(tmp_path):
+    # the simulator's whole board running an older firmware (its slot manifest says 0.0.1)
+    board = SerialBoard(tmp_path / "flash", version="0.0.1")
+    try:
         with Link.open(board.url) as link:
             assert link.info()["firmware"] == "0.0.1"
-            link.upload("mine", program, progress=False)
+            link.upload("mine", pico_program(), progress=False)
         result = fl.flash(board.url, progress=False)  # the handshake is checked
-        assert board.handbacks == 1  # mpremote's Ctrl-C reached the REPL through the firmware
+        events = board.call(lambda b: [ev for _, _, _, ev in b.rows])
+        assert "repl" in events  # mpremote's Ctrl-C reached the REPL through the firmware
         assert result["handshake"]["firmware"] == VERSION and result["slot"] == "/fw/b"
         with Link.open(board.url) as link:
             assert link.info()["firmware"] == VERSION
             assert [p["name"] for p in link.list()] == ["mine"]
+    finally:
+        board.stop()
+    flash = tmp_path / "flash"
     assert (flash / "fw" / "a" / "manifest.json").exists()  # the old slot stays as fallback
+    assert complete(flash, "/fw/b") and booted_slot(flash) == "/fw/b"
+
+
+def test_a_board_with_plain_micropython_runs_the_firmware_after_a_flash(tmp_path):
+    board = SerialBoard(tmp_path / "flash", firmware=False)  # `facewave sim --bare`
+    try:
+        result = fl.flash(board.url, progress=False)
+        assert result["previous"] is None and result["handshake"]["firmware"] == VERSION
+        with Link.open(board.url) as link:
+            link.upload("mine", pico_program(), progress=False)
+            assert link.play("mine")["state"] == "running"
+    finally:
+        board.stop()
+    assert complete(tmp_path / "flash", "/fw/a")
 
 
 def pico_program():
