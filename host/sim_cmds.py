@@ -22,6 +22,8 @@ def setup_sim(p):
     p.add_argument("--baud", type=int, metavar="N", help="throttle the link to N baud")
     p.add_argument("--bare", action="store_true",
                    help="a board with plain MicroPython only (for trying `facewave flash`)")
+    p.add_argument("--mpy", action="store_true", help="sim run: replay the run into the "
+                   "firmware on the MicroPython VM too; exit 1 unless the traces are equal")
 
 
 def do_sim(args):
@@ -77,14 +79,23 @@ def _run(args):
     from .sim import scenario as sc
 
     scenario = sc.load(args.scenario)
-    run = runner.play(scenario, _flash_dir(args) if args.flash else None)
+    flash = _flash_dir(args) if args.flash else None
+    both = None
+    if args.mpy:
+        from .sim import replay
+
+        both = replay.compare_cli(scenario, flash)
+        run = both.record.run
+    else:
+        run = runner.play(scenario, flash)
     board = run.board
     _outputs(args, board, scenario.name, scenario.until)
     if args.json:
         print(json.dumps({"scenario": scenario.name, "virtual_ms": scenario.until,
                           "seconds": round(run.seconds, 3),
                           "failed": [{"line": e.line, "expect": e.describe(), "why": why}
-                                     for e, why in run.failures]}))
+                                     for e, why in run.failures],
+                          **({"mpy": both.summary()} if both else {})}))
     else:
         print("%s: %d events, %s of virtual time in %.2f s"
               % (scenario.name, len(scenario.events), _secs(scenario.until), run.seconds))
@@ -93,7 +104,9 @@ def _run(args):
                   file=sys.stderr)
         if scenario.expects and not run.failures:
             print("all %d expectations hold" % len(scenario.expects))
-    return 1 if run.failures else 0
+        if both:
+            both.report()
+    return 1 if run.failures or (both and both.difference) else 0
 
 
 def _outputs(args, board, name, until):

@@ -14,6 +14,7 @@ import binascii
 import importlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def record(scenario, flash_dir=None):
         runner.VirtualBoard = saved
     b = made[0]
     if b.problem:
-        raise ReplayError("facewave: %s cannot be replayed: %s" % (scenario.name, b.problem))
+        raise ReplayError("%s cannot be replayed: %s" % (scenario.name, b.problem))
     b._put("end")
     return Record(run, b.tape_dict(), [tuple(r) for r in b.firmware_rows()], bytes(b.out))
 
@@ -263,6 +264,23 @@ class Comparison:
         """Virtual time over the VM's wall time for the replay."""
         return self.virtual_ms / 1000 / max(self.vm.seconds, 1e-3)
 
+    def summary(self):
+        return {"same": self.difference is None, "difference": self.difference,
+                "rows": len(self.vm.rows), "frames": len(frames(self.vm.out)),
+                "vm_seconds": round(self.vm.seconds, 3), "speedup": round(self.speedup)}
+
+    def report(self):
+        """Print the verdict: stdout when the traces agree, stderr naming the first
+        difference when they do not."""
+        if self.difference:
+            print("facewave: the firmware behaves differently on MicroPython: %s"
+                  % self.difference, file=sys.stderr)
+            return
+        print("MicroPython VM: the same trace (%d rows) and console output (%d frames); the "
+              "replay ran %.1f s of virtual time in %.2f s, %.0fx real time"
+              % (len(self.vm.rows), len(frames(self.vm.out)), self.virtual_ms / 1000,
+                 self.vm.seconds, self.speedup))
+
 
 def _differ(an, a, a_out, bn, b, b_out):
     d = first_difference(a, b)
@@ -307,3 +325,15 @@ def compare(scenario, flash_dir=None, mpy=True, vm=None):
     """Record `scenario` on CPython, replay it on CPython and on the MicroPython VM."""
     rec = record(scenario, flash_dir)
     return Comparison(rec, replay_cpython(rec.tape), replay_vm(rec.tape, mpy=mpy, vm=vm))
+
+
+def compare_cli(scenario, flash_dir=None):
+    """compare() with the VM's absence or a run it cannot replay as one-line errors."""
+    from ..errors import FacewaveError
+
+    try:
+        return compare(scenario, flash_dir)
+    except mpvm.VMUnavailable as e:
+        raise FacewaveError("--mpy: %s" % e, 2) from None
+    except (ReplayError, mpvm.VMError) as e:
+        raise FacewaveError("--mpy: %s" % str(e).strip().splitlines()[-1], 1) from None
