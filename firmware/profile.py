@@ -48,50 +48,6 @@ class Profile:
         return {key: getattr(self, key) for key in _CAPS}
 
 
-_ACTIONS = ("next", "power", "intensity", "pause", "none")  # what a button gesture may do
-
-# Board fields, required of a profile that drives real hardware: Profile(data, board=True).
-# "section.key": (lowest, highest, default) for integers, default None meaning required;
-# (choices, None, default) for words. Pin -1 means "not fitted". The attribute is section_key.
-_BOARD = {
-    "pwm_freq": (100, 40000, None),  # motor PWM frequency, Hz
-    "motor.pin": (0, 63, None),
-    "motor.kind": (("erm",), None, "erm"),  # LRA needs a driver chip: not yet
-    "motor.soft_ms": (0, 2000, 200),  # soft start: 0 -> full over this long
-    "motor.kick_ms": (0, 100, 0),  # kick to overcome stiction when starting from rest
-    "motor.kick_level": (0, 1000, 0),
-    "motor.fade_ms": (0, 5000, 500),  # ramp to zero before the planned end of a session
-    "motor.rest_ms": (1000, 600000, 10000),  # forced rest after max_on_ms or a hot motor
-    "button.pin": (0, 63, None),
-    "button.active": (0, 1, 0),  # level read while pressed
-    "button.pull": (("up", "down", "none"), None, "up"),
-    "button.debounce_ms": (1, 200, 30),
-    "button.long_ms": (300, 5000, 1000),
-    "button.double_ms": (100, 1000, 350),
-    "button.stuck_ms": (2000, 120000, 15000),
-    "button.short": (_ACTIONS, None, "next"),
-    "button.long": (_ACTIONS, None, "power"),
-    "button.double": (_ACTIONS, None, "intensity"),
-    "led.kind": (("plain", "neopixel", "none"), None, None),
-    "led.pin": (-1, 63, -1),
-    "led.active": (0, 1, 1),
-    "battery.pin": (-1, 63, -1),  # ADC pin of the battery divider; -1: no sensing
-    "battery.vref_mv": (1000, 5000, 3300),  # ADC full scale
-    "battery.ratio": (1000, 10000, 2000),  # divider, permille: battery mV per 1000 mV at pin
-    "battery.atten": (-1, 3, -1),  # ADC attenuation constant index (ESP32), -1: default
-    "battery.low_mv": (2500, 4500, 3500),  # warn, shorten sessions
-    "battery.cutoff_mv": (2500, 4500, 3300),  # no motor below this
-    "battery.period_ms": (200, 600000, 5000),
-    "charger.pin": (-1, 63, -1),  # charger status pin; -1: cannot sense charging
-    "charger.active": (0, 1, 0),
-    "charger.pull": (("up", "down", "none"), None, "up"),
-    "session.default_ms": (10000, 3600000, 180000),
-    "session.cue_ms": (0, 600000, 30000),  # zone cue interval; 0: none
-    "session.idle_off_ms": (10000, 86400000, 600000),
-    "session.pause_off_ms": (5000, 3600000, 60000),
-    "wdt_ms": (1000, 8000, 5000),
-    "timer": (-1, 3, -1),  # machine.Timer id feeding the watchdog while at the REPL
-}
 _INTENSITY = (400, 550, 700, 850, 1000)  # permille of the pattern at steps 1..5
 
 
@@ -105,8 +61,53 @@ def _field(data, path):
 
 
 def _check_board(prof, data):
+    """Check the board fields and set them as attributes. The table is built here, not at
+    import: it is needed once, at boot, and so holds no RAM afterwards."""
+    actions = ("next", "power", "intensity", "pause", "none")  # what a button gesture may do
+    # Board fields, required of a profile that drives real hardware: Profile(data, board=True).
+    # "section.key": (lowest, highest, default) for integers, default None meaning required;
+    # (choices, None, default) for words. Pin -1 means "not fitted". The attribute is section_key.
+    board = {
+        "pwm_freq": (100, 40000, None),  # motor PWM frequency, Hz
+        "motor.pin": (0, 63, None),
+        "motor.kind": (("erm",), None, "erm"),  # LRA needs a driver chip: not yet
+        "motor.soft_ms": (0, 2000, 200),  # soft start: 0 -> full over this long
+        "motor.kick_ms": (0, 100, 0),  # kick to overcome stiction when starting from rest
+        "motor.kick_level": (0, 1000, 0),
+        "motor.fade_ms": (0, 5000, 500),  # ramp to zero before the planned end of a session
+        "motor.rest_ms": (1000, 600000, 10000),  # forced rest after max_on_ms or a hot motor
+        "button.pin": (0, 63, None),
+        "button.active": (0, 1, 0),  # level read while pressed
+        "button.pull": (("up", "down", "none"), None, "up"),
+        "button.debounce_ms": (1, 200, 30),
+        "button.long_ms": (300, 5000, 1000),
+        "button.double_ms": (100, 1000, 350),
+        "button.stuck_ms": (2000, 120000, 15000),
+        "button.short": (actions, None, "next"),
+        "button.long": (actions, None, "power"),
+        "button.double": (actions, None, "intensity"),
+        "led.kind": (("plain", "neopixel", "none"), None, None),
+        "led.pin": (-1, 63, -1),
+        "led.active": (0, 1, 1),
+        "battery.pin": (-1, 63, -1),  # ADC pin of the battery divider; -1: no sensing
+        "battery.vref_mv": (1000, 5000, 3300),  # ADC full scale
+        "battery.ratio": (1000, 10000, 2000),  # divider, permille: battery mV per 1000 mV at pin
+        "battery.atten": (-1, 3, -1),  # ADC attenuation constant index (ESP32), -1: default
+        "battery.low_mv": (2500, 4500, 3500),  # warn, shorten sessions
+        "battery.cutoff_mv": (2500, 4500, 3300),  # no motor below this
+        "battery.period_ms": (200, 600000, 5000),
+        "charger.pin": (-1, 63, -1),  # charger status pin; -1: cannot sense charging
+        "charger.active": (0, 1, 0),
+        "charger.pull": (("up", "down", "none"), None, "up"),
+        "session.default_ms": (10000, 3600000, 180000),
+        "session.cue_ms": (0, 600000, 30000),  # zone cue interval; 0: none
+        "session.idle_off_ms": (10000, 86400000, 600000),
+        "session.pause_off_ms": (5000, 3600000, 60000),
+        "wdt_ms": (1000, 8000, 5000),
+        "timer": (-1, 3, -1),  # machine.Timer id feeding the watchdog while at the REPL
+    }
     name = prof.name
-    for path, (lo, hi, default) in _BOARD.items():
+    for path, (lo, hi, default) in board.items():
         value = _field(data, path)
         if value is None:
             if default is None:

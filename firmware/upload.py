@@ -1,0 +1,166 @@
+"""Uploading a pattern into the store: resumable, hashed, verified, committed atomically.
+
+Only a host that uploads needs this code, so store.Store loads it on the first upload and a
+device that is never sent a pattern never holds it in RAM. See store.py for the scheme.
+"""
+import hashlib
+
+from micropython import const
+
+from . import verifier
+from .bytecode import HEADER_SIZE
+from .messages import E_HASH, E_INCOMPLETE, E_MALFORMED, E_NO_SPACE, E_NO_UPLOAD, E_QUOTA
+from .messages import E_STORAGE, E_TOO_BIG, E_VERIFY, refusal
+from .store import EXT, MAX_SIZE, META, OLD, TMP, check_name
+
+_ENOSPC = const(28)
+_EEXIST = const(17)
+
+
+def begin(s, name, size, digest):
+    """Start or resume an upload; answers the offset the device already holds."""
+    check_name(name)
+    if size < HEADER_SIZE or size > MAX_SIZE:
+        raise refusal(E_TOO_BIG, "pattern %r is %d bytes; a pattern is %d to %d bytes"
+               % (name, size, HEADER_SIZE, MAX_SIZE))
+    if len(digest) != 32:
+        raise refusal(E_MALFORMED, "SHA-256 must be 32 bytes")
+    count, total = s.used()
+    old = s.fs.size(s.path_of(name + EXT))
+    if old < 0 and count >= s.max_count:
+        raise refusal(E_QUOTA, "the device holds its maximum of %d patterns; delete one first"
+               % s.max_count)
+    if total - max(old, 0) + size > s.max_bytes:
+        raise refusal(E_QUOTA, "pattern %r (%d bytes) would exceed the %d-byte storage quota"
+               " (%d used); delete a pattern first" % (name, size, s.max_bytes, total))
+    meta = "%s %d %s" % (name, size, _hex(digest))
+    if s.upload and s.upload[0] == name and s.upload[1] == size \
+            and s.upload[2] == digest:
+        return s.offset
+    _close(s)
+    held = s.fs.size(s.path_of(TMP))
+    if 0 <= held <= size and _meta(s) == meta:
+        s.offset = held
+    else:
+        held = -1
+    free = s.free()
+    if free >= 0 and free - s.reserve < size - max(held, 0):
+        raise refusal(E_NO_SPACE, "the device's storage is full (%d bytes free, %d needed);"
+               " delete a pattern first" % (max(free - s.reserve, 0), size))
+    try:
+        if held < 0:
+            _discard(s)
+            f = s.fs.open(s.path_of(META), "w")
+            try:
+                s.fs.write(f, meta)
+            finally:
+                f.close()
+            s.offset = 0
+            s.held_file = s.fs.open(s.path_of(TMP), "wb")
+        else:
+            s.held_file = s.fs.open(s.path_of(TMP), "ab")
+    except OSError as e:
+        _fail(s, e)
+    s.upload = (name, size, digest)
+    return s.offset
+
+def _meta(s):
+    try:
+        f = s.fs.open(s.path_of(META), "r")
+        try:
+            return f.read(200)
+        finally:
+            f.close()
+    except OSError:
+        return None
+
+def write(s, offset, data):
+    """Append a chunk if it starts where the held bytes end; answers the held offset.
+
+    A duplicate or a chunk after a gap changes nothing: the reply tells the host where
+    to continue."""
+    if not s.upload:
+        raise refusal(E_NO_UPLOAD, "no upload in progress (it was reset); start it again")
+    if offset != s.offset or not data:
+        return s.offset
+    if offset + len(data) > s.upload[1]:
+        raise refusal(E_MALFORMED, "chunk runs past the announced size")
+    try:
+        s.fs.write(s.held_file, data)
+    except OSError as e:
+        _fail(s, e)
+    s.offset += len(data)
+    return s.offset
+
+def commit(s, profile):
+    """Check the held bytes (size, SHA-256, verifier) and put them in place atomically."""
+    if not s.upload:
+        raise refusal(E_NO_UPLOAD, "no upload in progress to commit")
+    name, size, digest = s.upload
+    if s.offset != size:
+        raise refusal(E_INCOMPLETE, "upload of %r incomplete: %d of %d bytes"
+               % (name, s.offset, size))
+    _close(s)
+    data = s.read_path(s.path_of(TMP), size)
+    if hashlib.sha256(data).digest() != digest:
+        abort(s)
+        raise refusal(E_HASH, "upload of %r arrived corrupted (SHA-256 mismatch); send it again"
+               % name)
+    try:
+        info = verifier.verify(data, profile)
+    except verifier.VerifyError as e:
+        abort(s)
+        raise refusal(E_VERIFY, "the device rejected %r: %s" % (name, e.args[0]))
+    final = s.path_of(name + EXT)
+    try:
+        try:
+            s.fs.rename(s.path_of(TMP), final)
+        except OSError as e:
+            if e.args[0] != _EEXIST:
+                raise
+            s.fs.rename(final, s.path_of(name + OLD))
+            s.fs.rename(s.path_of(TMP), final)
+            s.fs.remove(s.path_of(name + OLD))
+        s.fs.remove(s.path_of(META))
+    except OSError as e:
+        s.upload = None
+        raise refusal(E_STORAGE, "could not store %r: %s" % (name, e))
+    s.upload = None
+    return info
+
+def abort(s):
+    """Drop the upload in progress (nothing stored changes)."""
+    _close(s)
+    s.upload = None
+    _discard(s)
+
+def _close(s):
+    if s.held_file:
+        f = s.held_file
+        s.held_file = None
+        try:
+            f.close()
+        except OSError:
+            pass
+
+def _discard(s):
+    for entry in (TMP, META):
+        if s.fs.size(s.path_of(entry)) >= 0:
+            s.fs.remove(s.path_of(entry))
+
+def _fail(s, e):
+    """A filesystem error during an upload: drop it, keep everything stored."""
+    s.upload = None
+    _close(s)
+    try:
+        _discard(s)
+    except OSError:
+        pass
+    if e.args and e.args[0] == _ENOSPC:
+        raise refusal(E_NO_SPACE, "the device's storage is full; delete a pattern and upload"
+                      " again")
+    raise refusal(E_STORAGE, "storage error during upload: %s" % e)
+
+
+def _hex(b):
+    return "".join("%02x" % x for x in b)

@@ -1,0 +1,45 @@
+"""Firmware RAM on MicroPython: what a device holds once the firmware has booted.
+
+"Firmware RAM after import" counts exactly the modules a device imports to boot: board.start()
+on a fake `machine` plus one loop iteration, in the real MicroPython VM, as .mpy. The figures
+are printed for the issue's benchmark note; the budgets only stop them growing back.
+"""
+import os
+
+import pytest
+from facewave.sim import mpvm
+
+_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+# The issue's target is 40 KB; these are the levels reached so far (see the commit log for why
+# 40 KB needs the bytecode out of RAM: frozen modules or ROMFS).
+BOOT_IMPORT_BUDGET = 86 * 1024
+BOOT_HELD_BUDGET = 95 * 1024
+
+
+@pytest.fixture(scope="module", autouse=True)
+def vm():
+    try:
+        return mpvm.find_vm()
+    except mpvm.VMUnavailable as err:
+        if _CI:
+            pytest.fail("CI must run the MicroPython VM tests: %s" % err)
+        pytest.skip(str(err))
+
+
+def test_boot_set_ram_within_budget():
+    imported, names, held = mpvm.boot_ram("pico")
+    print("\nboot set (%d modules): %s" % (len(names), " ".join(names)))
+    print("RAM after importing the boot set (.mpy): %d B; after booting: %d B" % (imported, held))
+    assert {"board", "device", "protocol", "store", "boards.pico"} <= set(names)
+    assert "upload" not in names  # loaded by the first upload only
+    assert 0 < imported <= BOOT_IMPORT_BUDGET
+    assert imported < held <= BOOT_HELD_BUDGET
+
+
+def test_engine_alone_leaves_the_verifier_out():
+    """The tick path (engine) does not pull in the verifier: a player needs no checker."""
+    ram, done, _ = mpvm.firmware_ram(["engine"])
+    print("\nengine with its imports: %d B" % ram)
+    assert done == ["engine"]
+    assert ram < mpvm.firmware_ram(["engine", "verifier"])[0]
