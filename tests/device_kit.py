@@ -52,11 +52,14 @@ class Patterns:
         return self.programs[name]
 
 
-def make(now=0, programs=None, prof=None, **changes):
+def make(now=0, programs=None, prof=None, settings_path=None, **changes):
+    """A booted device. A test that saves settings passes settings_path (under tmp_path):
+    the firmware's default, "settings.json", is relative to the current directory."""
     prof = prof or profile(**changes)
     if programs is None:
         programs = {"a": hold(500, 4600, "a"), "b": hold(300, 1600, "b")}
-    settings = Settings(session_ms=prof.session_default_ms, cue_ms=prof.session_cue_ms)
+    settings = Settings(str(settings_path or "settings.json"), session_ms=prof.session_default_ms,
+                        cue_ms=prof.session_cue_ms)
     d = dv.Device(prof, Patterns(programs), settings)
     d.boot(now)
     return d

@@ -203,9 +203,8 @@ def test_stuck_button_stops_and_is_logged(c):
     assert "button stuck" in entries(c.d, "button")[-1][1]
 
 
-def test_commands_and_bad_names(c, tmp_path):
-    c.d.settings.path = str(tmp_path / "settings.json")
-    c.d.settings.tmp = c.d.settings.path + ".tmp"
+def test_commands_and_bad_names(tmp_path):
+    c = Clock(make(settings_path=tmp_path / "settings.json"))
     with pytest.raises(dv.DeviceError, match="cannot read pattern nope"):
         c.d.play(0, "nope")
     c.event(dv.PLAY, "b")
