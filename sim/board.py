@@ -53,7 +53,7 @@ class FlashStoreFS(store.FS):
 
     def write(self, f, data):
         if self._op():
-            f.write(bytes(data[:len(data) // 2]))
+            f.write(data[:len(data) // 2])
             f.flush()
             raise PowerCut("power cut during a write")
         f.write(data)

@@ -38,26 +38,8 @@ def stored(board, name):
 
 
 def cut_power_at(board, n):
-    """Cut the power at the n-th filesystem operation from now (board.fs.cut_at), text writes
-    included: sim/board.py's FlashStoreFS.write half-writes only bytes (bytes(str) raises), so
-    a cut during the upload's text bookkeeping is made here the same way."""
-    from facewave.sim.board import PowerCut
-
-    fs = board.fs
-    fs.cut_at = fs.writes + n
-    bytes_write = type(fs).write.__get__(fs)
-
-    def write(f, data):
-        if isinstance(data, str) and fs.cut_at is not None and fs.writes + 1 >= fs.cut_at:
-            fs.writes += 1
-            fs.cut_at = None
-            f.write(data[:len(data) // 2])
-            f.flush()
-            raise PowerCut("power cut during a write")
-        return bytes_write(f, data)
-
-    if fs.__dict__.get("write") is None:
-        fs.write = write
+    """Cut the power at the n-th filesystem operation from now (a write lands half-way)."""
+    board.fs.cut_at = board.fs.writes + n
 
 
 def upload_ops():
