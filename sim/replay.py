@@ -40,6 +40,7 @@ class RecordingBoard(VirtualBoard):
         self.seed = None
         self.problem = None
         self._in_idle = False
+        self._in_once = False
         self._once_ms = None
         self._once_n = 0
         self._taped_hw = None
@@ -74,8 +75,11 @@ class RecordingBoard(VirtualBoard):
         clock.advance, console._pull, console.write, fs._op = jump, arrive, wrote, cut
 
     def _put(self, kind, *args):
+        """An entry due before loop iteration n + 1 at this ms, n the iterations before it;
+        console bytes read inside an iteration were there before it began."""
         ms = self.clock.ms
-        self.tape.append([kind, ms, self._once_n if self._once_ms == ms else 0, *args])
+        n = self._once_n if self._once_ms == ms else 0
+        self.tape.append([kind, ms, n - 1 if self._in_once else n, *args])
 
     def idle(self, ms):
         start = self.clock.ms
@@ -114,7 +118,11 @@ class RecordingBoard(VirtualBoard):
                 self._once_ms = self.clock.ms
                 self._once_n = 0
             self._once_n += 1
-            return once()
+            self._in_once = True
+            try:
+                return once()
+            finally:
+                self._in_once = False
 
         self.shell.once = counted
 
