@@ -149,13 +149,15 @@ class Shell:
         """One loop iteration; True if it was healthy (and so fed the watchdog)."""
         now = self.clock.ticks_ms()
         try:
-            if self.device is None:
+            d = self.device
+            pwm = self.pwm
+            if d is None or pwm is None:
                 raise RuntimeError("the device did not start")
-            self._inputs(now)
+            self._inputs(now, d)
             self._console(now)
-            self.device.tick(now)
-            self._outputs()
-            self._save(now)
+            d.tick(now)
+            self._outputs(d, pwm)
+            self._save(now, d)
         except Exception as e:
             self._fail(now, e)
             return False
@@ -206,8 +208,7 @@ class Shell:
 
     # ---- steps ----
 
-    def _inputs(self, now):
-        d = self.device
+    def _inputs(self, now, d):
         dv = self._dv
         if self._head - self._tail > _RING:  # edges lost: keep the newest
             self._tail = self._head - _RING
@@ -249,16 +250,15 @@ class Shell:
             if link.repl:
                 raise KeyboardInterrupt
 
-    def _outputs(self):
-        d = self.device
+    def _outputs(self, d, pwm):
         f = d.freq or self.prof.pwm_freq
         if f != self._freq:
             self._freq = f
-            self.pwm.freq(f)
+            pwm.freq(f)
         duty = d.level * 65535 // 1000
         if duty != self._duty:
             self._duty = duty
-            self.pwm.duty_u16(duty)
+            pwm.duty_u16(duty)
         self._show(d.led.on, d.led.rgb)
 
     def _show(self, on, rgb):
@@ -277,16 +277,19 @@ class Shell:
             self._on = on
             led.value(on if self.prof.led_active else 1 - on)
 
-    def _save(self, now):
+    def _save(self, now, d):
         try:
-            self.device.save()
+            d.save()
         except OSError as e:  # the old settings stay intact; say so, carry on
-            self.device.log.add(now, self._log.SETTINGS, "settings not saved: %s" % e)
+            d.log.add(now, self._log.SETTINGS, "settings not saved: %s" % e)
 
     def motor_zero(self):
         """The motor to 0 by every means there is."""
         try:
-            self.pwm.duty_u16(0)
+            pwm = self.pwm
+            if pwm is None:
+                raise RuntimeError("no PWM")
+            pwm.duty_u16(0)
             self._duty = 0
         except Exception:
             try:
@@ -300,6 +303,8 @@ class Shell:
         self.failures += 1
         d = self.device
         try:
+            if d is None:
+                raise RuntimeError("no device")
             d.fault(now, "%s: %s" % (type(e).__name__, e))
             d.led.update(now, self._dv.ERROR)
             self._show(d.led.on, d.led.rgb)
