@@ -234,10 +234,12 @@ print(json.dumps({"rows": r.rows, "out": binascii.hexlify(r.console.out).decode(
 '''
 
 
-def replay_vm(tape, mpy=True, vm=None):
+def replay_vm(tape, mpy=True, vm=None, files=None):
     """The tape replayed into the firmware in the MicroPython VM (as .mpy files, as a device
-    holds them, unless mpy=False); seconds: the VM's own time for the replay loop."""
-    files = {"/lib/replay_driver.py": DRIVER.read_bytes(), "/tape.json": json.dumps(tape)}
+    holds them, unless mpy=False; `files` as for mpvm.run, e.g. a changed firmware module);
+    seconds: the VM's own time for the replay loop, boot included."""
+    files = {"/lib/replay_driver.py": DRIVER.read_bytes(), "/tape.json": json.dumps(tape),
+             **(files or {})}
     out = json.loads(mpvm.run(_VM_CODE, files, timeout=600, mpy=mpy, vm=vm))
     return Replayed([tuple(row) for row in out["rows"]], bytes.fromhex(out["out"]),
                     out["ms"] / 1000)
