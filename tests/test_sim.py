@@ -11,6 +11,7 @@ import pytest
 import serial
 
 from facewave.firmware import device as dv
+from facewave.library import builtin_names
 from facewave.link import Link
 from facewave.sim import runner
 from facewave.sim import scenario as sc
@@ -34,6 +35,21 @@ def test_builtin_scenario_holds_and_matches_its_golden_trace(path):
     if os.environ.get("FACEWAVE_UPDATE_GOLDEN"):
         golden.write_text(run.board.csv())
     assert run.board.csv() == golden.read_text()
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_builtin_routine_through_the_whole_board_matches_its_golden_trace(name, tmp_path):
+    """Upload, play to the session's end: the PWM the firmware drives, to the millisecond."""
+    board, link = _board(tmp_path)
+    prog = runner.compile_for(link, name)
+    link.upload(prog.name, prog.data)
+    link.play(name)
+    board.run_for(prog.info.duration + 185000)  # a session is 3 min unless a routine says
+    assert board.device_events("end")
+    golden = GOLDEN.parent / "board" / (name + ".csv")
+    if os.environ.get("FACEWAVE_UPDATE_GOLDEN"):
+        golden.write_text(board.csv())
+    assert board.csv() == golden.read_text()
 
 
 def test_every_scenario_has_a_golden_trace():
