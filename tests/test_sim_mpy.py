@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from facewave.sim import mpvm, replay, runner
 from facewave.sim import scenario as sc
 
@@ -159,7 +158,16 @@ def test_a_run_that_enters_the_repl_is_refused_in_one_line(tmp_path):
 
 def test_sim_run_mpy_reports_the_same_trace_and_its_speed(vm):
     proc = subprocess.run([sys.executable, "-m", "facewave.cli", "sim", "run", str(SCENARIOS[0]),
-                           "--mpy", "--json"], capture_output=True, text=True, timeout=300)
+                           "--mpy", "--json"], capture_output=True, text=True, timeout=300,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)["mpy"]
     assert out["same"] and out["difference"] is None and out["speedup"] > 0
+
+
+def test_same_trace_across_the_ticks_wrap(vm, tmp_path):
+    path = tmp_path / "wrap.toml"
+    faults = next(p for p in SCENARIOS if p.stem == "faults")
+    path.write_text("start_tick = %d\n%s" % ((1 << 30) - 60000, faults.read_text()))
+    both = replay.compare(sc.load(path), vm=vm)
+    assert both.difference is None and len(both.vm.rows) > 100
