@@ -8,7 +8,9 @@ this machine's, a board's CPU is slower. The link figures are wall time against 
 board (the real firmware) on a pty throttled to LINK_BAUD, with the real `facewave` and
 `mpremote` commands.
 """
+import tempfile
 import time
+from pathlib import Path
 
 from .firmware import engine as eng
 from .firmware.profile import Profile
@@ -63,7 +65,7 @@ def run_bench(print_fn):
     try:
         vm = mpvm.measure(data, steps=VM_STEPS)
         core, _, _ = mpvm.firmware_ram(mpvm.CORE)
-        whole, modules, skipped = mpvm.firmware_ram()
+        boot, boot_set, booted = mpvm.boot_ram()
     except mpvm.VMUnavailable as err:
         print_fn("MicroPython figures skipped: %s" % err)
         return
@@ -74,9 +76,30 @@ def run_bench(print_fn):
              % (vm["mean_us"], vm["p99_us"], vm["worst_us"]))
     print_fn("  RAM after import (.mpy), pattern core %8.1f KB  (%s)"
              % (core / 1024, ", ".join(mpvm.CORE)))
-    print_fn("  RAM after import (.mpy), all firmware %8.1f KB  (%d modules%s)"
-             % (whole / 1024, len(modules),
-                "; skipped: " + ", ".join(skipped) if skipped else ""))
+    print_fn("  RAM after import (.mpy), boot set      %8.1f KB  (%d modules a device imports"
+             " to boot; %.1f KB once booted)" % (boot / 1024, len(boot_set), booted / 1024))
+    _sim_figures(print_fn)
+
+
+def _sim_figures(print_fn):
+    """The whole firmware on the virtual board: CPython fast mode, then the MicroPython VM."""
+    from .sim import replay, runner
+    from .sim import scenario as sc
+
+    best = min((runner.session(ROUTINE) for _ in range(3)), key=lambda s: s.seconds)
+    print_fn("simulator, full firmware (board shell, device, engine, protocol):")
+    print_fn("  %s session (%d s) in fast mode, CPython   %8.3f s, %s x real time"
+             % (ROUTINE, (best.ended - best.started) // 1000, best.seconds,
+                "{:,.0f}".format(best.speedup)))
+    morning = sc.load(Path(runner.__file__).parent / "scenarios" / "morning.toml")
+    cmp = replay.compare(morning)
+    print_fn("  morning scenario (%d s) on the MicroPython VM %6.3f s, %s x real time; traces"
+             " %s" % (morning.until // 1000, cmp.vm.seconds, "{:,.0f}".format(cmp.speedup),
+                      "identical to CPython" if cmp.difference is None else
+                      "DIFFER: " + cmp.difference))
+    t0 = time.perf_counter()
+    _cli("facewave.cli", "demo", "--plot", str(Path(tempfile.mkdtemp()) / "demo.png"))
+    print_fn("  `facewave demo`, whole command            %8.2f s" % (time.perf_counter() - t0))
 
 
 class _Served:
@@ -125,8 +148,6 @@ def _cli(*args):
 def run_link_bench(print_fn):
     """Upload times, throughput and status round trip over the virtual link at LINK_BAUD."""
     import statistics
-    import tempfile
-    from pathlib import Path
 
     from .link import Link
     from .sim.runner import compile_for

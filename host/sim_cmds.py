@@ -135,46 +135,22 @@ def setup_demo(p):
 def do_demo(args):
     """The main job: a virtual board, the daily routine uploaded over the protocol, a button
     press, a whole session in virtual time, a summary and a plot."""
-    import tempfile
-
-    from .firmware import device as dv
     from .firmware.verifier import pct
     from .preview import seconds
     from .sim import runner
-    from .sim.board import VirtualBoard
 
     wall = time.perf_counter()
-    board = VirtualBoard(tempfile.mkdtemp(prefix="facewave-demo-"), board=args.board)
-    board.power_on()
-    link = runner.host(board)
-    prog = runner.compile_for(link, "daily")
-    sent = board.ms
-    link.upload(prog.name, prog.data)
-    upload_ms = board.ms - sent
-    link.set("routine", prog.name)
-    board.event("press short")
-    board.press(runner.PRESS_MS["short"])
-    run_wall = time.perf_counter()
-    running = False
-    while board.ms < 30 * 60 * 1000:
-        board.step()
-        now_running = board.shell.device.state == dv.RUNNING
-        if running and not now_running:
-            break
-        running = now_running
-    board.run_for(1000)
-    started = board.device_events("start")[0]
-    ended = (board.device_events("end") or board.device_events("stop"))[0]
-    run_wall = time.perf_counter() - run_wall
+    s = runner.session("daily", args.board)
+    board, prog, started, ended = s.board, s.program, s.started, s.ended
     trace = runner.trace_of(board, "daily", board.ms)
-    session = [(t, lv) for t, lv in trace.points if started <= t <= ended]
-    mean = sum(lv * (t1 - t0) for (t0, lv), (t1, _) in zip(session, session[1:] + [(ended, 0)])
+    played = [(t, lv) for t, lv in trace.points if started <= t <= ended]
+    mean = sum(lv * (t1 - t0) for (t0, lv), (t1, _) in zip(played, played[1:] + [(ended, 0)])
                ) // max(1, ended - started)
     marks = runner.marked_events(board)
     print("facewave demo: a virtual %s board runs the firmware; the daily routine is uploaded"
           " over the serial protocol and started with the button" % args.board)
     print("  routine    %s: %s" % (prog.name, prog.info.description))
-    print("  upload     %d bytes in %d ms of virtual time" % (len(prog.data), upload_ms))
+    print("  upload     %d bytes in %d ms of virtual time" % (len(prog.data), s.upload_ms))
     print("  session    %s, from %s to %s" % (seconds(ended - started), seconds(started),
                                                seconds(ended)))
     print("  zones      " + ", ".join("%s at %s" % (n, seconds(t - started))
@@ -182,10 +158,10 @@ def do_demo(args):
     print("  cues       %d, at %s" % (len(trace.cues), ", ".join(
         seconds(t - started) for t in trace.cues)))
     print("  intensity  peak %s, mean %s (motor PWM as the board drives it)"
-          % (pct(max((lv for _, lv in session), default=0)), pct(mean)))
+          % (pct(max((lv for _, lv in played), default=0)), pct(mean)))
     print("  events     " + ", ".join("%s %s" % (ev, seconds(t)) for t, ev in marks))
-    print("  speed      %s of virtual time in %.3f s: %.0fx real time"
-          % (seconds(board.ms), run_wall, (ended - started) / 1000 / max(run_wall, 1e-9)))
+    print("  speed      %s of session in %.3f s: %.0fx real time"
+          % (seconds(ended - started), s.seconds, s.speedup))
     preview_plot(board, trace, marks, args)
     print("  total      %.2f s" % (time.perf_counter() - wall))
     return 0

@@ -71,6 +71,54 @@ def play(scenario, flash_dir=None):
     return Run(scenario, board, failures, time.perf_counter() - started)
 
 
+class Session:
+    """One whole session of a stored routine started with the button (see session())."""
+
+    def __init__(self, board, program, upload_ms, started, ended, seconds):
+        self.board = board
+        self.program = program
+        self.upload_ms = upload_ms  # virtual time of the upload
+        self.started = started  # ms since power-on
+        self.ended = ended
+        self.seconds = seconds  # wall time of the session alone
+
+    @property
+    def speedup(self):
+        return (self.ended - self.started) / 1000 / max(self.seconds, 1e-9)
+
+
+def session(routine="daily", board_name="pico"):
+    """A fresh virtual board: upload `routine` over the protocol, make it the default, press
+    the button, run until the session is over: what `facewave demo` shows and times."""
+    import time
+
+    from ..firmware import device as dv
+
+    board = VirtualBoard(tempfile.mkdtemp(prefix="facewave-demo-"), board=board_name)
+    board.power_on()
+    link = host(board)
+    prog = compile_for(link, routine)
+    sent = board.ms
+    link.upload(prog.name, prog.data)
+    upload_ms = board.ms - sent
+    link.set("routine", prog.name)
+    board.event("press short")
+    press(board, "short")
+    wall = time.perf_counter()
+    running = False
+    while board.ms < 60 * 60 * 1000:
+        board.step()
+        now_running = board.shell.device.state == dv.RUNNING
+        if running and not now_running:
+            break
+        running = now_running
+    wall = time.perf_counter() - wall
+    board.run_for(1000)
+    started = board.device_events("start")[0]
+    ended = (board.device_events("end") or board.device_events("stop"))[0]
+    return Session(board, prog, upload_ms, started, ended, wall)
+
+
 def _apply(board, ev, link, undo):
     kind, value = ev.kind, ev.value
     shown = value if not isinstance(value, (list, tuple)) else " ".join(
