@@ -359,76 +359,17 @@ print(" ".join(skipped))
 
 CORE = ("engine", "verifier", "profile")  # the pattern core; imports bytecode, shapes, ticks
 
-# A fake `machine` for the VM, in MicroPython: just enough hardware for board.start() (the
-# same idea as sim/machine.py, which is CPython), so the boot path runs and is measured whole.
-VM_MACHINE_SRC = '''
-class Pin:
-    OUT = 1
-    IN = 0
-    PULL_UP = 1
-    PULL_DOWN = 2
-    IRQ_FALLING = 4
-    IRQ_RISING = 8
+# The fake `machine` for the VM is the replay driver's (sim/replay_driver.py, MicroPython
+# code): one fake board for every VM run, so the boot path runs and is measured whole.
+VM_MACHINE_SRC = """
+from replay_driver import ADC, PWM, WDT, Hardware, Pin, Timer, _HW
 
-    def __init__(self, id, mode=-1, pull=-1, value=None):
-        self.id = id
-        self._v = value or 0
-
-    def init(self, mode=-1, pull=-1, value=None):
-        self._v = value or 0
-
-    def value(self, v=None):
-        if v is None:
-            return self._v
-        self._v = v
-
-    def irq(self, handler=None, trigger=12, hard=False):
-        pass
-
-
-class PWM:
-    def __init__(self, pin, freq=0, duty_u16=0):
-        self._f = freq
-        self._d = duty_u16
-
-    def freq(self, f=None):
-        if f is None:
-            return self._f
-        self._f = f
-
-    def duty_u16(self, d=None):
-        if d is None:
-            return self._d
-        self._d = d
-
-
-class ADC:
-    def __init__(self, pin, atten=None):
-        pass
-
-    def read_u16(self):
-        return 40000
-
-
-class WDT:
-    def __init__(self, id=0, timeout=5000):
-        pass
-
-    def feed(self):
-        pass
-
-
-class Timer:
-    def __init__(self, id=-1, **kw):
-        pass
-
-    def init(self, **kw):
-        pass
+_HW[0] = Hardware()
 
 
 def bitstream(pin, encoding, timing, buf):
     pass
-'''
+"""
 VM_MACHINE = "/lib/machine.py"
 
 _BOOT_SRC = '''
@@ -455,7 +396,9 @@ def boot_modules(board="pico", mpy=True):
     """Boot the firmware in the VM on a fake `machine` (board.start(), one loop iteration):
     (bytes held then, every firmware module it imported, e.g. ["board", "boards",
     "boards.pico", ...]). The bytes include what booting built (device, store, log...)."""
-    out = run(_BOOT_SRC % (board,), files={VM_MACHINE: VM_MACHINE_SRC}, mpy=mpy).split("\n")
+    driver = Path(__file__).with_name("replay_driver.py").read_text()
+    files = {VM_MACHINE: VM_MACHINE_SRC, "/lib/replay_driver.py": driver}
+    out = run(_BOOT_SRC % (board,), files=files, mpy=mpy).split("\n")
     return int(out[0]), out[1].split()
 
 
