@@ -151,7 +151,8 @@ def _leaf(prof, pc, op, x, a, b, c, t):
             _fail("wave %s..%s with period %d ms changes faster than this device's limit of %s"
                   " per s" % (pct(a), pct(b), c, pct(prof.slew)), pc)
         end = shapes.wave(x, a, b, c, (t - 1) // prof.step_ms * prof.step_ms)
-        s = _Sum(pc, t, min(b * t, (a + b) * t // 2 + b * (c + prof.step_ms)), a, b, (a, a), (end, end), b > 0)
+        energy = min(b * t, (a + b) * t // 2 + b * (c + prof.step_ms))
+        s = _Sum(pc, t, energy, a, b, (a, a), (end, end), b > 0)
         if a == 0 and x == bc.WAVE_SQUARE:  # rests every other half period
             s.all_on = False
             s.lead = 0

@@ -69,8 +69,9 @@ def _ahap(doc, path):
                       for p in ev.get("EventParameters", [])}
             kind = ev.get("EventType")
             if kind not in ("HapticContinuous", "HapticTransient"):
-                raise FacewaveError("%s: %s: event type %r has no motor equivalent (only "
-                                    "HapticContinuous and HapticTransient do)" % (path, where, kind))
+                raise FacewaveError(
+                    "%s: %s: event type %r has no motor equivalent (only HapticContinuous and "
+                    "HapticTransient do)" % (path, where, kind))
             start = _ms(ev.get("Time", 0)) if ev.get("Time", 0) else 0
             dur = _ms(ev.get("EventDuration", 0)) if kind == "HapticContinuous" else TRANSIENT_MS
             events.append((start, dur, params.get("HapticIntensity", 1.0), where))

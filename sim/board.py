@@ -481,7 +481,7 @@ class VirtualBoard:
             self._pattern_events(d, e)
         if d.log.seq > self._seen_log:
             led = self.led()
-            for seq, tick, kind, arg in d.log.entries(self._seen_log):
+            for _, tick, kind, arg in d.log.entries(self._seen_log):
                 at = self.ms - vclock.ticks_diff(self.clock.ticks_ms(), tick)
                 self.rows.append((at, lv, led, kind + ("" if arg in (0, None, "") else
                                                        " " + str(arg))))

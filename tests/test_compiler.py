@@ -130,6 +130,7 @@ def test_256_elements_and_60s_segments():
     ("wave sine 30%..20% period 1s for 2s", 11, "goes down"),
     ("wave sine 10%..20% period 70s for 80s", 27, "at most 65.535s"),
     ("wave sine 10%..2x0% period 1s for 2s", 16, "expected a level"),
+    ("wave sine 10% period 1s for 2s", 11, "expected a range like 30%..60%, got '10%'"),
     ("pulse 50% on 10ms off 10ms x 0", 30, "whole number 1..65535"),
     ("cue quadruple", 5, "unknown cue"),
     ("seed 0", 6, "1..65535"),

@@ -68,7 +68,7 @@ class _Args:
         self.rest = tokens[1:]
         self.last = tokens[-1]
 
-    def _next(self, what):
+    def token(self, what):
         if not self.rest:
             last = self.last  # point just past the end of the statement
             raise SyntaxProblem(
@@ -77,15 +77,15 @@ class _Args:
         return self.rest.pop(0)
 
     def take(self, parse, what):
-        return parse(self._next(what))
+        return parse(self.token(what))
 
     def keyword(self, word):
-        tok = self._next("'%s'" % word)
+        tok = self.token("'%s'" % word)
         if tok.text != word:
             raise SyntaxProblem(tok, "expected '%s', got %r" % (word, tok.text))
 
     def choice(self, table, what):
-        tok = self._next(what)
+        tok = self.token(what)
         if tok.text not in table:
             raise SyntaxProblem(tok, "unknown %s %r (one of: %s)"
                                 % (what, tok.text, ", ".join(table)))
@@ -148,7 +148,8 @@ class _Compiler:
 
     def _header(self, args, source, top):
         if args.head.text != "pattern":
-            raise SyntaxProblem(args.head, "a pattern file starts with `pattern NAME \"description\"`")
+            raise SyntaxProblem(args.head,
+                                "a pattern file starts with `pattern NAME \"description\"`")
         name = args.take(lexer.name, "a name")
         desc = args.take(lexer.string, "a quoted description")
         args.done()
@@ -197,10 +198,10 @@ class _Compiler:
 
     def st_wave(self, args):
         shape = args.choice(_SHAPES, "wave shape")
-        tok = args._next("a range like 30%..60%")
+        tok = args.token("a range like 30%..60%")
         parts = tok.text.split("..")
         if len(parts) != 2:
-            raise SyntaxProblem(tok, "expected a range like 30%..60%, got %r" % tok.text)
+            raise SyntaxProblem(tok, "expected a range like 30%%..60%%, got %r" % tok.text)
         lo = lexer.level(lexer.Token(parts[0], tok.line, tok.col))
         hi = lexer.level(lexer.Token(parts[1], tok.line, tok.col + len(parts[0]) + 2))
         if lo > hi:
@@ -295,7 +296,7 @@ class _Compiler:
         self.insns[at][4] = self.emit(args.head, bc.OP_END, c=at)
 
     def st_play(self, args):
-        tok = args._next("the name of a pattern to play")
+        tok = args.token("the name of a pattern to play")
         args.done()
         path = self.resolve(tok.text, self.source.directory)
         if path is None:

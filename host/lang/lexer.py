@@ -96,6 +96,6 @@ def string(tok):
 
 def name(tok):
     if not re.match(r"^[a-z][a-z0-9_-]{0,31}$", tok.text):
-        raise SyntaxProblem(tok, "expected a name (lower case letters, digits, - or _; at most 32),"
-                            " got %r" % tok.text)
+        raise SyntaxProblem(tok, "expected a name (lower case letters, digits, - or _;"
+                            " at most 32), got %r" % tok.text)
     return tok.text
