@@ -141,7 +141,8 @@ def do_import(args):
         prog = compile_file(out, _profile(args))
     except CompileError as e:
         print(e, file=sys.stderr)
-        raise FacewaveError("wrote %s, but it does not pass check (see above); edit it" % out)
+        raise FacewaveError("wrote %s, but it does not pass check (see above); edit it"
+                            % out) from None
     print("wrote %s (%d ms)" % (out, prog.info.duration))
     return 0
 
