@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from facewave.library import builtin_names
 from facewave.sim import mpvm, replay, runner
 from facewave.sim import scenario as sc
 
@@ -171,3 +172,13 @@ def test_same_trace_across_the_ticks_wrap(vm, tmp_path):
     path.write_text("start_tick = %d\n%s" % ((1 << 30) - 60000, faults.read_text()))
     both = replay.compare(sc.load(path), vm=vm)
     assert both.difference is None and len(both.vm.rows) > 100
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_each_builtin_routine_through_the_whole_firmware_is_the_same_on_micropython(name, vm):
+    """Uploaded over the protocol and played for a whole session: same trace on both."""
+    scenario = sc.parse('patterns = ["%s"]\nuntil = "190s"\n\n[[at]]\ntime = "1s"\n'
+                        'command = "play %s"\n\n[[expect]]\nevent = "end"\n' % (name, name),
+                        "%s.toml" % name)
+    result = replay.compare(scenario, vm=vm)
+    assert result.difference is None, result.difference
