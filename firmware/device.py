@@ -90,6 +90,8 @@ class Device:
         self.routine = ""  # the pattern playing (or last played)
         self.routines = []  # stored patterns that pass the verifier, in button order
         self._zones = []  # zone names of the pattern playing (string index - 2)
+        self._seen_zone = -1  # the engine's zone and cue count, to log each change once
+        self._seen_cues = 0
         self.dirty = False  # settings changed and not yet saved
         self._since = 0  # last activity, for the idle, pause and upload timeouts
         self._loop_t = 0  # planned start of the current turn of a repeating pattern
@@ -199,6 +201,8 @@ class Device:
             length = length // 2
         self.session.start(now, length, cue)
         self._loop_t = now
+        self._seen_zone = -1
+        self._seen_cues = 0
         self.engine.start(now)
         self.motor.start(now)
         self.motor.fade_to(self.session.end)
@@ -403,6 +407,13 @@ class Device:
             self._loop_t = ticks.add(self._loop_t, (turns if turns > 0 else 1) * self._loop_ms)
             e.start(self._loop_t)
             level = e.step(now)
+        if e.zone != self._seen_zone:  # logged at the planned time: the host sees exact times
+            self._seen_zone = e.zone
+            if e.zone >= 2:
+                self.log.add(e.since, log.ZONE, self._zones[e.zone - 2])
+        if e.cues > self._seen_cues:
+            self.log.add(e.since, log.CUE, 0)
+        self._seen_cues = e.cues
         return level
 
     def _drain(self, now):

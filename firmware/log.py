@@ -23,10 +23,11 @@ REST = const(14)
 BUTTON = const(15)
 PATTERN = const(16)
 INTENSITY = const(17)
+ZONE = const(18)
 
 NAMES = ("boot", "start", "stop", "end", "cue", "pause", "resume", "error", "low battery",
          "battery cut-off", "charger", "off", "settings", "upload", "rest", "button",
-         "pattern", "intensity")
+         "pattern", "intensity", "zone")
 
 
 class Log:

@@ -183,8 +183,6 @@ class VirtualBoard:
         self.rows = []  # the trace: (ms, level permille, led, event)
         self._last = (None, None)
         self._seen_log = 0
-        self._zone = -1  # the engine's zone and cue count last seen
-        self._cues = 0
         self._wakeups = []  # [ms, callback] scheduled outside events (button releases...)
         self.patch_undo = []
         if firmware and not os.path.exists(self.flash.host_path("/main.py")):
@@ -476,9 +474,6 @@ class VirtualBoard:
             self.rows.append((self.ms, lv, self.led(), ""))
         if d is None:
             return
-        e = d.engine
-        if e.zone != self._zone or e.cues != self._cues:
-            self._pattern_events(d, e)
         if d.log.seq > self._seen_log:
             led = self.led()
             for _, tick, kind, arg in d.log.entries(self._seen_log):
@@ -486,16 +481,6 @@ class VirtualBoard:
                 self.rows.append((at, lv, led, kind + ("" if arg in (0, None, "") else
                                                        " " + str(arg))))
             self._seen_log = d.log.seq
-
-    def _pattern_events(self, d, e):
-        """Zone changes and cues of the pattern playing, at the engine's planned times."""
-        at = self.ms - vclock.ticks_diff(self.clock.ticks_ms(), e.since)
-        if e.zone != self._zone and e.zone >= 2 and e.zone - 2 < len(d._zones):
-            self.rows.append((at, self.level(), self.led(), "zone " + d._zones[e.zone - 2]))
-        if e.cues > self._cues:
-            self.rows.append((at, self.level(), self.led(), "cue"))
-        self._zone = e.zone
-        self._cues = e.cues
 
     def device_events(self, kind):
         """Times (ms) of the device log entries of `kind` in the trace (e.g. "cue")."""

@@ -380,8 +380,6 @@ class Replay:
         self.rows = []
         self._last = (None, None)
         self._seen_log = 0
-        self._zone = -1
-        self._cues = 0
         self.once_ms = None
         self.once_n = 0
         self.done = False
@@ -513,15 +511,6 @@ class Replay:
             self.rows.append((ms, lv, self.led(), ""))
         if d is None:
             return
-        e = d.engine
-        if e.zone != self._zone or e.cues != self._cues:
-            at = ms - self.clock.ticks_diff(self.clock.ticks_ms(), e.since)
-            if e.zone != self._zone and e.zone >= 2 and e.zone - 2 < len(d._zones):
-                self.rows.append((at, self.level(), self.led(), "zone " + d._zones[e.zone - 2]))
-            if e.cues > self._cues:
-                self.rows.append((at, self.level(), self.led(), "cue"))
-            self._zone = e.zone
-            self._cues = e.cues
         if d.log.seq > self._seen_log:
             led = self.led()
             for entry in d.log.entries(self._seen_log):

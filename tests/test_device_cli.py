@@ -204,10 +204,11 @@ def test_log(uploaded):
     run("stop", "--port", uploaded)
     code, out, _ = run("log", "--port", uploaded)
     events = [line.split()[1] for line in out.splitlines()]
-    assert code == 0 and events[0] == "boot" and events[-2:] == ["start", "stop"]
+    assert code == 0 and events[0] == "boot" and events[-3:] == ["start", "zone", "stop"]
     assert out.splitlines()[0][2] == ":"  # a time of day, HH:MM:SS
     entries = run_json("log", "--port", uploaded)["entries"]
-    assert [e["event"] for e in entries[-2:]] == ["start", "stop"]
+    assert [e["event"] for e in entries[-3:]] == ["start", "zone", "stop"]
+    assert entries[-2]["arg"] == "forehead"  # the routine's first zone
     assert entries[-1]["arg"] == "daily" and "time" in entries[-1]
     assert 0 <= entries[-1]["ago_s"] <= entries[0]["ago_s"]
 
