@@ -132,7 +132,8 @@ def _leaf(prof, pc, op, x, a, b, c, t):
         energy = max(a, b) * t
         if x == bc.EASE_LINEAR:
             energy = min(energy, (a + b) * t // 2 + abs(b - a) * prof.step_ms + max(a, b))
-        return _Sum(pc, t, energy, min(a, b), max(a, b), (a, a), (b, b), max(a, b) > 0)
+        end = shapes.ramp(x, a, b, t, (t - 1) // prof.step_ms * prof.step_ms)  # last sample
+        return _Sum(pc, t, energy, min(a, b), max(a, b), (a, a), (end, end), max(a, b) > 0)
     if op == bc.OP_WAVE:
         if x > bc.WAVE_SAW:
             _fail("unknown wave shape %d" % x, pc)
@@ -161,6 +162,8 @@ def _leaf(prof, pc, op, x, a, b, c, t):
     # OP_CUE
     if a > cap or a == 0:
         _fail("cue level %s is not within 0..%s" % (pct(a), pct(cap)), pc)
+    if c:
+        _check_step(prof, (a, a), _ZERO, pc)  # each pulse of the cue ends with an edge to 0
     s = _Sum(pc, t, a * b * x, 0 if c else a, a, (a, a), (0 if c else a,) * 2, c == 0)
     if c:
         s.lead = s.run = b
