@@ -1,6 +1,8 @@
 """`facewave sim` (serve a virtual board on a port), `facewave sim run SCENARIO` and
 `facewave demo`: the simulator from the command line."""
 import json
+import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -64,14 +66,30 @@ def _serve(args):
     print("flash: %s" % board.flash_dir)
     print("try:   facewave --port %s info      (Ctrl-C here to stop the board)" % port.url)
     sys.stdout.flush()
+    stop = []
+
+    def ctrl_c(signum, frame):
+        stop.append(signum)
+        raise _Stop
+
+    old = signal.signal(signal.SIGINT, ctrl_c)
     try:
-        while True:
+        while not stop:
             board.step()
-    except KeyboardInterrupt:
-        print("\nvirtual board stopped after %.1f s" % (board.ms / 1000))
+    except _Stop:
+        pass
     finally:
+        signal.signal(signal.SIGINT, old)
         port.close()
+    print("\nvirtual board stopped after %.1f s" % (board.ms / 1000))
+    if not args.flash:
+        shutil.rmtree(board.flash_dir, ignore_errors=True)
     return 0
+
+
+class _Stop(BaseException):
+    """Ctrl-C at the terminal. Not a KeyboardInterrupt: the board takes that for mpremote's
+    REPL request and carries on (VirtualBoard.step()), so the simulator would never stop."""
 
 
 def _run(args):

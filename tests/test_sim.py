@@ -3,6 +3,7 @@ power cuts, the virtual port opened by real pyserial and real mpremote, and `fac
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -218,6 +219,24 @@ def test_after_mpremote_reset_the_firmware_answers_again(served):
     code, out, err = cli("status", "--port", port, "--json")
     assert code == 0, err
     assert json.loads(out)["state"] == "idle"
+
+
+def test_ctrl_c_stops_facewave_sim_and_removes_its_temporary_flash(tmp_path):
+    """Ctrl-C at the terminal ends the simulator; it is not mpremote's interrupt, which sends
+    the board to its REPL and keeps it running."""
+    proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    port = proc.stdout.readline().split()[-1]
+    flash = proc.stdout.readline().split()[-1]
+    assert cli("status", "--port", port)[0] == 0
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "virtual board stopped after" in out and not Path(flash).exists()
 
 
 def test_demo_runs_on_a_fresh_install_and_writes_a_png(tmp_path):
