@@ -418,8 +418,11 @@ def do_status(args):
     if state in ("running", "paused"):
         rows.append(("playing", st.get("routine") or "?"))
         rows.append(("zone", st.get("zone") or "-"))
-        rows.append(("time left", "%s (%s played)" % (duration(st.get("left_ms", 0)),
-                                                      duration(st.get("elapsed_ms", 0)))))
+        left, played = st.get("left_ms", 0), duration(st.get("elapsed_ms", 0))
+        if state == "running" or left:
+            rows.append(("time left", "%s (%s played)" % (duration(left), played)))
+        else:  # a paused device does not say what is left
+            rows.append(("played", played))
         rows.append(("level", _pct(st.get("level", 0))))
     rows.append(("intensity", "%s/5" % st.get("intensity")))
     rows.append(("battery", _battery(st)[len("battery "):]))

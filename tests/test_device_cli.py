@@ -161,6 +161,8 @@ def test_play_pause_resume_stop_status(uploaded):
     assert run_json("pause", "--port", uploaded)["state"] == "paused"
     code, out, _ = run("pause", "--port", uploaded)
     assert code == 0 and out.startswith("paused daily, zone forehead")
+    code, out, _ = run("status", "--port", uploaded)
+    assert code == 0 and "played" in out and "time left  0 s" not in out, out
     assert run_json("resume", "--port", uploaded)["state"] == "running"
     assert run("pause", "--port", uploaded)[0] == 0
     code, out, _ = run("resume", "--port", uploaded)
