@@ -229,16 +229,21 @@ def do_info(args):
         ("storage", "%d of %d patterns, %s used, room for %s more"
          % (info.get("patterns", 0), info.get("quota_count", 0), size(info.get("used", 0)),
             size(max(0, room)))),
-        ("caps", "level up to %s, steps up to %s, %s%%/s slew, motor on at most %s, sessions "
-         "up to %s" % (_pct(caps.get("max_level", 0)), _pct(caps.get("max_step", 0)),
-                       caps.get("slew", 0) // 10, duration(caps.get("max_on_ms", 0)),
-                       duration(caps.get("session_max_ms", 0)))),
+        ("caps", caps_line(caps)),
         ("settings", "routine %s, intensity %s/5, session %s"
          % (settings.get("routine") or "(first stored)", settings.get("intensity"),
             duration(settings.get("session_ms", 0)))),
         ("state", status_line(info.get("status", {}))),
     ])
     return 0
+
+
+def caps_line(caps):
+    """A board's safety caps in words: for `info` and `facewave boards`."""
+    return ("level up to %s, steps up to %s, %s%%/s slew, motor on at most %s, sessions up to %s"
+            % (_pct(caps.get("max_level", 0)), _pct(caps.get("max_step", 0)),
+               caps.get("slew", 0) // 10, duration(caps.get("max_on_ms", 0)),
+               duration(caps.get("session_max_ms", 0))))
 
 
 def _pct(permille):

@@ -80,6 +80,14 @@ def test_routines_lists_builtins_with_descriptions():
     assert all(len(line.split(None, 1)[1]) > 20 for line in out.splitlines())
 
 
+def test_boards_lists_each_profile_with_its_safety_caps():
+    code, out, _ = run("boards")
+    lines = out.splitlines()
+    assert code == 0 and [line.split()[0] for line in lines[::2]] == ["esp32c3", "pico"]
+    for caps in lines[1::2]:
+        assert caps.split()[0] == "caps:" and "level up to 85%" in caps, out
+
+
 def test_demo_summarises_and_plots(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "facewave.cli", "demo"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
