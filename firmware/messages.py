@@ -47,13 +47,7 @@ NAK = const(0x82)  # empty, sequence 0: a corrupt frame arrived
 
 FLAG_TETHERED = const(1)
 
-NAMES = {HELLO: "HELLO", INFO: "INFO", LIST: "LIST", UPLOAD_BEGIN: "UPLOAD_BEGIN",
-         UPLOAD_CHUNK: "UPLOAD_CHUNK", UPLOAD_COMMIT: "UPLOAD_COMMIT",
-         UPLOAD_STATUS: "UPLOAD_STATUS", DELETE: "DELETE", PLAY: "PLAY", STOP: "STOP",
-         PAUSE: "PAUSE", RESUME: "RESUME", STATUS: "STATUS", SET: "SET", LOG: "LOG",
-         HEARTBEAT: "HEARTBEAT", ACK: "ACK", ERROR: "ERROR", NAK: "NAK"}
-
-# ---- error codes: (code, short text); the ERROR text adds the particulars ------------------
+# ---- error codes; the ERROR text says what went wrong, with the particulars ----------------
 E_UNKNOWN = const(1)  # the device does not know this message type
 E_MALFORMED = const(2)  # a payload does not match its layout
 E_VERSION = const(3)  # protocol versions do not overlap
@@ -71,33 +65,13 @@ E_SETTING = const(14)  # unknown setting or bad value
 E_STORAGE = const(15)  # any other filesystem error
 E_INTERNAL = const(16)  # an unexpected fault in the firmware (the motor is stopped)
 
-ERRORS = {
-    E_UNKNOWN: "unknown message",
-    E_MALFORMED: "malformed message",
-    E_VERSION: "protocol version not supported",
-    E_NAME: "bad pattern name",
-    E_NOT_FOUND: "no such pattern",
-    E_QUOTA: "storage quota reached",
-    E_NO_SPACE: "device storage full",
-    E_TOO_BIG: "pattern too large",
-    E_HASH: "upload corrupted (hash mismatch)",
-    E_VERIFY: "pattern rejected by the device",
-    E_NO_UPLOAD: "no upload in progress",
-    E_INCOMPLETE: "upload incomplete",
-    E_STATE: "not possible now",
-    E_SETTING: "bad setting",
-    E_STORAGE: "storage error",
-    E_INTERNAL: "internal error",
-}
-
-
 class Refused(Exception):
     """A request the device declines: args (code, text). Store and device raise it."""
 
 
-def refusal(code, text=None):
-    """The error to raise for a refused request: `raise refusal(E_FULL)`."""
-    return Refused(code, text or ERRORS.get(code, "error"))
+def refusal(code, text):
+    """The error to raise for a refused request: `raise refusal(E_NAME, "why")`."""
+    return Refused(code, text)
 
 
 # ---- payload layouts (both directions use these, so they cannot drift apart) ---------------
@@ -139,7 +113,7 @@ def pack_error(code, message):
 
 def unpack_error(p):
     if not p:
-        return E_INTERNAL, ERRORS[E_INTERNAL]
+        return E_INTERNAL, "internal error"
     return p[0], str(bytes(p[1:]), "utf-8", "replace")
 
 

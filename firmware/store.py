@@ -195,7 +195,7 @@ class Store:
     def status(self):
         """(offset held, announced size) of the upload in progress."""
         if not self.upload:
-            raise refusal(E_NO_UPLOAD)
+            raise refusal(E_NO_UPLOAD, "no upload in progress")
         return self.offset, self.upload[1]
 
     def commit(self, profile):

@@ -19,6 +19,11 @@ from .firmware.store import check_name
 
 BAUDRATE = 115200
 _GARBAGE_KEPT = 256  # recent bytes outside frames, to recognise a REPL prompt
+# message type -> name, for messages; the values are the firmware's (the device needs no names)
+_NAMES = {getattr(m, name): name for name in (
+    "HELLO", "INFO", "LIST", "UPLOAD_BEGIN", "UPLOAD_CHUNK", "UPLOAD_COMMIT", "UPLOAD_STATUS",
+    "DELETE", "PLAY", "STOP", "PAUSE", "RESUME", "STATUS", "SET", "LOG", "HEARTBEAT", "ACK",
+    "ERROR", "NAK")}
 
 
 class LinkError(Exception):
@@ -167,7 +172,7 @@ class Link:
     def _silent(self, mtype):
         if self.hello is not None:
             return LinkError("%s stopped answering (%s): cable pulled or device reset?"
-                             % (self.name, m.NAMES.get(mtype, "request")))
+                             % (self.name, _NAMES.get(mtype, "request")))
         seen = bytes(self._garbage)
         if b">>>" in seen or b"raw REPL" in seen or b"MicroPython" in seen:
             return LinkError("%s is at the MicroPython prompt, not running facewave: install"
