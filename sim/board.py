@@ -433,9 +433,6 @@ class VirtualBoard:
             self._run_wakeups()
             self.step()
 
-    def run_until(self, ms):
-        self.run_for(ms + self.origin - self.clock.ms)
-
     def starve_watchdog(self, ms):
         """The firmware hangs: time passes with no loop iteration (so no feeding)."""
         self.event("hang")
