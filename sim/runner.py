@@ -1,6 +1,7 @@
 """Play a scenario on a virtual board in fast mode: its events at their exact times, then judge
 its expectations against the trace."""
 import importlib
+import shutil
 import tempfile
 from collections import deque
 
@@ -45,11 +46,11 @@ def play(scenario, flash_dir=None):
     import time
 
     started = time.perf_counter()
-    flash_dir = flash_dir or tempfile.mkdtemp(prefix="facewave-sim-")
-    board = VirtualBoard(flash_dir, board=scenario.board, start_tick=scenario.start_tick)
-    board.power_on()
+    made = None if flash_dir else tempfile.mkdtemp(prefix="facewave-sim-")
+    board = VirtualBoard(flash_dir or made, board=scenario.board, start_tick=scenario.start_tick)
     undo = []
     try:
+        board.power_on()
         link = None
         if scenario.patterns:
             link = host(board)
@@ -67,6 +68,8 @@ def play(scenario, flash_dir=None):
     finally:
         for restore in reversed(undo):
             restore()
+        if made:  # the trace is in memory; a flash nobody named is not kept
+            shutil.rmtree(made, ignore_errors=True)
     failures = [(e, why) for e in scenario.expects for why in [judge(board, e)] if why]
     return Run(scenario, board, failures, time.perf_counter() - started)
 
@@ -94,26 +97,30 @@ def session(routine="daily", board_name="pico"):
 
     from ..firmware import device as dv
 
-    board = VirtualBoard(tempfile.mkdtemp(prefix="facewave-demo-"), board=board_name)
-    board.power_on()
-    link = host(board)
-    prog = compile_for(link, routine)
-    sent = board.ms
-    link.upload(prog.name, prog.data)
-    upload_ms = board.ms - sent
-    link.set("routine", prog.name)
-    board.event("press short")
-    press(board, "short")
-    wall = time.perf_counter()
-    running = False
-    while board.ms < 60 * 60 * 1000:
-        board.step()
-        now_running = board.shell.device.state == dv.RUNNING
-        if running and not now_running:
-            break
-        running = now_running
-    wall = time.perf_counter() - wall
-    board.run_for(1000)
+    flash = tempfile.mkdtemp(prefix="facewave-demo-")
+    try:
+        board = VirtualBoard(flash, board=board_name)
+        board.power_on()
+        link = host(board)
+        prog = compile_for(link, routine)
+        sent = board.ms
+        link.upload(prog.name, prog.data)
+        upload_ms = board.ms - sent
+        link.set("routine", prog.name)
+        board.event("press short")
+        press(board, "short")
+        wall = time.perf_counter()
+        running = False
+        while board.ms < 60 * 60 * 1000:
+            board.step()
+            now_running = board.shell.device.state == dv.RUNNING
+            if running and not now_running:
+                break
+            running = now_running
+        wall = time.perf_counter() - wall
+        board.run_for(1000)
+    finally:
+        shutil.rmtree(flash, ignore_errors=True)
     started = board.device_events("start")[0]
     ended = (board.device_events("end") or board.device_events("stop"))[0]
     return Session(board, prog, upload_ms, started, ended, wall)

@@ -239,6 +239,15 @@ def test_ctrl_c_stops_facewave_sim_and_removes_its_temporary_flash(tmp_path):
     assert "virtual board stopped after" in out and not Path(flash).exists()
 
 
+def test_scenarios_and_the_demo_leave_no_temporary_flash_behind(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert runner.play(sc.load(SCENARIOS[0])).failures == []
+    assert runner.session("daily").ended > 0
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_demo_runs_on_a_fresh_install_and_writes_a_png(tmp_path):
     code, out, err = cli("demo", cwd=tmp_path, timeout=300)
     assert code == 0, err
