@@ -43,15 +43,31 @@ def _flash_dir(args):
     import tempfile
 
     if args.flash:
-        Path(args.flash).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(args.flash).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            why = "not a folder" if isinstance(e, FileExistsError) else e.strerror or e
+            raise FacewaveError("--flash %s: %s" % (args.flash, why), 2) from None
         return args.flash
     return tempfile.mkdtemp(prefix="facewave-flash-")
+
+
+def _check_board(name):
+    """An unknown --board is a usage error, not a traceback from the virtual board's boot."""
+    from .firmware import boards
+
+    if name:
+        try:
+            boards.load(name)
+        except ImportError:
+            raise FacewaveError("unknown board %r (see `facewave boards`)" % name, 2) from None
 
 
 def _serve(args):
     from .sim.board import VirtualBoard
     from .sim.serial_port import PortError, open_port
 
+    _check_board(args.board)
     board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True,
                          firmware=not args.bare)
     try:
@@ -157,6 +173,7 @@ def do_demo(args):
     from .preview import seconds
     from .sim import runner
 
+    _check_board(args.board)
     wall = time.perf_counter()
     s = runner.session("daily", args.board)
     board, prog, started, ended = s.board, s.program, s.started, s.ended

@@ -23,6 +23,7 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from ..errors import FacewaveError
+from ..firmware import boards
 from ..lang.lexer import SyntaxProblem, Token, duration, level
 
 EVENTS = {
@@ -43,6 +44,8 @@ EXPECTS = {
     "event": "an event of the device log (start, stop, end, cue, error, ...) `at` a time",
     "state": "the device state (idle, running, paused, ...) `at` a time",
 }
+COMMANDS = {"play": "play NAME", "stop": "stop", "pause": "pause", "resume": "resume",
+            "set": "set KEY VALUE", "upload": "upload NAME"}
 FAULTS = ("power-cut", "power-cut-at-write", "brownout", "stuck-button", "watchdog-starve",
           "exception")
 
@@ -107,8 +110,11 @@ def parse(text, filename="<scenario>", directory=None):
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
-        where = "%s:%s:%s" % (filename, m.group(1), m.group(2)) if m else filename
-        raise ScenarioError("%s: %s" % (where, str(e).split(" (at ")[0])) from None
+        if m:
+            where, why = "%s:%s:%s" % (filename, m.group(1), m.group(2)), str(e).split(" (at ")[0]
+        else:  # "(at end of document)": the last line
+            where, why = "%s:%d" % (filename, len(text.splitlines()) or 1), str(e)
+        raise ScenarioError("%s: %s" % (where, why)) from None
     lines = _table_lines(text)
     where = _Where(filename, lines)
     unknown = set(doc) - {"name", "board", "patterns", "until", "at", "expect", "start_tick"}
@@ -136,8 +142,14 @@ def parse(text, filename="<scenario>", directory=None):
     start = doc.get("start_tick", 0)
     if not isinstance(start, int) or not 0 <= start < 1 << 30:
         raise ScenarioError("%s: start_tick must be 0..2**30-1" % filename)
-    return Scenario(filename, str(doc.get("name", Path(filename).stem)),
-                    str(doc.get("board", "pico")), patterns, until, events, expects, start)
+    board = str(doc.get("board", "pico"))
+    try:
+        boards.load(board)
+    except ImportError:
+        raise ScenarioError("%s: unknown board %r (see `facewave boards`)"
+                            % (filename, board)) from None
+    return Scenario(filename, str(doc.get("name", Path(filename).stem)), board, patterns,
+                    until, events, expects, start)
 
 
 class _Where:
@@ -210,10 +222,12 @@ def _event(item, line, where):
     elif kind == "command":
         if not isinstance(value, str) or not value.split():
             where.fail(line, "command must be a string like \"play daily\"")
-        verb = value.split()[0]
-        if verb not in ("play", "stop", "pause", "resume", "set", "upload"):
-            where.fail(line, "unknown command %r" % verb)
         value = value.split()
+        usage = COMMANDS.get(value[0])
+        if usage is None:
+            where.fail(line, "unknown command %r" % value[0])
+        if len(value) < len(usage.split()):
+            where.fail(line, "command %r: write %r" % (" ".join(value), usage))
     elif kind == "serial":
         if not isinstance(value, str):
             where.fail(line, "serial must be a string")

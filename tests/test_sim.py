@@ -87,14 +87,31 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
     ('[[at]]\ntime = "1x"\npress = "short"\n', ":1: expected a duration"),
     ('[[expect]]\nmotor = "0%"\n', ":1: motor needs by"),
     ('colour = "red"\n', "unknown setting 'colour'"),
+    ("patterns = [\n", ":1: Invalid value (at end of document)"),
+    ('board = "toaster"\n', "unknown board 'toaster'"),
+    ('[[at]]\ntime = "1s"\ncommand = "play"\n', ":1: command 'play': write 'play NAME'"),
+    ('[[at]]\ntime = "1s"\ncommand = "upload"\n', ":1: command 'upload': write 'upload NAME'"),
+    ('[[at]]\ntime = "1s"\ncommand = "set cue"\n', ":1: command 'set cue': write 'set KEY"),
 ], ids=["syntax", "unknown-event", "backwards", "unknown-fault", "bad-time", "no-by",
-        "unknown-key"])
+        "unknown-key", "syntax-at-end", "unknown-board", "play-no-name", "upload-no-name",
+        "set-no-value"])
 def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
     path = tmp_path / "s.toml"
     path.write_text(text)
     code, _, err = cli("sim", "run", path)
     assert code == 2 and err.startswith("facewave: %s" % path) and message in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (("demo", "--board", "toaster"), "facewave: unknown board 'toaster' (see `facewave boards`)"),
+    (("sim", "--board", "toaster"), "facewave: unknown board 'toaster' (see `facewave boards`)"),
+    (("sim", "--flash", "afile"), "facewave: --flash afile: not a folder"),
+], ids=["demo-board", "sim-board", "flash-is-a-file"])
+def test_bad_sim_options_are_one_line_usage_errors(tmp_path, args, message):
+    (tmp_path / "afile").write_text("")
+    code, _, err = cli(*args, cwd=tmp_path)
+    assert code == 2 and err.strip() == message, err
 
 
 def test_missing_scenario_file(tmp_path):
