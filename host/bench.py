@@ -98,7 +98,8 @@ def _sim_figures(print_fn):
                       "identical to CPython" if cmp.difference is None else
                       "DIFFER: " + cmp.difference))
     t0 = time.perf_counter()
-    _cli("facewave.cli", "demo", "--plot", str(Path(tempfile.mkdtemp()) / "demo.png"))
+    with tempfile.TemporaryDirectory(prefix="facewave-bench-") as work:
+        _cli("facewave.cli", "demo", "--plot", str(Path(work) / "demo.png"))
     print_fn("  `facewave demo`, whole command            %8.2f s" % (time.perf_counter() - t0))
 
 
@@ -154,7 +155,8 @@ def run_link_bench(print_fn):
     from .sim.serial_port import line_time
 
     line_rate = LINK_BAUD / 10  # bytes per second, 8N1
-    work = Path(tempfile.mkdtemp(prefix="facewave-bench-"))
+    tmp = tempfile.TemporaryDirectory(prefix="facewave-bench-")
+    work = Path(tmp.name)
     served = _Served(work / "flash", LINK_BAUD)
     try:
         url = served.url
@@ -183,6 +185,7 @@ def run_link_bench(print_fn):
         _cli("mpremote", "connect", url, "reset")  # back to the firmware
     finally:
         served.close()
+        tmp.cleanup()
     ms = 1000
     print_fn("serial link through the virtual board at %d baud (%.0f B/s line rate):"
              % (LINK_BAUD, line_rate))
