@@ -350,6 +350,7 @@ for name in %r:
     except ImportError as err:  # a board module that needs `machine`, which the VM lacks
         skipped.append(name)
         sys.modules.pop("facewave." + name, None)
+# --- next run ---  (the runner runs each part separately: garbage is freed between)
 gc.collect()
 print(gc.mem_alloc() - a)
 print(" ".join(done))
@@ -386,6 +387,7 @@ from facewave import board
 shell = board.start(machine, time, None, %r)
 assert shell.device is not None and shell.link is not None, "the device did not start"
 shell.once()
+# --- next run ---  (the runner runs each part separately: garbage is freed between)
 gc.collect()
 print(gc.mem_alloc() - a)
 print(" ".join(sorted(n[9:] for n in sys.modules if n not in before and n != "facewave")))

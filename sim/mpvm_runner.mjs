@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const out = [];
+const RUN_BREAK = /\n# --- next run ---.*\n/;
 try {
   const { loadMicroPython } = await import(pathToFileURL(process.argv[2]).href);
   const job = JSON.parse(readFileSync(0, "utf8"));
@@ -20,7 +21,10 @@ try {
   // A separate run, so the job's own line numbers stay right in tracebacks.
   mp.runPython("import sys\nif '/lib' not in sys.path:\n    sys.path.append('/lib')\n");
   try {
-    mp.runPython(job.code);
+    // A job may come in parts, run one after the other in the same interpreter: only between
+    // two runs does the collector free what the first left behind (within one run this build
+    // keeps it), as a board's collector would at any time.
+    for (const part of job.code.split(RUN_BREAK)) mp.runPython(part);
   } catch (error) {
     if (error.name !== "PythonError") throw error;
     process.stderr.write(error.message);

@@ -2,7 +2,9 @@
 
 "Firmware RAM after import" counts exactly the modules a device imports to boot: board.start()
 on a fake `machine` plus one loop iteration, in the real MicroPython VM, as .mpy. The figures
-are printed for the issue's benchmark note; the budgets only stop them growing back.
+are printed for the issue's benchmark note; the budgets only stop them growing back. The final
+collection runs in a run of its own: within one run this WebAssembly build frees nothing, so
+garbage made while importing would count as held (a board's collector frees it).
 """
 import os
 
@@ -13,8 +15,8 @@ _CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 # The issue's target is 40 KB; these are the levels reached so far (see the commit log for why
 # 40 KB needs the bytecode out of RAM: frozen modules or ROMFS).
-BOOT_IMPORT_BUDGET = 82 * 1024
-BOOT_HELD_BUDGET = 95 * 1024
+BOOT_IMPORT_BUDGET = 60 * 1024
+BOOT_HELD_BUDGET = 60 * 1024
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -34,7 +36,7 @@ def test_boot_set_ram_within_budget():
     assert {"board", "device", "protocol", "store", "boards.pico"} <= set(names)
     assert "upload" not in names  # loaded by the first upload only
     assert 0 < imported <= BOOT_IMPORT_BUDGET
-    assert imported < held <= BOOT_HELD_BUDGET
+    assert 0 < held <= BOOT_HELD_BUDGET
 
 
 def test_engine_alone_leaves_the_verifier_out():
