@@ -88,14 +88,15 @@ def _serve(args):
         stop.append(signum)
         raise _Stop
 
-    old = signal.signal(signal.SIGINT, ctrl_c)
+    old = {sig: signal.signal(sig, ctrl_c) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop:
             board.step()
     except _Stop:
         pass
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
         port.close()
     print("\nvirtual board stopped after %.1f s" % (board.ms / 1000))
     if not args.flash:

@@ -238,16 +238,17 @@ def test_after_mpremote_reset_the_firmware_answers_again(served):
     assert json.loads(out)["state"] == "idle"
 
 
-def test_ctrl_c_stops_facewave_sim_and_removes_its_temporary_flash(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_ctrl_c_stops_facewave_sim_and_removes_its_temporary_flash(sig):
     """Ctrl-C at the terminal ends the simulator; it is not mpremote's interrupt, which sends
-    the board to its REPL and keeps it running."""
+    the board to its REPL and keeps it running. So does a kill."""
     proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     port = proc.stdout.readline().split()[-1]
     flash = proc.stdout.readline().split()[-1]
     assert cli("status", "--port", port)[0] == 0
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     try:
         out, err = proc.communicate(timeout=10)
     finally:
