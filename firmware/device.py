@@ -521,7 +521,7 @@ class Device:
         return {"state": STATES[self.state], "routine": self.routine,
                 "intensity": self.settings.intensity, "level": self.level,
                 "elapsed_ms": s.elapsed(now) if s.active else 0,
-                "left_ms": ticks.diff(s.end, now) if s.active and not s.paused else 0,
+                "left_ms": s.left(now) if s.active else 0,
                 "cues": s.cues, "battery_mv": self.battery.mv,
                 "battery": ("ok", "low", "empty")[self.battery.state],
                 "charging": self.charging, "heat": self.motor.heat,

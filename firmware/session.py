@@ -83,6 +83,10 @@ class Session:
         e = self.length - ticks.diff(self.end, now)
         return e if e < self.length else self.length
 
+    def left(self, now):
+        """Running time still to come; a pause stops it from going down."""
+        return self.length - self.elapsed(now)
+
     def shorten(self, now, left):
         """End no later than `left` ms from now (low battery)."""
         cut = ticks.diff(self.end, ticks.add(now, left))

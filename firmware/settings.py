@@ -93,11 +93,11 @@ class Settings:
             values, why2 = self._read(self.tmp)
             if values is None:
                 self._apply(self.defaults)
-                self.note = "settings: %s, using defaults" % why
+                self.note = "%s, using defaults" % why
                 return self.note
             why = "restored from an interrupted save"
         self._apply(values)
-        self.note = "settings: " + why
+        self.note = why
         return self.note
 
     def _read(self, path):

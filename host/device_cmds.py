@@ -146,10 +146,7 @@ def status_line(st):
         parts[0] += " " + (st.get("routine") or "?")
         if st.get("zone"):
             parts.append("zone " + st["zone"])
-        if state == "running":
-            parts.append("%s left" % duration(st.get("left_ms", 0)))
-        else:
-            parts.append("%s played" % duration(st.get("elapsed_ms", 0)))
+        parts.append("%s left" % duration(st.get("left_ms", 0)))
         if st.get("tethered"):
             parts.append("tethered")
     parts.append("intensity %s/5" % st.get("intensity", "?"))
@@ -424,10 +421,7 @@ def do_status(args):
         rows.append(("playing", st.get("routine") or "?"))
         rows.append(("zone", st.get("zone") or "-"))
         left, played = st.get("left_ms", 0), duration(st.get("elapsed_ms", 0))
-        if state == "running" or left:
-            rows.append(("time left", "%s (%s played)" % (duration(left), played)))
-        else:  # a paused device does not say what is left
-            rows.append(("played", played))
+        rows.append(("time left", "%s (%s played)" % (duration(left), played)))
         rows.append(("level", _pct(st.get("level", 0))))
     rows.append(("intensity", "%s/5" % st.get("intensity")))
     rows.append(("battery", _battery(st)[len("battery "):]))

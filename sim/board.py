@@ -433,14 +433,14 @@ class VirtualBoard:
             self._run_wakeups()
             self.step()
 
-    def starve_watchdog(self, ms):
-        """The firmware hangs: time passes with no loop iteration (so no feeding)."""
+    def starve_watchdog(self):
+        """The firmware hangs: no loop iteration feeds the watchdog, which resets the board
+        when it expires (the motor keeps its last drive until then, as on a board)."""
         self.event("hang")
-        expired = self.hw.wdt_expired
-        self.clock.advance(ms)
-        if self.hw.wdt_expired > expired:
-            self.event("watchdog reset")
-            self.power_on()
+        wdt = self.hw.wdt
+        self.clock.advance(wdt._fed + wdt.timeout + 1 - self.clock.ms)
+        self.event("watchdog reset")
+        self.power_on()
 
     # -- the trace ---------------------------------------------------------------------------
     def level(self):

@@ -189,7 +189,7 @@ def _fault(board, value, undo):
     elif name == "stuck-button":
         board.jam_button()
     elif name == "watchdog-starve":
-        board.starve_watchdog(board.prof.wdt_ms + 1000)
+        board.starve_watchdog()
     elif name == "exception":
         undo.append(_break(arg))
 
