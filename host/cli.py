@@ -30,13 +30,20 @@ def _profile(args):
         raise FacewaveError("board profile %s: %s" % (board, e), 2) from None
 
 
-def _compile(path_or_name, profile):
-    """A pattern file, or the name of a built-in routine."""
-    from .lang import compile_file
+def load_program(path_or_name, profile):
+    """A pattern file, a compiled .fwb file (checked by the device's verifier), or the name of
+    a built-in routine, as a Program judged against `profile`'s caps."""
+    from .lang import Program, compile_file
 
     path = Path(path_or_name)
-    if not path.exists() and library.builtin_path(path_or_name):
+    if not path.exists():
+        if not library.builtin_path(path_or_name):
+            raise FacewaveError("%s: no such file, and no built-in routine of that name (see "
+                                "`facewave routines`)" % path_or_name)
         path = library.builtin_path(path_or_name)
+    if _is_bytecode(path):
+        info = _verify_bytecode(path, profile)
+        return Program(path.read_bytes(), info, [], None, str(path))
     return compile_file(path, profile)
 
 
@@ -49,19 +56,18 @@ def do_check(args):
     failed = 0
     for name in args.files:
         try:
-            if _is_bytecode(name):
-                info = _verify_bytecode(name, profile)
-                print("%s: ok, bytecode of %s, %s, %d instructions, %d bytes"
-                      % (name, info.name, seconds(info.duration), info.count,
-                         Path(name).stat().st_size))
-                continue
-            prog = _compile(name, profile)
+            prog = load_program(name, profile)
         except (CompileError, FacewaveError) as e:
             print(e if isinstance(e, CompileError) else "facewave: %s" % e, file=sys.stderr)
             failed += 1
             continue
-        print("%s: ok, %s, %d elements, %d bytes of bytecode"
-              % (name, seconds(prog.info.duration), prog.elements, len(prog.data)))
+        if prog.elements is None:
+            print("%s: ok, bytecode of %s, %s, %d instructions, %d bytes"
+                  % (name, prog.name, seconds(prog.info.duration), prog.info.count,
+                     len(prog.data)))
+        else:
+            print("%s: ok, %s, %d elements, %d bytes of bytecode"
+                  % (name, seconds(prog.info.duration), prog.elements, len(prog.data)))
     return 1 if failed else 0
 
 
@@ -92,7 +98,7 @@ def _verify_bytecode(name, profile):
 
 
 def do_compile(args):
-    prog = _compile(args.file, _profile(args))
+    prog = load_program(args.file, _profile(args))
     out = Path(args.output or Path(args.file).with_suffix(".fwb").name)
     _write_atomic(out, prog.data)
     print("wrote %s (%d bytes, %d ms)" % (out, len(prog.data), prog.info.duration))
@@ -103,7 +109,7 @@ def do_preview(args):
     from . import playback, preview
 
     profile = _profile(args)
-    prog = _compile(args.file, profile)
+    prog = load_program(args.file, profile)
     trace = playback.play(prog, profile)
     print("\n".join(preview.summary_lines(prog, trace)))
     out = args.output or prog.name + ".png"
@@ -278,6 +284,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("facewave: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `facewave ... | head`: the reader has gone; so do we, quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

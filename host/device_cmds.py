@@ -272,14 +272,8 @@ def do_upload(args):
 
     with connected(args) as link:
         profile = _caps_profile(link)
-        if cli._is_bytecode(args.source):
-            info = cli._verify_bytecode(args.source, profile)
-            with open(args.source, "rb") as f:
-                data = f.read()
-            name = args.name or info.name
-        else:
-            prog = cli._compile(args.source, profile)  # CompileError: file:line:col, exit 1
-            data, name = prog.data, args.name or prog.name
+        prog = cli.load_program(args.source, profile)  # CompileError: file:line:col, exit 1
+        data, name = prog.data, args.name or prog.name
         bar = len(data) > 2048 and not args.json and sys.stderr.isatty()
         summary = link.upload(name, data, progress=bar)
     summary["port"] = link.name

@@ -112,10 +112,9 @@ def _curve(start, dur, intensity, points, path, where):
     out, t, v = [], start, None
     for pt, pv in sorted(points):
         lv = _level(intensity * pv, path, where)
-        if v is None:
+        if v is None:  # the event's own level until the curve's first point
             if pt > start:
                 out.append("hold %s %dms" % (_level(intensity, path, where), pt - start))
-            out.append("hold %s 1ms" % lv)
         elif pt > t:
             out.append("ramp %s -> %s over %dms" % (v, lv, pt - t))
         t, v = max(t, pt), lv

@@ -7,8 +7,9 @@ def summary_lines(program, trace):
     lines = [
         "%s: %s" % (info.name, info.description),
         "  duration   %s" % seconds(info.duration),
-        "  elements   %d (%d instructions, %d bytes of bytecode)"
-        % (program.elements, info.count, len(program.data)),
+        "  elements   %s (%d instructions, %d bytes of bytecode)"
+        % ("?" if program.elements is None else program.elements, info.count,
+           len(program.data)),
         "  intensity  peak %s, mean %s" % (pct(trace.peak), pct(trace.mean)),
         "  motor on   longest run without a rest %s" % seconds(info.longest_on),
     ]

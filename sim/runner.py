@@ -5,6 +5,7 @@ import shutil
 import tempfile
 from collections import deque
 
+from ..errors import FacewaveError
 from ..firmware.profile import Profile
 from ..firmware.verifier import pct
 from . import scenario as sc
@@ -37,9 +38,18 @@ def host(board):
 
 def compile_for(board_link, name):
     """A built-in routine or a pattern file, compiled against the device's own caps."""
-    from ..cli import _compile
+    from ..cli import load_program
 
-    return _compile(name, Profile(board_link.hello["caps"]))
+    return load_program(name, Profile(board_link.hello["caps"]))
+
+
+def _scenario_pattern(scenario, link, name):
+    from ..lang import CompileError
+
+    try:
+        return compile_for(link, name)
+    except (CompileError, FacewaveError) as e:
+        raise sc.ScenarioError("%s: pattern %r: %s" % (scenario.path, name, e)) from None
 
 
 def play(scenario, flash_dir=None):
@@ -55,7 +65,7 @@ def play(scenario, flash_dir=None):
         if scenario.patterns:
             link = host(board)
             for name in scenario.patterns:
-                prog = compile_for(link, name)
+                prog = _scenario_pattern(scenario, link, name)
                 link.upload(prog.name, prog.data)
                 board.event("uploaded " + prog.name)
         ready = deque()

@@ -155,7 +155,8 @@ def test_import_ahap(tmp_path):
     text = (tmp_path / "tap.fw").read_text()
     assert text.splitlines() == [
         'pattern tap "Imported from tap.ahap (Apple AHAP)"', "hold 60.0% 30ms", "off 170ms",
-        "hold 20.0% 1ms", "ramp 20.0% -> 50.0% over 1000ms"]
+        "ramp 20.0% -> 50.0% over 1000ms"]
+    assert run("check", tmp_path / "tap.fw")[1].split(", ")[1] == "1.2 s"  # as long as the AHAP
     assert run("check", tmp_path / "tap.fw")[0] == 0
 
 
@@ -193,3 +194,17 @@ def test_import_what_does_not_map(tmp_path, doc, message):
 def test_in_process_entry_point_returns_exit_codes(good, capsys):
     assert main(["check", str(good)]) == 0
     assert main(["check", str(good) + ".missing"]) == 1
+
+
+def test_preview_accepts_a_compiled_file(tmp_path, good):
+    assert run("compile", good, "-o", tmp_path / "m.fwb")[0] == 0
+    code, out, err = run("preview", tmp_path / "m.fwb", "-o", tmp_path / "m.png")
+    assert code == 0, err
+    assert "duration   4 s" in out and (tmp_path / "m.png").exists()
+
+
+def test_a_name_that_is_neither_file_nor_routine(tmp_path):
+    code, _, err = run("check", tmp_path / "nothere")
+    assert code == 1
+    assert err.strip() == "facewave: %s: no such file, and no built-in routine of that name " \
+                          "(see `facewave routines`)" % (tmp_path / "nothere")

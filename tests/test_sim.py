@@ -114,6 +114,13 @@ def test_bad_sim_options_are_one_line_usage_errors(tmp_path, args, message):
     assert code == 2 and err.strip() == message, err
 
 
+def test_a_scenario_naming_a_pattern_that_does_not_exist(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('patterns = ["nope"]\n')
+    code, _, err = cli("sim", "run", path)
+    assert code == 2 and err.startswith("facewave: %s: pattern 'nope': " % path)
+
+
 def test_missing_scenario_file(tmp_path):
     code, _, err = cli("sim", "run", tmp_path / "nope.toml")
     assert code == 2 and "no such scenario file" in err

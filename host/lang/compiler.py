@@ -45,7 +45,7 @@ class Program:
         self.data = data
         self.info = info
         self.positions = positions  # per instruction: (file, line, col)
-        self.elements = elements
+        self.elements = elements  # statements of the source; None for a compiled file
         self.filename = filename
 
     @property
