@@ -33,7 +33,7 @@ EVENTS = {
     "command": "a host command over the serial link: play NAME, stop, pause, resume, "
                "set KEY VALUE, upload NAME",
     "serial": "raw bytes sent to the console (a string, \\xNN escapes allowed)",
-    "link": "link faults from now on: {drop = 0.01, flip = 0.01, delay = \"5ms\"}",
+    "link": "link faults from now on: {drop = 0.01, flip = 0.01, dup = 0.01, delay = \"5ms\"}",
     "fault": "power-cut, power-cut-at-write N, brownout, stuck-button, watchdog-starve, "
              "exception MODULE.FUNCTION",
 }
