@@ -495,7 +495,8 @@ class Prompt(Board):
         while self.running:
             self.port.wait(0.01)
             if self.port.read_available():
-                self.port.write(b"\r\nMicroPython v1.24.0 on 2024-10-25; Raspberry Pi Pico\r\n>>> ")
+                self.port.write(b"\r\nMicroPython v1.24.0 on 2024-10-25; Raspberry Pi Pico"
+                                b"\r\n>>> ")
 
 
 def test_silent_port_and_repl_prompt_are_told_apart(tmp_path):

@@ -276,7 +276,8 @@ def test_friendly_repl_echoes_continues_blocks_and_pastes(loop):
 def test_board_can_take_the_console_back_at_soft_reset(flash):
     port = LoopPort()
     runs = []
-    console = ReplConsole(port, flash, on_soft_reset=lambda run_main: runs.append(run_main) or True)
+    console = ReplConsole(port, flash,
+                          on_soft_reset=lambda run_main: runs.append(run_main) or True)
     console.start()
     port.take()
     console.feed(b"\x04for the firmware")  # Ctrl-D at >>>: soft reset, main.py takes over
