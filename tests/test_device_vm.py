@@ -4,7 +4,6 @@ Prints the RAM the core holds after import (as .mpy) for the closing figures."""
 import io
 from contextlib import redirect_stdout
 
-import pytest
 from device_kit import hold
 from facewave.firmware import boards, device, log, profile
 from facewave.firmware import settings as stg
@@ -41,11 +40,7 @@ print("log", [e[2] for e in d.log.entries()])
 '''
 
 
-def test_same_trace_as_cpython_and_no_allocation_per_tick():
-    try:
-        mpvm.find_vm()
-    except mpvm.VMUnavailable as e:
-        pytest.skip(str(e))
+def test_same_trace_as_cpython_and_no_allocation_per_tick(vm):
     prog = repr(bytes(hold(500, 4600, "a")))
     harness = HARNESS.replace("PROG", prog)
     code = ('import gc, sys\nsys.path.append("/lib")\ngc.collect()\na0 = gc.mem_alloc()\n'

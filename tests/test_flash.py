@@ -260,11 +260,7 @@ def test_boot_picks_the_named_slot_only_when_its_manifest_exists(flash, pointer,
     assert booted_slot(flash) == expected
 
 
-def test_boot_py_runs_on_real_micropython_and_imports_the_slot(tmp_path):
-    try:
-        mpvm.find_vm()
-    except mpvm.VMUnavailable as e:
-        pytest.skip(str(e))
+def test_boot_py_runs_on_real_micropython_and_imports_the_slot(tmp_path, vm):
     files = {"/fw/b/" + p: data for p, data in fl.build(tmp_path).items()}
     files.update({"/fw/slot": "b", "/fw/b/manifest.json": "{}", "/boot.py": BOOT.read_text()})
     out = mpvm.run("exec(open('/boot.py').read())\nimport facewave.engine\n"

@@ -2,7 +2,6 @@
 
 Skipped, with the reason, only on a laptop without Node.js or `npm ci`; under CI they must run.
 """
-import os
 import random
 import struct
 
@@ -13,17 +12,7 @@ from facewave.lang import compile_file
 from facewave.library import builtin_names, builtin_path
 from facewave.sim import mpvm
 
-_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def vm():
-    try:
-        return mpvm.find_vm()
-    except mpvm.VMUnavailable as err:
-        if _CI:
-            pytest.fail("CI must run the MicroPython VM tests: %s" % err)
-        pytest.skip(str(err))
+pytestmark = pytest.mark.usefixtures("vm")  # the MicroPython VM, see conftest
 
 
 ins = bc.pack_insn

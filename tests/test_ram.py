@@ -6,12 +6,9 @@ are printed for the issue's benchmark note; the budgets only stop them growing b
 collection runs in a run of its own: within one run this WebAssembly build frees nothing, so
 garbage made while importing would count as held (a board's collector frees it).
 """
-import os
 
 import pytest
 from facewave.sim import mpvm
-
-_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 # The issue's target is 40 KB; these are the levels reached so far (see the commit log for why
 # 40 KB needs the bytecode out of RAM: frozen modules or ROMFS).
@@ -19,14 +16,7 @@ BOOT_IMPORT_BUDGET = 60 * 1024
 BOOT_HELD_BUDGET = 60 * 1024
 
 
-@pytest.fixture(scope="module", autouse=True)
-def vm():
-    try:
-        return mpvm.find_vm()
-    except mpvm.VMUnavailable as err:
-        if _CI:
-            pytest.fail("CI must run the MicroPython VM tests: %s" % err)
-        pytest.skip(str(err))
+pytestmark = pytest.mark.usefixtures("vm")  # the MicroPython VM, see conftest
 
 
 def test_boot_set_ram_within_budget():

@@ -6,17 +6,15 @@ The VM tests skip, with the reason, only on a laptop without Node.js or `npm ci`
 must run. The speed-up figures are printed (pytest -s), not asserted.
 """
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from facewave.library import builtin_names
-from facewave.sim import mpvm, replay, runner
+from facewave.sim import replay, runner
 from facewave.sim import scenario as sc
 
-_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 SCENARIOS = sorted((Path(runner.__file__).parent / "scenarios").glob("*.toml"))
 FIRMWARE = Path(runner.__file__).parent.parent / "firmware"
 
@@ -69,14 +67,6 @@ press = "hold 3s"
 '''
 
 
-@pytest.fixture(scope="module")
-def vm():
-    try:
-        return mpvm.find_vm()
-    except mpvm.VMUnavailable as err:
-        if _CI:
-            pytest.fail("CI must run the MicroPython VM tests: %s" % err)
-        pytest.skip(str(err))
 
 
 @pytest.fixture
