@@ -17,8 +17,11 @@ therefore whitened, XORed with a fixed pseudo-random table (as radio links white
 content that is not built against the table then costs about 3.5 %, and zeros cost nothing.
 
 Outside a frame, 0x03 (Ctrl-C) or 0x01 (Ctrl-A) is a request for the REPL (mpremote sends
-`\\r\\x03` then `\\r\\x01`). A reserved byte inside a frame aborts that frame, so `\\r\\x03`
-always reaches the decoder as a REPL request, even after a half-sent frame.
+`\\r\\x03` then `\\r\\x01`) when it follows a CR, or a quiet line (nothing but good frames
+since the last one). A reserved byte inside a frame aborts that frame, so `\\r\\x03` always
+reaches the decoder as a REPL request, even after a half-sent frame. After a frame broken by
+noise the bytes that follow are garbage until a CR or a good frame, so a flipped byte cannot
+hand the console over.
 """
 import binascii
 import struct
@@ -40,6 +43,7 @@ REPL = const(3)  # Ctrl-C or Ctrl-A between frames: hand the console to the REPL
 _HUNT = const(0)
 _BODY = const(1)
 _CRC = const(4)
+_CR = const(0x0D)
 
 # 1 for each byte value that is stuffed
 _RESERVED = bytes(1 if b in (1, 2, 3, 4, 5, 0x0A, 0x0D, ESC, SYNC) else 0 for b in range(256))
@@ -104,6 +108,8 @@ class Decoder:
         self.frames = 0  # good frames
         self.errors = 0  # corrupt frames
         self.garbage = 0  # bytes skipped outside frames
+        self._last = 0  # the byte before this one
+        self._quiet = True  # nothing but good frames since the last good frame (or the start)
         self.reset()
 
     def reset(self):
@@ -129,6 +135,7 @@ class Decoder:
         # BAD (worth a NAK) only once the header was plausible, so garbage is not answered
         self.event = BAD if self._need > HEADER else NONE
         self.errors += 1
+        self._quiet = False
         self.reset()
 
     def feed(self, data, pos=0):
@@ -140,15 +147,18 @@ class Decoder:
         while pos < end:
             b = data[pos]
             pos += 1
+            last = self._last
+            self._last = b
             if self._state == _HUNT:
                 if b == SYNC:
                     self._state = _BODY
-                elif b == 3 or b == 1:
+                elif (b == 3 or b == 1) and (last == _CR or self._quiet):
                     self.key = b
                     self.event = REPL
                     return pos
-                else:
+                elif b != _CR:
                     self.garbage += 1
+                    self._quiet = False
                 continue
             if res[b]:
                 if b == ESC and not self._esc:
@@ -190,6 +200,7 @@ class Decoder:
             self.seq = buf[3]
             self.length = length
             self.frames += 1
+            self._quiet = True
             self.reset()
             self.event = FRAME
             return pos

@@ -113,3 +113,32 @@ def test_stuffing_overhead_on_random_data():
     grown = len(frame.encode(0, 0, payload)) / len(payload)
     print("wire bytes per payload byte, random 1 KB frame: %.4f" % grown)
     assert grown < 1.06
+
+
+def test_noise_after_a_broken_frame_cannot_ask_for_the_repl():
+    """A flipped byte that happens to be Ctrl-C, in the garbage of a frame noise broke."""
+    from facewave.firmware import frame as fr
+
+    dec = fr.Decoder()
+    good = fr.encode(0x10, 1, b"hello")
+    broken = bytearray(fr.encode(0x10, 2, b"x" * 40))
+    broken[10] = 0x0A  # a reserved byte: the frame is abandoned, the rest is garbage
+    events = []
+    stream = bytes(good) + bytes(broken[:20]) + b"\x03" + bytes(broken[20:])
+    pos = 0
+    while pos < len(stream):
+        pos = dec.feed(stream, pos)
+        events.append(dec.event)
+    assert fr.REPL not in events
+    dec.feed(b"\r\x03")
+    assert dec.event == fr.REPL  # mpremote's interrupt still gets through
+
+
+def test_a_plain_ctrl_c_on_a_quiet_line_asks_for_the_repl():
+    from facewave.firmware import frame as fr
+
+    dec = fr.Decoder()
+    dec.feed(fr.encode(0x10, 1, b"ok"))
+    assert dec.event == fr.FRAME
+    dec.feed(b"\x03")
+    assert dec.event == fr.REPL
