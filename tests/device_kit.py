@@ -106,3 +106,21 @@ class Clock:
         self.event(dv.BUTTON, 1)
         self.run(held)
         self.event(dv.BUTTON, 0)
+
+
+class LoopPort:
+    """Collects what the console writes; the test feeds the console directly."""
+
+    def __init__(self):
+        self.out = bytearray()
+
+    def write(self, data):
+        self.out += data
+
+    def read_available(self):
+        return b""
+
+    def take(self):
+        data = bytes(self.out)
+        del self.out[:]
+        return data

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import serial
 from conftest import SerialBoard
+from device_kit import LoopPort
 from facewave import flash as fl
 from facewave.errors import FacewaveError
 from facewave.firmware import VERSION
@@ -32,19 +33,6 @@ from facewave.sim.serial_port import PtyPort
 BOOT = fl._deploy_dir() / "boot.py"
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")
-
-
-class LoopPort:
-    """Collects what a console writes; the caller feeds the console directly."""
-
-    def __init__(self):
-        self.out = bytearray()
-
-    def write(self, data):
-        self.out += data
-
-    def read_available(self):
-        return b""
 
 
 def booted_slot(flash):

@@ -7,6 +7,7 @@ import sys
 import threading
 
 import pytest
+from device_kit import LoopPort
 from facewave.sim.repl import BANNER, RAW, ConsoleThread, ReplConsole
 from facewave.sim.serial_port import PtyPort, SocketPort
 
@@ -191,24 +192,6 @@ def test_df_reports_the_flash(board):
 
 
 # -- the wire format, byte for byte (a loopback port, no tool) ----------------------------
-
-
-class LoopPort:
-    """Collects what the console writes; the test feeds the console directly."""
-
-    def __init__(self):
-        self.out = bytearray()
-
-    def write(self, data):
-        self.out += data
-
-    def read_available(self):
-        return b""
-
-    def take(self):
-        data = bytes(self.out)
-        del self.out[:]
-        return data
 
 
 @pytest.fixture
