@@ -334,15 +334,19 @@ def measure(data, profile=None, steps=10000, now=0, files=None, timed=True):
     return out
 
 
-_RAM_SRC = '''
+# This VM's collector is conservative and frees garbage only a run or two after the run that
+# left it (stale references linger between runs), so every reading comes after _SETTLE: three
+# separate runs that collect and print the heap in use; the lowest of the three counts.
+_SETTLE = "# --- next run ---\ngc.collect()\nprint(gc.mem_alloc())\n" * 3
+
+_RAM_SRC = """
 import gc
 import sys
 for name in ("binascii", "collections", "io", "os", "time"):
     __import__(name)  # Python code in this VM build (micropython-lib), C on the boards
-gc.collect()
-a = gc.mem_alloc()
 done = []
 skipped = []
+""" + _SETTLE + """# --- next run ---
 for name in %r:
     try:
         __import__("facewave." + name)
@@ -350,12 +354,17 @@ for name in %r:
     except ImportError as err:  # a board module that needs `machine`, which the VM lacks
         skipped.append(name)
         sys.modules.pop("facewave." + name, None)
-# --- next run ---  (the runner runs each part separately: garbage is freed between)
-gc.collect()
-print(gc.mem_alloc() - a)
+""" + _SETTLE + """# --- next run ---
 print(" ".join(done))
 print(" ".join(skipped))
-'''
+"""
+
+
+def _settled(lines):
+    """(heap growth between the two settled readings, the lines after them)."""
+    before = min(int(v) for v in lines[0:3])
+    after = min(int(v) for v in lines[3:6])
+    return after - before, lines[6:]
 
 
 CORE = ("engine", "verifier", "profile")  # the pattern core; imports bytecode, shapes, ticks
@@ -373,7 +382,7 @@ def bitstream(pin, encoding, timing, buf):
 """
 VM_MACHINE = "/lib/machine.py"
 
-_BOOT_SRC = '''
+_BOOT_SRC = """
 import gc
 import sys
 import time
@@ -381,17 +390,14 @@ for name in ("binascii", "collections", "io", "os"):
     __import__(name)  # Python code in this VM build (micropython-lib), C on the boards
 import machine
 before = set(sys.modules)
-gc.collect()
-a = gc.mem_alloc()
+""" + _SETTLE + """# --- next run ---
 from facewave import board
 shell = board.start(machine, time, None, %r)
-assert shell.device is not None and shell.link is not None, "the device did not start"
+assert shell.device is not None, "the device did not start"
 shell.once()
-# --- next run ---  (the runner runs each part separately: garbage is freed between)
-gc.collect()
-print(gc.mem_alloc() - a)
+""" + _SETTLE + """# --- next run ---
 print(" ".join(sorted(n[9:] for n in sys.modules if n not in before and n != "facewave")))
-'''
+"""
 
 
 def boot_modules(board="pico", mpy=True):
@@ -400,8 +406,8 @@ def boot_modules(board="pico", mpy=True):
     "boards.pico", ...]). The bytes include what booting built (device, store, log...)."""
     driver = Path(__file__).with_name("replay_driver.py").read_text()
     files = {VM_MACHINE: VM_MACHINE_SRC, "/lib/replay_driver.py": driver}
-    out = run(_BOOT_SRC % (board,), files=files, mpy=mpy).split("\n")
-    return int(out[0]), out[1].split()
+    held, rest = _settled(run(_BOOT_SRC % (board,), files=files, mpy=mpy).split("\n"))
+    return held, rest[0].split()
 
 
 def boot_ram(board="pico", mpy=True):
@@ -419,5 +425,5 @@ def firmware_ram(modules=None, mpy=True):
     before the count starts: they are the VM's, not the firmware's."""
     names = modules or sorted(rel[:-3] for rel in firmware_sources() if "/" not in rel
                               and rel not in ("__init__.py", "main.py", "boot.py"))
-    lines = run(_RAM_SRC % (list(names),), mpy=mpy).split("\n")
-    return int(lines[0]), lines[1].split(), lines[2].split()
+    held, rest = _settled(run(_RAM_SRC % (list(names),), mpy=mpy).split("\n"))
+    return held, rest[0].split(), rest[1].split()

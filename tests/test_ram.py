@@ -2,9 +2,10 @@
 
 "Firmware RAM after import" counts exactly the modules a device imports to boot: board.start()
 on a fake `machine` plus one loop iteration, in the real MicroPython VM, as .mpy. The figures
-are printed for the issue's benchmark note; the budgets only stop them growing back. The final
-collection runs in a run of its own: within one run this WebAssembly build frees nothing, so
-garbage made while importing would count as held (a board's collector frees it).
+are printed for the issue's benchmark note; the budgets only stop them growing back. Each reading
+comes after collections in runs of their own (mpvm._SETTLE): this WebAssembly build frees
+garbage only a run or two later, so garbage made while importing would count as held, or, left
+in the baseline, would hide part of what the firmware holds.
 """
 
 import pytest
@@ -12,8 +13,8 @@ from facewave.sim import mpvm
 
 # The issue's target is 40 KB; these are the levels reached so far (see the commit log for why
 # 40 KB needs the bytecode out of RAM: frozen modules or ROMFS).
-BOOT_IMPORT_BUDGET = 60 * 1024
-BOOT_HELD_BUDGET = 60 * 1024
+BOOT_IMPORT_BUDGET = 68 * 1024
+BOOT_HELD_BUDGET = 70 * 1024
 
 
 pytestmark = pytest.mark.usefixtures("vm")  # the MicroPython VM, see conftest
