@@ -53,6 +53,12 @@ class FormatError(ValueError):
     """The bytes are not a readable facewave program (before any semantic check)."""
 
 
+class VerifyError(ValueError):
+    """The verifier refuses the program. args: (message, instruction index or -1 for the whole
+    program). Declared here, not in verifier.py, because a device loads the verifier for each
+    check only (firmware.verify): the class must outlive it."""
+
+
 def crc32(data):
     return binascii.crc32(data) & 0xFFFFFFFF
 

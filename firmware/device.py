@@ -12,15 +12,15 @@ _halt(), which sets the motor to 0 before anything else.
 from micropython import const
 
 from . import button as bt
-from . import log, ticks
+from . import log, ticks, verify
 from .battery import CUTOFF, Battery
 from .battery import LOW as BAT_LOW
+from .bytecode import VerifyError
 from .engine import DONE, Engine
 from .led import Led
 from .motor import Motor
 from .session import END, Session
 from .settings import Settings, SettingsError
-from .verifier import VerifyError, verify
 
 OFF = const(0)
 IDLE = const(1)

@@ -13,8 +13,8 @@ import os
 
 from micropython import const
 
-from . import verifier
-from .messages import E_NAME, E_NO_UPLOAD, E_NOT_FOUND, E_STORAGE, E_TOO_BIG, E_VERIFY, refusal
+from . import verify
+from .bytecode import VerifyError
 
 MAX_NAME = const(32)
 MAX_SIZE = const(32784)  # largest program: header + bytecode.MAX_BODY
@@ -25,6 +25,14 @@ META = ".upload.meta"
 OLD = ".old"
 # stems that name firmware or settings files; refused even though they could not collide
 _FIRMWARE = ("main", "boot", "facewave", "settings", "profile", "lib", "patterns")
+
+
+def refusal(code, text):
+    """messages.refusal(messages.<code>, text): the protocol's schema is loaded when the store
+    refuses something, not to list or play patterns."""
+    from . import messages
+
+    return messages.refusal(getattr(messages, code), text)
 
 
 class FS:
@@ -76,10 +84,10 @@ def check_name(name):
                 break
     if not ok:
         shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
-        raise refusal(E_NAME, "pattern name %s: use 1 to %d of a-z 0-9 _ - (not starting with -)"
+        raise refusal("E_NAME", "pattern name %s: use 1 to %d of a-z 0-9 _ - (not starting with -)"
                % (shown, MAX_NAME))
     if name in _FIRMWARE:
-        raise refusal(E_NAME, "pattern name %r is reserved for the firmware" % name)
+        raise refusal("E_NAME", "pattern name %r is reserved for the firmware" % name)
     return name
 
 
@@ -142,12 +150,12 @@ class Store:
     def read(self, name):
         size = self.size(name)
         if size < 0:
-            raise refusal(E_NOT_FOUND, "no pattern called %r on the device" % name)
+            raise refusal("E_NOT_FOUND", "no pattern called %r on the device" % name)
         return self.read_path(self.path_of(name + EXT), size)
 
     def read_path(self, path, size):
         if size > MAX_SIZE:
-            raise refusal(E_TOO_BIG, "%s is %d bytes, more than a pattern may be" % (path, size))
+            raise refusal("E_TOO_BIG", "%s is %d bytes, more than a pattern may be" % (path, size))
         data = bytearray(size)
         try:
             f = self.fs.open(path, "rb")
@@ -156,27 +164,27 @@ class Store:
             finally:
                 f.close()
         except OSError as e:
-            raise refusal(E_STORAGE, "cannot read %s: %s" % (path, e))
+            raise refusal("E_STORAGE", "cannot read %s: %s" % (path, e))
         if got != size:
-            raise refusal(E_STORAGE, "short read of %s" % path)
+            raise refusal("E_STORAGE", "short read of %s" % path)
         return data
 
     def load(self, name, profile):
         """(program bytes, verifier Info) of a stored pattern, checked against `profile`."""
         data = self.read(name)
         try:
-            return data, verifier.verify(data, profile)
-        except verifier.VerifyError as e:
-            raise refusal(E_VERIFY, "stored pattern %r fails this device's checks: %s"
+            return data, verify(data, profile)
+        except VerifyError as e:
+            raise refusal("E_VERIFY", "stored pattern %r fails this device's checks: %s"
                    % (name, e.args[0]))
 
     def delete(self, name):
         if self.size(name) < 0:
-            raise refusal(E_NOT_FOUND, "no pattern called %r on the device" % name)
+            raise refusal("E_NOT_FOUND", "no pattern called %r on the device" % name)
         try:
             self.fs.remove(self.path_of(name + EXT))
         except OSError as e:
-            raise refusal(E_STORAGE, "cannot delete %r: %s" % (name, e))
+            raise refusal("E_STORAGE", "cannot delete %r: %s" % (name, e))
 
     # ---- uploading (the code lives in upload.py, loaded by the first upload) ----
 
@@ -195,7 +203,7 @@ class Store:
     def status(self):
         """(offset held, announced size) of the upload in progress."""
         if not self.upload:
-            raise refusal(E_NO_UPLOAD, "no upload in progress")
+            raise refusal("E_NO_UPLOAD", "no upload in progress")
         return self.offset, self.upload[1]
 
     def commit(self, profile):

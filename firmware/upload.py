@@ -7,8 +7,8 @@ import hashlib
 
 from micropython import const
 
-from . import verifier
-from .bytecode import HEADER_SIZE
+from . import verify
+from .bytecode import HEADER_SIZE, VerifyError
 from .messages import E_HASH, E_INCOMPLETE, E_MALFORMED, E_NO_SPACE, E_NO_UPLOAD, E_QUOTA
 from .messages import E_STORAGE, E_TOO_BIG, E_VERIFY, refusal
 from .store import EXT, MAX_SIZE, META, OLD, TMP, check_name
@@ -107,8 +107,8 @@ def commit(s, profile):
         raise refusal(E_HASH, "upload of %r arrived corrupted (SHA-256 mismatch); send it again"
                % name)
     try:
-        info = verifier.verify(data, profile)
-    except verifier.VerifyError as e:
+        info = verify(data, profile)
+    except VerifyError as e:
         abort(s)
         raise refusal(E_VERIFY, "the device rejected %r: %s" % (name, e.args[0]))
     final = s.path_of(name + EXT)

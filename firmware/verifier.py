@@ -15,10 +15,6 @@ from . import shapes
 _EASE_SLOPE = (2, 4, 4, 3)  # twice the steepest slope of each easing, relative to linear
 
 
-class VerifyError(ValueError):
-    """args: (message, instruction index or -1 for the whole program)."""
-
-
 class Info:
     """What an accepted program promises: its exact duration and bounds."""
 
@@ -60,7 +56,7 @@ class _Sum:
 
 
 def _fail(msg, pc=-1):
-    raise VerifyError(msg, pc)
+    raise bc.VerifyError(msg, pc)
 
 
 def _check_step(prof, a, b, pc):
@@ -174,12 +170,12 @@ _ZERO = (0, 0)
 
 
 def verify(data, prof):
-    """Check a whole program against a profile; answer its Info or raise VerifyError."""
+    """Check a whole program against a profile; answer its Info or raise bytecode.VerifyError."""
     try:
         count = bc.parse_header(data)
         names = bc.strings(data, count)
     except bc.FormatError as e:
-        raise VerifyError(e.args[0], -1)
+        raise bc.VerifyError(e.args[0], -1)
     stack = []  # (summary before the block, opening pc, op, x, a, b, c, t)
     cur = _Sum()
     zone = False

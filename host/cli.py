@@ -84,7 +84,7 @@ def _is_bytecode(name):
 def _verify_bytecode(name, profile):
     """The device's own check of a compiled file."""
     from .firmware import bytecode
-    from .firmware.verifier import VerifyError, verify
+    from .firmware.verifier import verify
 
     try:
         with open(name, "rb") as f:
@@ -92,7 +92,7 @@ def _verify_bytecode(name, profile):
         return verify(data, profile)
     except OSError as e:
         raise FacewaveError("%s: %s" % (name, e.strerror or e)) from None
-    except VerifyError as e:
+    except bytecode.VerifyError as e:
         where = " (instruction %d)" % e.args[1] if e.args[1] >= 0 else ""
         raise FacewaveError("%s: rejected%s: %s" % (name, where, e.args[0])) from None
 

@@ -145,7 +145,7 @@ def run(code, files=None, timeout=120, mpy=False, vm=None):
 
 
 # The harness both interpreters run, character for character. Globals it expects: the firmware
-# modules `engine`, `profile`, `ticks`, `verifier`.
+# modules `bytecode`, `engine`, `profile`, `ticks`, `verifier`.
 SHARED_SRC = '''
 def play(data, pdict, now, events):
     """The board shell's loop in virtual time: start at `now`, then step at each deadline the
@@ -181,14 +181,15 @@ def check(data, pdict):
     """The verifier's verdict as one line."""
     try:
         info = verifier.verify(data, profile.Profile(pdict))
-    except verifier.VerifyError as err:
+    except bytecode.VerifyError as err:
         return "reject pc=%d %s" % (err.args[1], err.args[0])
     return "accept count=%d duration=%d energy=%d peak=%d longest_on=%d name=%s zones=%s" % (
         info.count, info.duration, info.energy, info.peak, info.longest_on, info.name,
         ",".join(info.zones))
 '''
 
-_VM_PRELUDE = "import binascii\nfrom facewave import engine, profile, ticks, verifier\n"
+_VM_PRELUDE = ("import binascii\n"
+               "from facewave import bytecode, engine, profile, ticks, verifier\n")
 _cpython = None
 
 
@@ -196,9 +197,10 @@ def _shared():
     """SHARED_SRC executed by CPython against facewave.firmware."""
     global _cpython
     if _cpython is None:
-        from ..firmware import engine, profile, ticks, verifier
+        from ..firmware import bytecode, engine, profile, ticks, verifier
 
-        _cpython = {"engine": engine, "profile": profile, "ticks": ticks, "verifier": verifier}
+        _cpython = {"bytecode": bytecode, "engine": engine, "profile": profile, "ticks": ticks,
+                    "verifier": verifier}
         exec(SHARED_SRC, _cpython)
     return _cpython
 

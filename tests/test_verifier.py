@@ -4,7 +4,8 @@ from hypothesis import strategies as st
 
 from facewave.firmware import bytecode as bc
 from facewave.firmware.profile import Profile
-from facewave.firmware.verifier import VerifyError, verify
+from facewave.firmware.bytecode import VerifyError
+from facewave.firmware.verifier import verify
 from facewave.lang import compile_file
 from facewave.library import builtin_names, builtin_path
 from facewave.playback import Trace, play

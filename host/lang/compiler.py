@@ -8,7 +8,7 @@ from pathlib import Path
 from ..firmware import bytecode as bc
 from ..firmware import shapes
 from ..firmware.profile import Profile
-from ..firmware.verifier import VerifyError, verify
+from ..firmware.verifier import verify
 from . import lexer
 from .lexer import SyntaxProblem
 
@@ -324,7 +324,7 @@ class _Compiler:
         try:
             data = bc.pack([bc.pack_insn(*i) for i in self.insns], self.strings)
             info = verify(data, self.profile)
-        except (VerifyError, bc.FormatError) as e:
+        except (bc.VerifyError, bc.FormatError) as e:
             pc = e.args[1] if len(e.args) > 1 else -1
             where = self.positions[pc] if 0 <= pc < len(self.positions) else self.header
             filename, line, col = where
