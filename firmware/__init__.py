@@ -7,17 +7,28 @@ import sys
 VERSION = "0.1.0"
 
 
-def verify(data, prof):
-    """verifier.verify(data, prof), with the verifier loaded for this call only on MicroPython.
+def drop(name):
+    """Forget firmware module `name` (e.g. "boards.pico") on MicroPython once it has done its
+    job, so its code leaves the heap at the next collection; a later import loads it again.
+    The caller must keep nothing of it but plain data. CPython keeps every module: the host and
+    the simulator use them all the time, and memory is not short there."""
+    if sys.implementation.name != "micropython":
+        return
+    full = __name__ + "." + name
+    if sys.modules.pop(full, None) is not None:
+        dot = full.rfind(".")
+        parent = sys.modules.get(full[:dot])
+        if parent is not None and hasattr(parent, full[dot + 1:]):
+            delattr(parent, full[dot + 1:])
 
-    A device checks programs at boot, before each play and at an upload's commit; holding the
-    verifier in between would cost about 7 KB of RAM for nothing. CPython keeps it: the host
-    and the simulator check programs all the time. Raises bytecode.VerifyError."""
+
+def verify(data, prof):
+    """verifier.verify(data, prof), with the verifier loaded for this call only: a device
+    checks programs at boot, before each play and at an upload's commit, and would hold about
+    7 KB of RAM in between for nothing. Raises bytecode.VerifyError."""
     from . import verifier
 
     try:
         return verifier.verify(data, prof)
     finally:
-        if sys.implementation.name == "micropython":
-            del sys.modules[verifier.__name__]
-            delattr(sys.modules[__name__], "verifier")
+        drop("verifier")

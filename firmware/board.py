@@ -15,13 +15,12 @@ Seams, so the simulator and the protocol plug in without changes here:
 - console: has read(n) -> at most n bytes (non-blocking), write(bytes), wait(ms) (sleep
   until input or ms);
 - link: the serial protocol (protocol.Protocol): wanted(), feed(now, data) -> reply,
-  tick(now), next, repl, tethered, untether(). Without one the console is left to the REPL.
+  tick(now), next, repl, tethered, untether(). The shell builds it when the console first
+  speaks: a device that never meets a laptop does not hold it (about 9 KB on MicroPython).
 - fs: the filesystem calls of the pattern store and the settings (store.FS), so the
   simulator's flash is a folder of its own.
 """
 from micropython import const
-
-from . import boards
 
 _MAX_SLEEP_MS = const(50)  # the loop wakes at least this often (button edges, pins)
 _RING = const(16)  # button edges kept between iterations
@@ -63,7 +62,7 @@ class UsbConsole:
 
 class Shell:
     def __init__(self, prof, machine, clock, console=None, link=None, patterns=None,
-                 settings=None, motor_pin=None, fs=None):
+                 settings=None, motor_pin=None, fs=None, version=None):
         self.m = machine
         self.clock = clock
         self.prof = prof
@@ -71,6 +70,7 @@ class Shell:
         self._motor_pin = motor_pin or P(prof.motor_pin, P.OUT, value=0)
         self.console = console
         self.link = link
+        self.version = version  # the firmware version the protocol announces
         self.failures = 0  # loop iterations that raised
         self.fed = 0  # watchdog feeds
         self.pwm = None
@@ -154,7 +154,7 @@ class Shell:
             if d is None or pwm is None:
                 raise RuntimeError("the device did not start")
             self._inputs(now, d)
-            self._console(now)
+            self._console(now, d)
             d.tick(now)
             self._outputs(d, pwm)
             self._save(now, d)
@@ -187,7 +187,7 @@ class Shell:
         and hands the console back to the REPL."""
         import micropython
 
-        if self.link is not None:
+        if self.device is not None:  # the protocol (now or once built) owns Ctrl-C
             micropython.kbd_intr(-1)
         try:
             while True:
@@ -235,20 +235,35 @@ class Shell:
                 raw += self._adc.read_u16()
             d.event(now, dv.BATTERY, d.battery.millivolts(raw >> 2))
 
-    def _console(self, now):
-        link = self.link
-        if link is None or self.console is None:
+    def _console(self, now, d):
+        console = self.console
+        if console is None:
             return
-        if link.next >= 0 and self.clock.ticks_diff(now, link.next) >= 0:
-            link.tick(now)  # a tethered host went silent: the device stops
-        # never read past a possible REPL request: its bytes belong to the REPL
-        data = self.console.read(link.wanted())
+        link = self.link
+        if link is None:
+            data = console.read(1)  # what a link wants between frames: one byte
+            if not data:
+                return
+            link = self.link = self._connect(d)
+        else:
+            if link.next >= 0 and self.clock.ticks_diff(now, link.next) >= 0:
+                link.tick(now)  # a tethered host went silent: the device stops
+            # never read past a possible REPL request: its bytes belong to the REPL
+            data = console.read(link.wanted())
         if data:
             reply = link.feed(now, data)
             if reply:
-                self.console.write(reply)
+                console.write(reply)
             if link.repl:
                 raise KeyboardInterrupt
+
+    def _connect(self, d):
+        """The protocol, for a console that has spoken."""
+        from .protocol import Protocol
+
+        if self.version:
+            return Protocol(d, d.patterns, self.prof, version=self.version)
+        return Protocol(d, d.patterns, self.prof)
 
     def _outputs(self, d, pwm):
         f = d.freq or self.prof.pwm_freq
@@ -325,20 +340,20 @@ class Shell:
 
 
 def start(machine, clock, console, board=None, fs=None, version=None):
-    """Boot the firmware on the given hardware seams: motor off first, then the profile, the
-    device core and the protocol. The device's run() and the simulator both come here."""
-    data = boards.load(board or boards.chosen())
+    """Boot the firmware on the given hardware seams: motor off first, then the profile and
+    the device core (the protocol waits for the console to speak). The device's run() and the
+    simulator both come here."""
+    from . import boards, drop
+
+    name = board or boards.chosen()
+    data = boards.load(name)
     pin = motor_off(machine, data)
-    from .profile import Profile
-
-    prof = Profile(data, board=True)  # ProfileError: the motor is off, the caller says why
-    shell = Shell(prof, machine, clock, console, motor_pin=pin, fs=fs)
-    if shell.device is not None:
-        from .protocol import Protocol
-
-        shell.link = Protocol(shell.device, shell.device.patterns, prof,
-                              **({"version": version} if version else {}))
-    return shell
+    try:
+        prof = boards.profile(data)  # ProfileError: the motor is off, the caller says why
+    finally:  # needed at boot only: the profile holds all the loop reads
+        drop("boards." + name)
+        drop("boards")
+    return Shell(prof, machine, clock, console, motor_pin=pin, fs=fs, version=version)
 
 
 def run(board=None):

@@ -65,7 +65,7 @@ def run_bench(print_fn):
     try:
         vm = mpvm.measure(data, steps=VM_STEPS)
         core, _, _ = mpvm.firmware_ram(mpvm.CORE)
-        boot, boot_set, booted = mpvm.boot_ram()
+        boot, boot_set, booted, tethered = mpvm.boot_ram()
     except mpvm.VMUnavailable as err:
         print_fn("MicroPython figures skipped: %s" % err)
         return
@@ -76,8 +76,10 @@ def run_bench(print_fn):
              % (vm["mean_us"], vm["p99_us"], vm["worst_us"]))
     print_fn("  RAM after import (.mpy), pattern core %8.1f KB  (%s)"
              % (core / 1024, ", ".join(mpvm.CORE)))
-    print_fn("  RAM after import (.mpy), boot set      %8.1f KB  (%d modules a device imports"
-             " to boot; %.1f KB once booted)" % (boot / 1024, len(boot_set), booted / 1024))
+    print_fn("  RAM after import (.mpy), boot set      %8.1f KB  (the %d modules a device holds"
+             " once booted)" % (boot / 1024, len(boot_set)))
+    print_fn("  RAM held once booted / with a host     %8.1f / %.1f KB" % (booted / 1024,
+                                                                        tethered / 1024))
     _sim_figures(print_fn)
 
 

@@ -392,32 +392,62 @@ for name in ("binascii", "collections", "io", "os"):
     __import__(name)  # Python code in this VM build (micropython-lib), C on the boards
 import machine
 before = set(sys.modules)
+
+
+class Console:  # the USB console: what a host sent, read as the shell asks
+    def __init__(self, data):
+        self.data = data
+
+    def read(self, n):
+        out = self.data[:n]
+        self.data = self.data[n:]
+        return out
+
+    def write(self, data):
+        pass
+
+    def wait(self, ms):
+        pass
+
+
+console = Console(%r)
 """ + _SETTLE + """# --- next run ---
 from facewave import board
-shell = board.start(machine, time, None, %r)
+shell = board.start(machine, time, console, %r)
 assert shell.device is not None, "the device did not start"
 shell.once()
+while console.data:
+    shell.once()
+console = None
 """ + _SETTLE + """# --- next run ---
 print(" ".join(sorted(n[9:] for n in sys.modules if n not in before and n != "facewave")))
 """
 
 
-def boot_modules(board="pico", mpy=True):
-    """Boot the firmware in the VM on a fake `machine` (board.start(), one loop iteration):
-    (bytes held then, every firmware module it imported, e.g. ["board", "boards",
-    "boards.pico", ...]). The bytes include what booting built (device, store, log...)."""
+def boot_modules(board="pico", mpy=True, host=False):
+    """Boot the firmware in the VM on a fake `machine` (board.start(), one loop iteration; with
+    `host`, until a host's HELLO is answered): (bytes held then, every firmware module still
+    imported, e.g. ["board", "bytecode", ...]). The bytes include what booting built (device,
+    store, log...) and the names of modules used at boot and dropped (qstrs stay)."""
+    hello = b""
+    if host:
+        from ..firmware import frame, messages
+
+        hello = frame.encode(messages.HELLO, 1, messages.pack_u16(messages.PROTOCOL))
     driver = Path(__file__).with_name("replay_driver.py").read_text()
     files = {VM_MACHINE: VM_MACHINE_SRC, "/lib/replay_driver.py": driver}
-    held, rest = _settled(run(_BOOT_SRC % (board,), files=files, mpy=mpy).split("\n"))
+    out = run(_BOOT_SRC % (hello, board), files=files, mpy=mpy).split("\n")
+    held, rest = _settled(out)
     return held, rest[0].split()
 
 
 def boot_ram(board="pico", mpy=True):
     """Firmware RAM after import, counted honestly: the heap held by exactly the modules a
-    device imports to boot (board.start() and one loop iteration on `board`), imported alone
-    in a fresh VM. Answers (bytes, the boot set, bytes held after booting)."""
+    device holds once booted (board.start() and one loop iteration on `board`), imported alone
+    in a fresh VM. Answers (bytes, those modules, bytes held after booting, bytes held once a
+    host has said HELLO: the protocol is loaded then)."""
     booted, names = boot_modules(board, mpy)
-    return firmware_ram(names, mpy)[0], names, booted
+    return firmware_ram(names, mpy)[0], names, booted, boot_modules(board, mpy, host=True)[0]
 
 
 def firmware_ram(modules=None, mpy=True):

@@ -4,7 +4,6 @@ import copy
 from facewave.firmware import boards, ticks
 from facewave.firmware import bytecode as bc
 from facewave.firmware import device as dv
-from facewave.firmware.profile import Profile
 from facewave.firmware.settings import Settings
 
 
@@ -17,7 +16,7 @@ def profile(name="pico", **changes):
         for part in parts[:-1]:
             node = node[part]
         node[parts[-1]] = value
-    return Profile(data, board=True)
+    return boards.profile(data)
 
 
 def hold(level, ms, name="hold"):

@@ -13,7 +13,7 @@ NAMES = sorted(p.stem for p in Path(boards.__file__).parent.glob("*.py")
 
 @pytest.mark.parametrize("name", NAMES)
 def test_shipped_boards_validate(name):
-    p = Profile(boards.load(name), board=True)
+    p = boards.profile(boards.load(name))
     assert p.name == name and p.motor_pin >= 0 and p.led_kind in ("plain", "neopixel")
     assert p.battery_cutoff_mv < p.battery_low_mv
 
@@ -55,7 +55,7 @@ def broken(path, value=None, delete=False):
 ])
 def test_bad_fields_are_refused_in_one_line(path, value, delete, message):
     with pytest.raises(ProfileError) as e:
-        Profile(broken(path, value, delete), board=True)
+        boards.profile(broken(path, value, delete))
     assert str(e.value).startswith(message)
     assert "\n" not in str(e.value)
 

@@ -14,7 +14,7 @@ class P:
     def __init__(s, d): s.d = d
     def names(s): return sorted(s.d)
     def read(s, n): return s.d[n]
-prof = profile.Profile(boards.load("pico"), board=True)
+prof = boards.profile(boards.load("pico"))
 st = stg.Settings("/s.json", session_ms=600000, cue_ms=prof.session_cue_ms)
 d = device.Device(prof, P({"a": PROG}), st, log.Log())
 d.boot(0)

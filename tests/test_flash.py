@@ -19,9 +19,9 @@ from device_kit import LoopPort
 from facewave import flash as fl
 from facewave.errors import FacewaveError
 from facewave.firmware import VERSION
+from facewave.firmware import boards
 from facewave.firmware.boards import pico
 from facewave.firmware.device import Device
-from facewave.firmware.profile import Profile
 from facewave.firmware.protocol import Protocol
 from facewave.firmware.settings import Settings
 from facewave.firmware.store import Store
@@ -95,7 +95,7 @@ class Board(threading.Thread):
         if not (self.firmware and slot and Path(self.flash, "main.py").exists()):
             return False
         version = json.loads(Path(self.flash, slot[1:], "manifest.json").read_text())["version"]
-        prof = Profile(dict(pico.PROFILE, name="test-board"), board=True)
+        prof = boards.profile(dict(pico.PROFILE, name="test-board"))
         settings = Settings(os.path.join(self.flash, "settings.json"),
                             session_ms=prof.session_default_ms, cue_ms=prof.session_cue_ms)
         store = Store(os.path.join(self.flash, "patterns"))

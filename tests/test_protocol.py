@@ -16,6 +16,7 @@ import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.firmware import bytecode as bc
 from facewave.firmware import frame
 from facewave.firmware import messages as m
+from facewave.firmware import boards
 from facewave.firmware.boards import pico
 from facewave.firmware.device import RUNNING, Device
 from facewave.firmware.profile import Profile
@@ -41,7 +42,7 @@ def hold_program(count=1, name="p", ms=500, pad=0):
 
 def make_device(tmp_path, **store_args):
     """The real device core on a Pico profile, its patterns in a directory."""
-    prof = Profile(dict(pico.PROFILE, name="test-board"), board=True)
+    prof = boards.profile(dict(pico.PROFILE, name="test-board"))
     store = Store(str(tmp_path / "patterns"), **store_args)
     settings = Settings(str(tmp_path / "settings.json"), session_ms=prof.session_default_ms,
                         cue_ms=prof.session_cue_ms)
