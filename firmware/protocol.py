@@ -26,7 +26,7 @@ from micropython import const
 from . import VERSION
 from . import frame
 from . import messages as m
-from . import ticks
+from . import ticks, upload
 from .device import DeviceError
 from .settings import SettingsError
 from .store import check_name
@@ -133,11 +133,11 @@ class Protocol:
 
     def hello(self):
         """What a host needs to know first (also the start of INFO)."""
-        count, used = self.store.used()
+        count, used = upload.used(self.store)
         return {
             "firmware": self.version, "protocol": m.PROTOCOL, "min_protocol": m.MIN_PROTOCOL,
             "board": self.board, "capabilities": ["upload", "resume", "tethered", "log"],
-            "free": self.store.free(), "patterns": count, "used": used,
+            "free": upload.free(self.store), "patterns": count, "used": used,
             "quota_count": self.store.max_count, "quota_bytes": self.store.max_bytes,
             "max_payload": frame.MAX_PAYLOAD, "chunk": m.CHUNK, "window": m.WINDOW,
             "heartbeat_ms": self.heartbeat_timeout_ms, "caps": self.profile.caps(),
@@ -162,7 +162,7 @@ class Protocol:
         while i < len(names):
             name = names[i]
             try:
-                data, info = self.store.load(name, self.profile)
+                data, info = upload.load(self.store, name, self.profile)
                 item = {"name": name, "size": len(data), "duration": info.duration,
                         "description": info.description}
             except m.Refused as e:
@@ -176,27 +176,27 @@ class Protocol:
 
     def _begin(self, now, p):
         size, digest, name = m.unpack_begin(p)
-        return m.pack_offset(self.store.begin(name, size, digest), size)
+        return m.pack_offset(upload.begin(self.store, name, size, digest), size)
 
     def _chunk(self, now, p):
         if len(p) < 4:
             raise m.refusal(m.E_MALFORMED, "UPLOAD_CHUNK too short")
         offset = p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24
-        held = self.store.write(offset, p[4:])
+        held = upload.write(self.store, offset, p[4:])
         return m.pack_offset(held, self.store.upload[1])
 
     def _commit(self, now, p):
         name = self.store.upload[0] if self.store.upload else ""
-        info = self.store.commit(self.profile)
+        info = upload.commit(self.store, self.profile)
         return m.pack_json({"name": name, "size": self.store.size(name),
                             "duration": info.duration, "description": info.description})
 
     def _upload_status(self, now, p):
-        offset, size = self.store.status()
+        offset, size = upload.status(self.store)
         return m.pack_offset(offset, size)
 
     def _delete(self, now, p):
-        self.store.delete(check_name(m.text(p)))
+        upload.delete(self.store, check_name(m.text(p)))
         self.device.rescan(now)
         return b""
 

@@ -1,5 +1,6 @@
-"""Pattern storage on the device's filesystem: sanitised names, a quota, resumable uploads and
-commits that a power cut cannot tear.
+"""Pattern storage on the device's filesystem: sanitised names, reading, and recovery at boot
+from a replace that a power cut interrupted. What only a host does to the store (uploads, deletes,
+listings, the quota) is in upload.py, loaded with the protocol.
 
 An upload goes to `.upload` (its name, size and SHA-256 in `.upload.meta`, so it resumes after a
 reset), is read back, hashed and verified, and only then renamed over `<name>.fwb`. Where the
@@ -13,8 +14,6 @@ import os
 
 from micropython import const
 
-from . import verify
-from .bytecode import VerifyError
 
 MAX_NAME = const(32)
 MAX_SIZE = const(32784)  # largest program: header + bytecode.MAX_BODY
@@ -92,7 +91,7 @@ def check_name(name):
 
 
 class Store:
-    """Patterns in one directory; at most one upload in progress."""
+    """Patterns in one directory, and the state of the upload in progress (see upload.py)."""
 
     def __init__(self, root="patterns", fs=None, max_count=32, max_bytes=131072,
                  reserve=4096):
@@ -136,17 +135,6 @@ class Store:
     def size(self, name):
         return self.fs.size(self.path_of(check_name(name) + EXT))
 
-    def used(self):
-        """(pattern count, bytes) counted against the quota."""
-        names = self.names()
-        total = 0
-        for n in names:
-            total += self.fs.size(self.path_of(n + EXT))
-        return len(names), total
-
-    def free(self):
-        return self.fs.free(self.root)
-
     def read(self, name):
         size = self.size(name)
         if size < 0:
@@ -168,52 +156,3 @@ class Store:
         if got != size:
             raise refusal("E_STORAGE", "short read of %s" % path)
         return data
-
-    def load(self, name, profile):
-        """(program bytes, verifier Info) of a stored pattern, checked against `profile`."""
-        data = self.read(name)
-        try:
-            return data, verify(data, profile)
-        except VerifyError as e:
-            raise refusal("E_VERIFY", "stored pattern %r fails this device's checks: %s"
-                   % (name, e.args[0]))
-
-    def delete(self, name):
-        if self.size(name) < 0:
-            raise refusal("E_NOT_FOUND", "no pattern called %r on the device" % name)
-        try:
-            self.fs.remove(self.path_of(name + EXT))
-        except OSError as e:
-            raise refusal("E_STORAGE", "cannot delete %r: %s" % (name, e))
-
-    # ---- uploading (the code lives in upload.py, loaded by the first upload) ----
-
-    def begin(self, name, size, digest):
-        """Start or resume an upload; answers the offset the device already holds."""
-        from . import upload
-
-        return upload.begin(self, name, size, digest)
-
-    def write(self, offset, data):
-        """Append a chunk if it starts where the held bytes end; answers the held offset."""
-        from . import upload
-
-        return upload.write(self, offset, data)
-
-    def status(self):
-        """(offset held, announced size) of the upload in progress."""
-        if not self.upload:
-            raise refusal("E_NO_UPLOAD", "no upload in progress")
-        return self.offset, self.upload[1]
-
-    def commit(self, profile):
-        """Check the held bytes (size, SHA-256, verifier) and put them in place atomically."""
-        from . import upload
-
-        return upload.commit(self, profile)
-
-    def abort(self):
-        """Drop the upload in progress (nothing stored changes)."""
-        from . import upload
-
-        upload.abort(self)

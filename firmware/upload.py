@@ -1,7 +1,6 @@
-"""Uploading a pattern into the store: resumable, hashed, verified, committed atomically.
-
-Only a host that uploads needs this code, so store.Store loads it on the first upload and a
-device that is never sent a pattern never holds it in RAM. See store.py for the scheme.
+"""What a host does to the pattern store (store.Store `s`): uploads (resumable, hashed, verified,
+committed atomically; see store.py for the scheme), deletes, and the listing and quota it is
+shown. Only the protocol calls this, so a device that never meets a host never holds it.
 """
 import hashlib
 
@@ -9,12 +8,52 @@ from micropython import const
 
 from . import verify
 from .bytecode import HEADER_SIZE, VerifyError
-from .messages import E_HASH, E_INCOMPLETE, E_MALFORMED, E_NO_SPACE, E_NO_UPLOAD, E_QUOTA
-from .messages import E_STORAGE, E_TOO_BIG, E_VERIFY, refusal
+from .messages import E_HASH, E_INCOMPLETE, E_MALFORMED, E_NO_SPACE, E_NO_UPLOAD, E_NOT_FOUND
+from .messages import E_QUOTA, E_STORAGE, E_TOO_BIG, E_VERIFY, refusal
 from .store import EXT, MAX_SIZE, META, OLD, TMP, check_name
 
 _ENOSPC = const(28)
 _EEXIST = const(17)
+
+
+def used(s):
+    """(pattern count, bytes) counted against the quota."""
+    names = s.names()
+    total = 0
+    for n in names:
+        total += s.fs.size(s.path_of(n + EXT))
+    return len(names), total
+
+
+def free(s):
+    """Bytes free on the filesystem, or -1 when the port cannot tell."""
+    return s.fs.free(s.root)
+
+
+def load(s, name, profile):
+    """(program bytes, verifier Info) of a stored pattern, checked against `profile`."""
+    data = s.read(name)
+    try:
+        return data, verify(data, profile)
+    except VerifyError as e:
+        raise refusal(E_VERIFY, "stored pattern %r fails this device's checks: %s"
+                      % (name, e.args[0]))
+
+
+def delete(s, name):
+    if s.size(name) < 0:
+        raise refusal(E_NOT_FOUND, "no pattern called %r on the device" % name)
+    try:
+        s.fs.remove(s.path_of(name + EXT))
+    except OSError as e:
+        raise refusal(E_STORAGE, "cannot delete %r: %s" % (name, e))
+
+
+def status(s):
+    """(offset held, announced size) of the upload in progress."""
+    if not s.upload:
+        raise refusal(E_NO_UPLOAD, "no upload in progress")
+    return s.offset, s.upload[1]
 
 
 def begin(s, name, size, digest):
@@ -25,7 +64,7 @@ def begin(s, name, size, digest):
                % (name, size, HEADER_SIZE, MAX_SIZE))
     if len(digest) != 32:
         raise refusal(E_MALFORMED, "SHA-256 must be 32 bytes")
-    count, total = s.used()
+    count, total = used(s)
     old = s.fs.size(s.path_of(name + EXT))
     if old < 0 and count >= s.max_count:
         raise refusal(E_QUOTA, "the device holds its maximum of %d patterns; delete one first"
@@ -43,10 +82,10 @@ def begin(s, name, size, digest):
         s.offset = held
     else:
         held = -1
-    free = s.free()
-    if free >= 0 and free - s.reserve < size - max(held, 0):
+    room = free(s)
+    if room >= 0 and room - s.reserve < size - max(held, 0):
         raise refusal(E_NO_SPACE, "the device's storage is full (%d bytes free, %d needed);"
-               " delete a pattern first" % (max(free - s.reserve, 0), size))
+               " delete a pattern first" % (max(room - s.reserve, 0), size))
     try:
         if held < 0:
             _discard(s)
@@ -64,6 +103,7 @@ def begin(s, name, size, digest):
     s.upload = (name, size, digest)
     return s.offset
 
+
 def _meta(s):
     try:
         f = s.fs.open(s.path_of(META), "r")
@@ -73,6 +113,7 @@ def _meta(s):
             f.close()
     except OSError:
         return None
+
 
 def write(s, offset, data):
     """Append a chunk if it starts where the held bytes end; answers the held offset.
@@ -91,6 +132,7 @@ def write(s, offset, data):
         _fail(s, e)
     s.offset += len(data)
     return s.offset
+
 
 def commit(s, profile):
     """Check the held bytes (size, SHA-256, verifier) and put them in place atomically."""
@@ -128,11 +170,13 @@ def commit(s, profile):
     s.upload = None
     return info
 
+
 def abort(s):
     """Drop the upload in progress (nothing stored changes)."""
     _close(s)
     s.upload = None
     _discard(s)
+
 
 def _close(s):
     if s.held_file:
@@ -143,10 +187,12 @@ def _close(s):
         except OSError:
             pass
 
+
 def _discard(s):
     for entry in (TMP, META):
         if s.fs.size(s.path_of(entry)) >= 0:
             s.fs.remove(s.path_of(entry))
+
 
 def _fail(s, e):
     """A filesystem error during an upload: drop it, keep everything stored."""

@@ -16,6 +16,7 @@ import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.firmware import bytecode as bc
 from facewave.firmware import frame
 from facewave.firmware import messages as m
+from facewave.firmware import upload
 from facewave.firmware import boards
 from facewave.firmware.boards import pico
 from facewave.firmware.device import RUNNING, Device
@@ -385,9 +386,9 @@ def test_faulty_link_uploads_verify_or_fail_clearly(tmp_path, seed, fault):
         else {fault: 0.1 if fault == "stall" else rate}
     proto = make_device(tmp_path)
     old = hold_program(4, name="old")
-    proto.store.begin("p", len(old), hashlib.sha256(old).digest())
-    proto.store.write(0, old)
-    proto.store.commit(proto.profile)
+    upload.begin(proto.store, "p", len(old), hashlib.sha256(old).digest())
+    upload.write(proto.store, 0, old)
+    upload.commit(proto.store, proto.profile)
     new = hold_program(600, name="new", pad=3000)
     wire = VirtualWire(proto, seed=seed, **args)
     link = Link(wire, name="virtual", clock=wire.clock, retries=6)

@@ -13,9 +13,9 @@ import pytest
 from facewave.sim import mpvm
 
 # The target is 40 KB after import; these budgets hold the levels reached so far.
-BOOT_IMPORT_BUDGET = 42 * 1024
-BOOT_HELD_BUDGET = 49 * 1024
-TETHERED_BUDGET = 62 * 1024
+BOOT_IMPORT_BUDGET = 40 * 1024
+BOOT_HELD_BUDGET = 47 * 1024 + 512
+TETHERED_BUDGET = 64 * 1024
 
 
 pytestmark = pytest.mark.usefixtures("vm")  # the MicroPython VM, see conftest

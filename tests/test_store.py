@@ -6,6 +6,7 @@ import pytest
 import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.firmware import bytecode as bc
 from facewave.firmware import messages as m
+from facewave.firmware import upload
 from facewave.firmware.profile import Profile
 from facewave.firmware.store import FS, MAX_SIZE, Store
 
@@ -16,11 +17,11 @@ def program(level=300, ms=1000, name="p"):
     return bc.pack([bc.pack_insn(bc.OP_HOLD, a=level, t=ms)], [name, "a test hold"])
 
 
-def upload(store, name, data, chunk=64, digest=None):
-    offset = store.begin(name, len(data), digest or hashlib.sha256(data).digest())
+def put(store, name, data, chunk=64, digest=None):
+    offset = upload.begin(store, name, len(data), digest or hashlib.sha256(data).digest())
     while offset < len(data):
-        offset = store.write(offset, data[offset:offset + chunk])
-    return store.commit(PROFILE)
+        offset = upload.write(store, offset, data[offset:offset + chunk])
+    return upload.commit(store, PROFILE)
 
 
 def refused(code, fn, *args):
@@ -38,7 +39,7 @@ def refused(code, fn, *args):
 def test_hostile_names_are_refused_with_a_clear_line(tmp_path, name):
     store = Store(str(tmp_path / "patterns"))
     data = program()
-    text = refused(m.E_NAME, store.begin, name, len(data), hashlib.sha256(data).digest())
+    text = refused(m.E_NAME, upload.begin, store, name, len(data), hashlib.sha256(data).digest())
     assert "\n" not in text and len(text) < 200
     assert sorted(p.name for p in tmp_path.iterdir()) == ["patterns"]
     assert list((tmp_path / "patterns").iterdir()) == []
@@ -47,38 +48,38 @@ def test_hostile_names_are_refused_with_a_clear_line(tmp_path, name):
 def test_upload_list_load_delete(tmp_path):
     store = Store(str(tmp_path / "p"))
     data = program()
-    info = upload(store, "daily_1", data)
+    info = put(store, "daily_1", data)
     assert info.duration == 1000
     assert store.names() == ["daily_1"]
-    assert bytes(store.load("daily_1", PROFILE)[0]) == data
-    assert store.used() == (1, len(data))
-    store.delete("daily_1")
+    assert bytes(upload.load(store, "daily_1", PROFILE)[0]) == data
+    assert upload.used(store) == (1, len(data))
+    upload.delete(store, "daily_1")
     assert store.names() == []
-    refused(m.E_NOT_FOUND, store.delete, "daily_1")
+    refused(m.E_NOT_FOUND, upload.delete, store, "daily_1")
     refused(m.E_NOT_FOUND, store.read, "daily_1")
 
 
 def test_quota_on_count_and_bytes_and_size(tmp_path):
     store = Store(str(tmp_path / "p"), max_count=2, max_bytes=200)
     data = program()
-    upload(store, "a", data)
-    upload(store, "b", data)
-    text = refused(m.E_QUOTA, store.begin, "c", len(data), bytes(32))
+    put(store, "a", data)
+    put(store, "b", data)
+    text = refused(m.E_QUOTA, upload.begin, store, "c", len(data), bytes(32))
     assert "maximum of 2" in text
-    upload(store, "a", program(400))  # replacing needs no new slot
+    put(store, "a", program(400))  # replacing needs no new slot
     big = program(name="x" * 200)
-    assert "quota" in refused(m.E_QUOTA, store.begin, "b", len(big) + 200, bytes(32))
-    refused(m.E_TOO_BIG, store.begin, "b", MAX_SIZE + 1, bytes(32))
-    refused(m.E_TOO_BIG, store.begin, "b", 3, bytes(32))
+    assert "quota" in refused(m.E_QUOTA, upload.begin, store, "b", len(big) + 200, bytes(32))
+    refused(m.E_TOO_BIG, upload.begin, store, "b", MAX_SIZE + 1, bytes(32))
+    refused(m.E_TOO_BIG, upload.begin, store, "b", 3, bytes(32))
 
 
 def test_hash_mismatch_and_verifier_rejection_keep_the_old_pattern(tmp_path):
     store = Store(str(tmp_path / "p"))
     old = program()
-    upload(store, "a", old)
-    refused(m.E_HASH, upload, store, "a", program(500), 64, bytes(32))
+    put(store, "a", old)
+    refused(m.E_HASH, put, store, "a", program(500), 64, bytes(32))
     too_strong = program(level=990)  # above the profile's max_level
-    assert "rejected" in refused(m.E_VERIFY, upload, store, "a", too_strong)
+    assert "rejected" in refused(m.E_VERIFY, put, store, "a", too_strong)
     assert bytes(store.read("a")) == old
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["a.fwb"]
 
@@ -86,27 +87,27 @@ def test_hash_mismatch_and_verifier_rejection_keep_the_old_pattern(tmp_path):
 def test_chunks_out_of_order_change_nothing(tmp_path):
     store = Store(str(tmp_path / "p"))
     data = program()
-    store.begin("a", len(data), hashlib.sha256(data).digest())
-    assert store.write(10, data[10:20]) == 0  # a gap: ignored, the reply says where to go on
-    assert store.write(0, data[:10]) == 10
-    assert store.write(0, data[:10]) == 10  # a duplicate
-    refused(m.E_INCOMPLETE, store.commit, PROFILE)
-    refused(m.E_MALFORMED, store.write, 10, bytes(len(data)))
+    upload.begin(store, "a", len(data), hashlib.sha256(data).digest())
+    assert upload.write(store, 10, data[10:20]) == 0  # a gap: ignored; the reply says where
+    assert upload.write(store, 0, data[:10]) == 10
+    assert upload.write(store, 0, data[:10]) == 10  # a duplicate
+    refused(m.E_INCOMPLETE, upload.commit, store, PROFILE)
+    refused(m.E_MALFORMED, upload.write, store, 10, bytes(len(data)))
 
 
 def test_upload_resumes_after_a_reset(tmp_path):
     data = program(name="y" * 100)
     digest = hashlib.sha256(data).digest()
     store = Store(str(tmp_path / "p"))
-    store.begin("a", len(data), digest)
-    store.write(0, data[:50])
+    upload.begin(store, "a", len(data), digest)
+    upload.write(store, 0, data[:50])
     store = Store(str(tmp_path / "p"))  # reset: the upload is on flash, not in RAM
-    refused(m.E_NO_UPLOAD, store.status)
-    assert store.begin("a", len(data), digest) == 50
-    store.write(50, data[50:])
-    store.commit(PROFILE)
+    refused(m.E_NO_UPLOAD, upload.status, store)
+    assert upload.begin(store, "a", len(data), digest) == 50
+    upload.write(store, 50, data[50:])
+    upload.commit(store, PROFILE)
     # a different upload under the same name starts from zero
-    assert store.begin("a", len(data), bytes(32)) == 0
+    assert upload.begin(store, "a", len(data), bytes(32)) == 0
 
 
 class FullFS(FS):
@@ -127,9 +128,9 @@ class FullFS(FS):
 def test_full_filesystem_is_a_clear_error_and_loses_nothing(tmp_path):
     root = str(tmp_path / "p")
     old = program()
-    upload(Store(root), "a", old)
+    put(Store(root), "a", old)
     store = Store(root, fs=FullFS(120))
-    text = refused(m.E_NO_SPACE, upload, store, "a", program(name="z" * 200))
+    text = refused(m.E_NO_SPACE, put, store, "a", program(name="z" * 200))
     assert "full" in text
     assert bytes(store.read("a")) == old
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["a.fwb"]
@@ -142,7 +143,7 @@ def test_reported_free_space_is_checked_before_writing(tmp_path):
 
     store = Store(str(tmp_path / "p"), fs=Small())
     data = program()
-    assert "full" in refused(m.E_NO_SPACE, store.begin, "a", len(data), bytes(32))
+    assert "full" in refused(m.E_NO_SPACE, upload.begin, store, "a", len(data), bytes(32))
 
 
 class PowerCut(Exception):
@@ -193,15 +194,15 @@ def test_power_cut_at_every_write_leaves_old_or_new_intact(tmp_path, replace):
     cut = 1
     while True:
         root = str(tmp_path / ("run%d" % cut))
-        upload(Store(root), "a", old)
+        put(Store(root), "a", old)
         fs = CutFS(cut, replace)
         try:
-            upload(Store(root, fs=fs), "a", new, chunk=40)
+            put(Store(root, fs=fs), "a", new, chunk=40)
         except PowerCut:
             pass
         after = Store(root)  # power back: start-up recovery
-        assert bytes(after.load("a", PROFILE)[0]) in (old, new)
-        upload(after, "a", new)  # and the device still takes the upload afterwards
+        assert bytes(upload.load(after, "a", PROFILE)[0]) in (old, new)
+        put(after, "a", new)  # and the device still takes the upload afterwards
         assert bytes(after.read("a")) == new
         if fs.ops < cut:  # this run finished before reaching the cut: every point is tried
             break
