@@ -515,19 +515,8 @@ class Device:
             return True
         return False
 
-    def status(self, now):
-        """A summary for the host (allocates)."""
-        s = self.session
-        return {"state": STATES[self.state], "routine": self.routine,
-                "intensity": self.settings.intensity, "level": self.level,
-                "elapsed_ms": s.elapsed(now) if s.active else 0,
-                "left_ms": s.left(now) if s.active else 0,
-                "cues": s.cues, "battery_mv": self.battery.mv,
-                "battery": ("ok", "low", "empty")[self.battery.state],
-                "charging": self.charging, "heat": self.motor.heat,
-                "routines": list(self.routines), "zone": self._zone()}
-
-    def _zone(self):
+    def zone(self):
+        """The name of the zone playing, or ""."""
         z = self.engine.zone - 2 if self.session.active else -1
         return self._zones[z] if 0 <= z < len(self._zones) else ""
 

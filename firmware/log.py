@@ -53,10 +53,3 @@ class Log:
             i = s % self.size
             out.append((s, self._t[i], NAMES[self._k[i]], self._a[i]))
         return out
-
-    def last(self, kind):
-        """The arg of the newest entry of `kind`, or None."""
-        for e in reversed(self.entries()):
-            if e[2] == NAMES[kind]:
-                return e[3]
-        return None

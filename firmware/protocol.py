@@ -8,7 +8,8 @@ It drives the device core (device.Device) through these members only:
 
     play(now, name)              start a stored pattern; DeviceError (one line) if it cannot
     stop(now), pause(now), resume(now)
-    status(now) -> dict          JSON-able summary
+    state, routine, level, charging, routines, zone(), settings, session, battery, motor
+                                 what STATUS reports
     settings                     .values() -> dict, .set(key, value) (SettingsError if bad)
     set_intensity(now, step)     the intensity setting, applied at once
     dirty                        set True after a settings change, so the shell saves them
@@ -27,7 +28,7 @@ from . import VERSION
 from . import frame
 from . import messages as m
 from . import ticks, upload
-from .device import DeviceError
+from .device import STATES, DeviceError
 from .settings import SettingsError
 from .store import check_name
 
@@ -231,10 +232,19 @@ class Protocol:
         return m.pack_json(self._state(now))
 
     def _state(self, now):
-        st = self.device.status(now)
-        st["tethered"] = self.tethered
-        st["now"] = now  # the device's clock, so the host can date log entries
-        return st
+        """The device's state for the host: STATUS, and the reply to every command."""
+        d = self.device
+        s = d.session
+        return {"state": STATES[d.state], "routine": d.routine,
+                "intensity": d.settings.intensity, "level": d.level,
+                "elapsed_ms": s.elapsed(now) if s.active else 0,
+                "left_ms": s.left(now) if s.active else 0,
+                "cues": s.cues, "battery_mv": d.battery.mv,
+                "battery": ("ok", "low", "empty")[d.battery.state],
+                "charging": d.charging, "heat": d.motor.heat,
+                "routines": list(d.routines), "zone": d.zone(),
+                "tethered": self.tethered,
+                "now": now}  # the device's clock, so the host can date log entries
 
     def _set(self, now, p):
         line = m.text(p)

@@ -144,7 +144,7 @@ def test_exception_in_the_engine_is_the_safe_state_and_the_console_still_answers
     assert sh.once() is False
     assert b.duty(MOTOR) == 0 and sh.wdt.feeds == fed
     assert sh.device.state == dv.ERROR and sh.device.led.mode == dv.ERROR
-    assert sh.device.log.last(7) == "RuntimeError: engine exploded"
+    assert sh.device.log.entries()[-1][2:] == ("error", "RuntimeError: engine exploded")
     con.pending = b"status"
     assert sh.once() is True
     assert con.out == b"ok status"

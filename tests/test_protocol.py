@@ -270,10 +270,10 @@ def test_a_fault_in_the_device_core_stops_the_motor(tmp_path):
     link.upload("a", hold_program())
     link.play("a")
 
-    def broken(now):
+    def broken():
         raise RuntimeError("boom")
 
-    proto.device.status = broken
+    proto.device.zone = broken  # read for the reply, after the stop
     with pytest.raises(DeviceError) as e:
         link.stop()
     assert e.value.code == m.E_INTERNAL and "motor stopped" in str(e.value)
