@@ -412,6 +412,7 @@ class Console:  # the USB console: what a host sent, read as the shell asks
 
 console = Console(%r)
 """ + _SETTLE + """# --- next run ---
+exec(open("/boot.py").read())  # as a device boots: the root boot.py, then main.py's start
 from facewave import board
 shell = board.start(machine, time, console, %r)
 assert shell.device is not None, "the device did not start"
@@ -425,7 +426,8 @@ print(" ".join(sorted(n[9:] for n in sys.modules if n not in before and n != "fa
 
 
 def boot_modules(board="pico", mpy=True, host=False):
-    """Boot the firmware in the VM on a fake `machine` (board.start(), one loop iteration; with
+    """Boot the firmware in the VM on a fake `machine` (the root boot.py, then board.start()
+    and one loop iteration as main.py does; with
     `host`, until a host's HELLO is answered): (bytes held then, every firmware module still
     imported, e.g. ["board", "bytecode", ...]). The bytes include what booting built (device,
     store, log...) and the names of modules used at boot and dropped (qstrs stay)."""
@@ -435,7 +437,8 @@ def boot_modules(board="pico", mpy=True, host=False):
 
         hello = frame.encode(messages.HELLO, 1, messages.pack_u16(messages.PROTOCOL))
     driver = Path(__file__).with_name("replay_driver.py").read_text()
-    files = {VM_MACHINE: VM_MACHINE_SRC, "/lib/replay_driver.py": driver}
+    boot_py = (_firmware_dir() / "deploy" / "boot.py").read_text()
+    files = {VM_MACHINE: VM_MACHINE_SRC, "/lib/replay_driver.py": driver, "/boot.py": boot_py}
     out = run(_BOOT_SRC % (hello, board), files=files, mpy=mpy).split("\n")
     held, rest = _settled(out)
     return held, rest[0].split()

@@ -27,17 +27,20 @@ def slot(root="/fw"):
     return None
 
 
+def motor_off():
+    """The motor pin low before anything else runs: a soft reset (mpremote does one) re-runs
+    this file but not main.py, and nothing else would touch the pin then. Everything it
+    imports is bound to locals only, so the firmware can drop the board data once booted."""
+    try:
+        import machine
+        from facewave import board, boards
+
+        board.motor_off(machine, boards.load(boards.chosen()))
+    except Exception:  # no firmware in the slot yet, or no such board: no motor pin known
+        pass
+
+
 _slot = slot()
 if _slot:
     sys.path.insert(0, _slot)
-
-# The motor pin low before anything else runs: a soft reset (mpremote does one) re-runs this
-# file but not main.py, and nothing else would touch the pin then.
-try:
-    import machine
-    from facewave import board as _board
-    from facewave import boards as _boards
-
-    _board.motor_off(machine, _boards.load(_boards.chosen()))
-except Exception:  # no firmware in the slot yet, or no such board: no motor pin to know of
-    pass
+motor_off()
