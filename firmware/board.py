@@ -62,7 +62,7 @@ class UsbConsole:
 
 class Shell:
     def __init__(self, prof, machine, clock, console=None, link=None, patterns=None,
-                 settings=None, motor_pin=None, fs=None, version=None):
+                 settings=None, motor_pin=None, fs=None, version=None, note=""):
         self.m = machine
         self.clock = clock
         self.prof = prof
@@ -71,6 +71,7 @@ class Shell:
         self.console = console
         self.link = link
         self.version = version  # the firmware version the protocol announces
+        self.note = note  # what boot.py found (a damaged firmware slot), for the log
         self.failures = 0  # loop iterations that raised
         self.fed = 0  # watchdog feeds
         self.pwm = None
@@ -134,7 +135,7 @@ class Shell:
                                 cue_ms=prof.session_cue_ms)
             settings.load()
         self.device = dv.Device(prof, patterns, settings, log.Log())
-        self.device.boot(now)
+        self.device.boot(now, self.note)
 
     def _irq(self, pin):
         """Stamp a button edge; runs in interrupt context: no allocation."""
@@ -339,7 +340,7 @@ class Shell:
             pass
 
 
-def start(machine, clock, console, board=None, fs=None, version=None):
+def start(machine, clock, console, board=None, fs=None, version=None, note=""):
     """Boot the firmware on the given hardware seams: motor off first, then the profile and
     the device core (the protocol waits for the console to speak). The device's run() and the
     simulator both come here."""
@@ -353,18 +354,20 @@ def start(machine, clock, console, board=None, fs=None, version=None):
     finally:  # needed at boot only: the profile holds all the loop reads
         drop("boards." + name)
         drop("boards")
-    return Shell(prof, machine, clock, console, motor_pin=pin, fs=fs, version=version)
+    return Shell(prof, machine, clock, console, motor_pin=pin, fs=fs, version=version,
+                 note=note)
 
 
-def run(board=None):
-    """Start the firmware on this board (the profile named in /board by default)."""
+def run(board=None, note=""):
+    """Start the firmware on this board (the profile named in /board by default); `note`: what
+    boot.py found, logged at boot."""
     import machine
     import time
 
     from .profile import ProfileError
 
     try:
-        shell = start(machine, time, None, board)
+        shell = start(machine, time, None, board, note=note)
     except ProfileError as e:  # the motor is off; say why and stay at the REPL
         print("facewave: %s" % e)
         return

@@ -100,8 +100,9 @@ class Device:
 
     # ---- life cycle ----
 
-    def boot(self, now):
-        self.log.add(now, log.BOOT)
+    def boot(self, now, note=""):
+        """Go idle, having checked the stored patterns; `note` (what boot.py found) is logged."""
+        self.log.add(now, log.BOOT, note or 0)
         if self.settings.note:
             self.log.add(now, log.SETTINGS, self.settings.note)
         self.rescan(now)

@@ -70,14 +70,16 @@ def root_files():
     return {"/" + p.name: p.read_bytes() for p in sorted(_deploy_dir().glob("*.py"))}
 
 
-def boot_slot_source():
-    """The text of boot.py's slot() function, run on the device to find the active slot, so
-    host and boot agree by construction."""
+def boot_source(*names):
+    """The text of boot.py's functions `names` (digest, slot), run on the device to hash files
+    and find the active slot, so host and boot agree by construction."""
     text = (_deploy_dir() / "boot.py").read_text()
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.FunctionDef) and node.name == "slot":
-            return ast.get_source_segment(text, node)
-    raise FacewaveError("firmware/deploy/boot.py defines no slot()")
+    found = {node.name: ast.get_source_segment(text, node) for node in ast.parse(text).body
+             if isinstance(node, ast.FunctionDef) and node.name in names}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise FacewaveError("firmware/deploy/boot.py defines no %s()" % ", ".join(missing))
+    return "\n".join(found[n] for n in names) + "\n"
 
 
 def manifest(version, files):
@@ -112,7 +114,7 @@ def _r(p):
             return f.read()
     except OSError:
         return None
-_s = slot()
+_s = slot()[0]
 print(repr({'slot': _s, 'board': _r(%r), 'platform': sys.platform,
             'manifest': _r(_s + '/manifest.json') if _s else None}))
 """
@@ -142,18 +144,9 @@ print(_v[0] * _v[3])
 """
 
 _HASH = """
-import hashlib, binascii
-_b = bytearray(512)
-_m = memoryview(_b)
+%s
 for p in %r:
-    h = hashlib.sha256()
-    with open(p, 'rb') as f:
-        while True:
-            n = f.readinto(_b)
-            if not n:
-                break
-            h.update(_m[:n])
-    print(p, binascii.hexlify(h.digest()).decode())
+    print(p, digest(p))
 """
 
 
@@ -210,7 +203,7 @@ class _Device:
 
 
 def _state(dev):
-    state = ast.literal_eval(dev.run(_STATE % (boot_slot_source(), BOARD_FILE)).strip())
+    state = ast.literal_eval(dev.run(_STATE % (boot_source("digest", "slot"), BOARD_FILE)).strip())
     try:
         state["version"] = json.loads(state["manifest"])["version"]
     except (TypeError, ValueError, KeyError):
@@ -344,7 +337,7 @@ def _last_line(text):
 
 def _verify(dev, new, files, version, intact):
     """Every file's SHA-256 computed on the device against the manifest's."""
-    printed = dev.run(_HASH % [new + "/" + p for p in files])
+    printed = dev.run(_HASH % (boot_source("digest"), [new + "/" + p for p in files]))
     got = dict(line.split() for line in printed.splitlines() if line.strip())
     want = json.loads(manifest(version, files))["files"]
     bad = [p for p in files if got.get(new + "/" + p) != want[p]]

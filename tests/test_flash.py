@@ -42,10 +42,10 @@ def booted_slot(flash):
     console.start()
     console.feed(b"\x01")
     del port.out[:]
-    console.feed(BOOT.read_bytes() + b"\nprint(sys.path[0])\x04")
+    console.feed(BOOT.read_bytes() + b"\nprint(repr(sys.path[0]))\x04")
     out, err, _ = bytes(port.out)[2:].split(b"\x04")
     assert err == b"", err
-    return out.decode().strip()
+    return eval(out.decode().strip().splitlines()[-1])  # after any line boot.py printed
 
 
 def complete(flash, slot):
@@ -219,8 +219,9 @@ def test_a_cable_pulled_mid_flash_leaves_a_complete_slot_and_a_board_that_flashe
     assert booted in ("/fw/a", "/fw/b") and complete(flash, booted), message
     if code:
         assert code == 2 and "lost the connection" in message and "\n" not in message
-        if booted == "/fw/a":
-            assert "old firmware (%s, /fw/a) is intact" % VERSION in message
+        if booted == "/fw/a":  # cut before the board was even asked, or after
+            assert ("old firmware (%s, /fw/a) is intact" % VERSION in message
+                    or "nothing was changed" in message)
         else:
             assert "is installed in /fw/b" in message
     with Board(flash) as board:
@@ -246,6 +247,84 @@ def test_boot_picks_the_named_slot_only_when_its_manifest_exists(flash, pointer,
     if pointer is not None:
         (flash / "fw" / "slot").write_text(pointer)
     assert booted_slot(flash) == expected
+
+
+def install(flash, slot, files):
+    """What a finished flash leaves in `slot`: the files, then their manifest."""
+    for path, data in files.items():
+        target = flash / "fw" / slot / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (flash / "fw" / slot / "manifest.json").write_bytes(fl.manifest(VERSION, files))
+
+
+def boot_note(flash):
+    """BOOT_NOTE as boot.py leaves it for main.py, run by the REPL."""
+    port = LoopPort()
+    console = ReplConsole(port, flash)
+    console.start()
+    console.feed(b"\x01")
+    del port.out[:]
+    console.feed(BOOT.read_bytes() + b"\nprint(repr(BOOT_NOTE))\x04")
+    out, err, _ = bytes(port.out)[2:].split(b"\x04")
+    assert err == b"", err
+    return eval(out.decode().strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "manifest"])
+def test_boot_passes_over_a_slot_whose_files_fail_their_hash(flash, damage):
+    files = {"facewave/engine.mpy": os.urandom(700), "facewave/board.mpy": os.urandom(900)}
+    install(flash, "a", files)
+    install(flash, "b", files)
+    (flash / "fw" / "slot").write_text("b")
+    victim = flash / "fw" / "b" / "facewave" / "engine.mpy"
+    if damage == "flip":
+        raw = bytearray(victim.read_bytes())
+        raw[123] ^= 0x10
+        victim.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[:-1])
+    elif damage == "delete":
+        victim.unlink()
+    else:
+        (flash / "fw" / "b" / "manifest.json").write_text('{"files": ')
+    assert booted_slot(flash) == "/fw/a"
+    assert boot_note(flash) == "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
+
+
+def test_boot_with_no_intact_slot_runs_no_firmware_and_says_so(flash):
+    files = {"facewave/engine.mpy": os.urandom(700)}
+    for s in ("a", "b"):
+        install(flash, s, files)
+        (flash / "fw" / s / "facewave" / "engine.mpy").write_bytes(b"garbage")
+    assert booted_slot(flash) == ""
+    assert boot_note(flash) == ("firmware in /fw/a and /fw/b failed its SHA-256 check;"
+                                " no intact firmware")
+    install(flash, "b", files)  # `facewave flash` mends one
+    assert booted_slot(flash) == "/fw/b"
+    assert boot_note(flash) == "firmware in /fw/a failed its SHA-256 check; booted /fw/b"
+
+
+def test_a_damaged_slot_is_caught_on_real_micropython_and_logged_by_the_firmware(tmp_path, vm):
+    files = fl.build(tmp_path)
+    tree = {}
+    for s in ("a", "b"):
+        tree.update({"/fw/%s/%s" % (s, p): data for p, data in files.items()})
+        tree["/fw/%s/manifest.json" % s] = fl.manifest(VERSION, files)
+    raw = bytearray(tree["/fw/b/facewave/engine.mpy"])
+    raw[len(raw) // 2] ^= 0x01
+    tree["/fw/b/facewave/engine.mpy"] = bytes(raw)
+    driver = Path(mpvm.__file__).with_name("replay_driver.py").read_text()
+    tree.update({"/fw/slot": "b", "/boot.py": BOOT.read_text(),
+                 mpvm.VM_MACHINE: mpvm.VM_MACHINE_SRC, "/lib/replay_driver.py": driver})
+    out = mpvm.run("exec(open('/boot.py').read())\n"  # puts the slot before /lib
+                   "import machine, time\nfrom facewave import board\n"
+                   "shell = board.start(machine, time, None, 'pico', note=BOOT_NOTE)\n"
+                   "print(board.__file__)\nprint(shell.device.log.entries()[0][2:])",
+                   files=tree, timeout=60)
+    lines = out.strip().splitlines()
+    note = "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
+    assert lines == ["facewave: " + note, "/fw/a/facewave/board.mpy", str(("boot", note))]
 
 
 def test_boot_py_runs_on_real_micropython_and_imports_the_slot(tmp_path, vm):

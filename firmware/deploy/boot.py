@@ -1,15 +1,36 @@
 """Device root boot.py: put the active firmware slot on sys.path (see host/flash.py).
 
 `facewave flash` installs the firmware in /fw/a or /fw/b and, once every file is verified,
-names the slot in /fw/slot. A slot counts only when its manifest exists (written last), so a
-broken pointer or an unfinished slot falls back to the other, complete one.
+names the slot in /fw/slot. A slot counts only when its manifest exists (written last) and
+every file it names still has its SHA-256, so a broken pointer, an unfinished slot or a damaged
+file (a flipped bit in flash) falls back to the other, intact slot. BOOT_NOTE says so to main.py,
+which hands it to the firmware's log.
 """
 import sys
 
 
+def digest(path):
+    """SHA-256 (hex) of a file, read in small pieces. `facewave flash` runs it on the device
+    too, to check what it copied: one hash routine for both."""
+    import binascii
+    import hashlib
+
+    h = hashlib.sha256()
+    buf = bytearray(512)
+    view = memoryview(buf)
+    with open(path, "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(view[:n])
+    return binascii.hexlify(h.digest()).decode()
+
+
 def slot(root="/fw"):
-    """The slot directory to boot from, or None when no slot is complete. Self-contained:
-    `facewave flash` runs this very function on the device to find the slot in use."""
+    """(slot directory to boot from or None, the slots passed over as damaged). Needs only
+    digest(): `facewave flash` runs both on the device to find the slot in use."""
+    import json
     import os
 
     try:
@@ -17,14 +38,24 @@ def slot(root="/fw"):
             name = f.read().strip()
     except OSError:
         name = ""
+    damaged = []
     for s in (name, "a", "b"):
-        if s == "a" or s == "b":
+        if (s == "a" or s == "b") and root + "/" + s not in damaged:
+            folder = root + "/" + s
             try:
-                os.stat(root + "/" + s + "/manifest.json")
-                return root + "/" + s
+                os.stat(folder + "/manifest.json")
             except OSError:
-                pass
-    return None
+                continue  # never finished: not a slot
+            try:
+                with open(folder + "/manifest.json") as f:
+                    files = json.load(f).get("files", {})
+                for path in files:
+                    if digest(folder + "/" + path) != files[path]:
+                        raise ValueError(path)
+                return folder, damaged
+            except Exception:  # unreadable manifest, missing or changed file
+                damaged.append(folder)
+    return None, damaged
 
 
 def motor_off():
@@ -40,7 +71,13 @@ def motor_off():
         pass
 
 
-_slot = slot()
+_slot, _damaged = slot()
 if _slot:
     sys.path.insert(0, _slot)
+BOOT_NOTE = ""
+if _damaged:
+    BOOT_NOTE = "firmware in %s failed its SHA-256 check; %s" % (
+        " and ".join(_damaged), "booted " + _slot if _slot else "no intact firmware")
+    print("facewave: " + BOOT_NOTE)
 motor_off()
+del digest, slot, motor_off, _slot, _damaged  # needed once: their RAM goes to the firmware
