@@ -13,7 +13,8 @@ It drives the device core (device.Device) through these members only:
     settings                     .values() -> dict, .set(key, value) (SettingsError if bad)
     set_intensity(now, step)     the intensity setting, applied at once
     dirty                        set True after a settings change, so the shell saves them
-    log                          .entries(since) -> [(seq, tick, kind name, arg)]
+    log                          .entries(since) -> [(seq, tick, kind name, arg)], .add():
+                                 a stored or deleted pattern is logged
     upload(now, on)              an upload is going on (motor off) / ended (rescan patterns)
     rescan(now)                  the stored patterns changed
     fault(now, message)          the one safe state, after an unexpected exception
@@ -27,7 +28,7 @@ from micropython import const
 from . import VERSION
 from . import frame
 from . import messages as m
-from . import ticks, upload
+from . import log, ticks, upload
 from .device import STATES, DeviceError
 from .settings import SettingsError
 from .store import check_name
@@ -189,15 +190,19 @@ class Protocol:
     def _commit(self, now, p):
         name = self.store.upload[0] if self.store.upload else ""
         info = upload.commit(self.store, self.profile)
-        return m.pack_json({"name": name, "size": self.store.size(name),
-                            "duration": info.duration, "description": info.description})
+        size = self.store.size(name)
+        self.device.log.add(now, log.PATTERN, "stored %s (%d bytes)" % (name, size))
+        return m.pack_json({"name": name, "size": size, "duration": info.duration,
+                            "description": info.description})
 
     def _upload_status(self, now, p):
         offset, size = upload.status(self.store)
         return m.pack_offset(offset, size)
 
     def _delete(self, now, p):
-        upload.delete(self.store, check_name(m.text(p)))
+        name = check_name(m.text(p))
+        upload.delete(self.store, name)
+        self.device.log.add(now, log.PATTERN, "deleted " + name)
         self.device.rescan(now)
         return b""
 

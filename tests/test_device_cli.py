@@ -133,6 +133,10 @@ def test_upload_list_delete(device_port, tmp_path):
     assert run_json("delete", "mine", "--port", device_port)["deleted"] == "mine"
     listed = run_json("list", "--port", device_port)["patterns"]
     assert [p["name"] for p in listed] == ["daily"] and listed[0]["duration"] == 180000
+    changes = [e["arg"].split(" (")[0] for e in run_json("log", "--port", device_port)["entries"]
+               if e["event"] == "pattern"]
+    assert changes == ["stored daily", "stored evening", "stored mine", "deleted evening",
+                       "deleted mine"]
 
 
 def test_upload_is_judged_by_the_device_caps(device_port, tmp_path):
@@ -213,6 +217,9 @@ def test_log(uploaded):
     assert entries[-2]["arg"] == "forehead"  # the routine's first zone
     assert entries[-1]["arg"] == "daily" and "time" in entries[-1]
     assert 0 <= entries[-1]["ago_s"] <= entries[0]["ago_s"]
+    size = run_json("list", "--port", uploaded)["patterns"][0]["size"]
+    stored = [e["arg"] for e in entries if e["event"] == "pattern"]
+    assert stored == ["stored daily (%d bytes)" % size]  # the host's change, named
 
 
 def test_watch(uploaded):
