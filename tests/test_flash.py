@@ -35,17 +35,22 @@ BOOT = fl._deploy_dir() / "boot.py"
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")
 
 
-def booted_slot(flash):
-    """The slot boot.py puts on sys.path for this flash ("" for none), run by the REPL."""
+def after_boot(flash, expression):
+    """The value of `expression` once boot.py has run on this flash, run by the REPL."""
     port = LoopPort()
     console = ReplConsole(port, flash)
     console.start()
     console.feed(b"\x01")
     del port.out[:]
-    console.feed(BOOT.read_bytes() + b"\nprint(repr(sys.path[0]))\x04")
+    console.feed(BOOT.read_bytes() + b"\nprint(repr(%s))\x04" % expression.encode())
     out, err, _ = bytes(port.out)[2:].split(b"\x04")
     assert err == b"", err
     return eval(out.decode().strip().splitlines()[-1])  # after any line boot.py printed
+
+
+def booted_slot(flash):
+    """The slot boot.py puts on sys.path for this flash ("" for none)."""
+    return after_boot(flash, "sys.path[0]")
 
 
 def complete(flash, slot):
@@ -258,19 +263,6 @@ def install(flash, slot, files):
     (flash / "fw" / slot / "manifest.json").write_bytes(fl.manifest(VERSION, files))
 
 
-def boot_note(flash):
-    """BOOT_NOTE as boot.py leaves it for main.py, run by the REPL."""
-    port = LoopPort()
-    console = ReplConsole(port, flash)
-    console.start()
-    console.feed(b"\x01")
-    del port.out[:]
-    console.feed(BOOT.read_bytes() + b"\nprint(repr(BOOT_NOTE))\x04")
-    out, err, _ = bytes(port.out)[2:].split(b"\x04")
-    assert err == b"", err
-    return eval(out.decode().strip().splitlines()[-1])
-
-
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "manifest"])
 def test_boot_passes_over_a_slot_whose_files_fail_their_hash(flash, damage):
     files = {"facewave/engine.mpy": os.urandom(700), "facewave/board.mpy": os.urandom(900)}
@@ -289,7 +281,8 @@ def test_boot_passes_over_a_slot_whose_files_fail_their_hash(flash, damage):
     else:
         (flash / "fw" / "b" / "manifest.json").write_text('{"files": ')
     assert booted_slot(flash) == "/fw/a"
-    assert boot_note(flash) == "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
+    note = after_boot(flash, "BOOT_NOTE")
+    assert note == "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
 
 
 def test_boot_with_no_intact_slot_runs_no_firmware_and_says_so(flash):
@@ -298,11 +291,12 @@ def test_boot_with_no_intact_slot_runs_no_firmware_and_says_so(flash):
         install(flash, s, files)
         (flash / "fw" / s / "facewave" / "engine.mpy").write_bytes(b"garbage")
     assert booted_slot(flash) == ""
-    assert boot_note(flash) == ("firmware in /fw/a and /fw/b failed its SHA-256 check;"
-                                " no intact firmware")
+    note = after_boot(flash, "BOOT_NOTE")
+    assert note == "firmware in /fw/a and /fw/b failed its SHA-256 check; no intact firmware"
     install(flash, "b", files)  # `facewave flash` mends one
     assert booted_slot(flash) == "/fw/b"
-    assert boot_note(flash) == "firmware in /fw/a failed its SHA-256 check; booted /fw/b"
+    note = after_boot(flash, "BOOT_NOTE")
+    assert note == "firmware in /fw/a failed its SHA-256 check; booted /fw/b"
 
 
 def test_a_damaged_slot_is_caught_on_real_micropython_and_logged_by_the_firmware(tmp_path, vm):
