@@ -16,7 +16,8 @@ Seams, so the simulator and the protocol plug in without changes here:
   until input or ms);
 - link: the serial protocol (protocol.Protocol): wanted(), feed(now, data) -> reply,
   tick(now), next, repl, tethered, untether(). The shell builds it when the console first
-  speaks: a device that never meets a laptop does not hold it (about 9 KB on MicroPython).
+  speaks: a device that never meets a laptop does not hold it (protocol, frame, messages and
+  upload: about 18 KB on MicroPython).
 - fs: the filesystem calls of the pattern store and the settings (store.FS), so the
   simulator's flash is a folder of its own.
 """
