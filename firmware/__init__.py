@@ -8,18 +8,19 @@ VERSION = "0.1.0"
 
 
 def drop(name):
-    """Forget firmware module `name` (e.g. "boards.pico") on MicroPython once it has done its
-    job, so its code leaves the heap at the next collection; a later import loads it again.
-    The caller must keep nothing of it but plain data. CPython keeps every module: the host and
-    the simulator use them all the time, and memory is not short there."""
+    """Forget firmware module `name` (a package with its submodules) on MicroPython once it has
+    done its job, so its code leaves the heap at the next collection; a later import loads it
+    again. The caller must keep nothing of it but plain data. CPython keeps every module: the
+    host and the simulator use them all the time, and memory is not short there."""
     if sys.implementation.name != "micropython":
         return
     full = __name__ + "." + name
-    if sys.modules.pop(full, None) is not None:
-        dot = full.rfind(".")
-        parent = sys.modules.get(full[:dot])
-        if parent is not None and hasattr(parent, full[dot + 1:]):
-            delattr(parent, full[dot + 1:])
+    for key in [k for k in sys.modules if k == full or k.startswith(full + ".")]:
+        del sys.modules[key]
+        dot = key.rfind(".")
+        parent = sys.modules.get(key[:dot])
+        if parent is not None and hasattr(parent, key[dot + 1:]):
+            delattr(parent, key[dot + 1:])
 
 
 def verify(data, prof):

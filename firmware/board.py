@@ -353,8 +353,7 @@ def start(machine, clock, console, board=None, fs=None, version=None, note=""):
     try:
         prof = boards.profile(data)  # ProfileError: the motor is off, the caller says why
     finally:  # needed at boot only: the profile holds all the loop reads
-        drop("boards." + name)
-        drop("boards")
+        drop("boards")  # with every board module loaded (boot.py's choice too)
     return Shell(prof, machine, clock, console, motor_pin=pin, fs=fs, version=version,
                  note=note)
 

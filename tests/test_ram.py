@@ -34,6 +34,12 @@ def test_boot_set_ram_within_budget():
     assert held < tethered <= TETHERED_BUDGET
 
 
+def test_no_board_data_is_held_whichever_board_boots():
+    """boot.py loads the board it finds; start() may be told another: both are dropped."""
+    _, names = mpvm.boot_modules("esp32c3")
+    assert "board" in names and not [n for n in names if n.startswith("boards")]
+
+
 def test_engine_alone_leaves_the_verifier_out():
     """The tick path (engine) does not pull in the verifier: a player needs no checker."""
     ram, done, _ = mpvm.firmware_ram(["engine"])
