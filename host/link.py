@@ -19,6 +19,12 @@ from .firmware.store import check_name
 
 BAUDRATE = 115200
 _GARBAGE_KEPT = 256  # recent bytes outside frames, to recognise a REPL prompt
+# Tries in a row (sends of a request, go-backs of an upload) that get nowhere while the device
+# does answer (NAKs, damaged frames) before a link is called too noisy. A go-back costs about
+# a window on the wire: giving up on a link that passes nothing takes some 25 s at 115200 baud.
+# With 0.2 % of bytes damaged a 1 KB chunk gets through one time in eight, and 64 failures in
+# a row come once in 3500 chunks: a 32 KB upload gets there (slowly) 99 times in 100.
+_NOISY_TRIES = 64
 # message type -> name, for messages; the values are the firmware's (the device needs no names)
 _NAMES = {getattr(m, name): name for name in (
     "HELLO", "INFO", "LIST", "UPLOAD_BEGIN", "UPLOAD_CHUNK", "UPLOAD_COMMIT", "UPLOAD_STATUS",
@@ -76,6 +82,7 @@ class Link:
         self.clock = clock
         self.hello = None
         self.resent = 0  # frames sent again (timeouts, NAKs, gaps): a link-quality figure
+        self.naks = 0  # the device's reports of a corrupt frame from us: a link-quality figure
         self._dec = frame.Decoder()
         self._rx = b""
         self._pos = 0
@@ -128,6 +135,8 @@ class Link:
                     self._garbage += self._rx[max(0, self._pos - 64):self._pos]
                     del self._garbage[:-_GARBAGE_KEPT]
                 if dec.event == frame.FRAME and dec.type >= m.ACK:
+                    if dec.type == m.NAK:
+                        self.naks += 1
                     return dec.type, dec.seq, bytes(dec.payload())
             left = deadline - self.clock()
             if left <= 0:
@@ -144,20 +153,28 @@ class Link:
         self._seq = (self._seq + 1) & 0xFF
         return self._seq
 
+    def _damage(self):
+        """A count that grows with every sign of a damaged link: NAKs and, once a facewave
+        device has answered, corrupt frames and stray bytes (before that, they may be another
+        device, a REPL or a wrong baud rate talking)."""
+        dec = self._dec
+        return self.naks + (dec.errors + dec.garbage if self.hello is not None else 0)
+
+    def _heard(self):
+        """A count that grows with whatever comes back from the device."""
+        return self._dec.frames + self._damage()
+
     def request(self, mtype, payload=b"", timeout=None):
         """Send one request, resending with backoff; answers the ACK payload."""
         seq = self._next_seq()
         data = frame.encode(mtype, seq, payload)
-        wait = timeout or self.timeout
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.resent += 1
+        tries = _Tries(self, timeout or self.timeout)
+        while True:
             self._write(data)
-            deadline = self.clock() + wait
+            deadline = self.clock() + tries.wait
             while True:
                 reply = self._recv(deadline)
                 if reply is None:
-                    wait = min(wait * 2, 8.0)
                     break
                 rtype, rseq, rpayload = reply
                 if rtype == m.NAK:
@@ -167,9 +184,24 @@ class Link:
                 if rtype == m.ERROR:
                     raise DeviceError(*m.unpack_error(rpayload))
                 return rpayload
-        raise self._silent(mtype)
+            if tries.failed():
+                raise self._gave_up(tries, mtype)
+            self.resent += 1
 
-    def _silent(self, mtype):
+    def _gave_up(self, tries, mtype, done=None):
+        """The error for a request, or an upload (`done`: bytes held, size), that got nowhere:
+        either its answers kept coming back damaged, or nothing came back at all."""
+        if tries.noisy and done:
+            return LinkError("upload to %s stalled at %d of %d bytes: the link is too noisy,"
+                             " frames keep arriving damaged; try another USB cable or port,"
+                             " then run the upload again to resume" % ((self.name,) + done))
+        if tries.noisy:
+            return LinkError("the link to %s is too noisy, frames keep arriving damaged (%s):"
+                             " try another USB cable or port"
+                             % (self.name, _NAMES.get(mtype, "request")))
+        if done:
+            return LinkError("upload to %s stalled at %d of %d bytes: cable pulled or device"
+                             " reset? Run the upload again to resume" % ((self.name,) + done))
         if self.hello is not None:
             return LinkError("%s stopped answering (%s): cable pulled or device reset?"
                              % (self.name, _NAMES.get(mtype, "request")))
@@ -286,10 +318,11 @@ class Link:
             bar = tqdm(total=size, initial=acked, unit="B", unit_scale=True, desc=name,
                        leave=False)
         sent = acked
-        rewound = -1  # offset last gone back to, so a burst of gap replies rewinds once
-        inflight = {}  # seq -> chunk offset
-        wait = self.timeout
-        failures = 0
+        # Each go-back starts a new round. Answers to frames of an earlier round tell nothing
+        # new about what was lost, so a burst of them (a NAK, then gaps) goes back once.
+        rounds = 0
+        inflight = {}  # seq -> (chunk offset, round), in sending order (answers come in it)
+        tries = _Tries(self, self.timeout)
         try:
             while acked < size:
                 while sent < size and sent - acked < window:
@@ -297,44 +330,81 @@ class Link:
                     seq = self._next_seq()
                     head = bytes((sent & 0xFF, sent >> 8 & 0xFF, sent >> 16 & 0xFF, sent >> 24))
                     self._write(frame.encode(m.UPLOAD_CHUNK, seq, head + data[sent:sent + n]))
-                    inflight[seq] = sent
+                    inflight.pop(seq, None)  # a seq come round again goes to the end
+                    inflight[seq] = (sent, rounds)
                     sent += n
-                reply = self._recv(self.clock() + wait)
-                if reply is None:
-                    failures += 1
-                    if failures > self.retries:
-                        raise LinkError("upload to %s stalled at %d of %d bytes: cable pulled or"
-                                        " device reset? Run the upload again to resume"
-                                        % (self.name, acked, size))
-                    wait = min(wait * 2, 8.0)
-                    self.resent += 1
-                    sent = acked
-                    continue
-                rtype, rseq, rpayload = reply
-                if rtype == m.NAK:
-                    if rewound != acked:
-                        rewound = sent = acked
-                        self.resent += 1
-                    continue
-                if rseq not in inflight:
-                    continue
-                start = inflight.pop(rseq)
-                if rtype == m.ERROR:
-                    raise DeviceError(*m.unpack_error(rpayload))
-                held, _ = m.unpack_offset(rpayload)
-                if held > acked:
-                    if bar:
-                        bar.update(held - acked)
-                    acked = held
-                    sent = max(sent, held)
-                    failures = 0
-                    wait = self.timeout
-                if held <= start and held < sent and rewound != held:
-                    rewound = sent = held  # the device has a gap before this chunk
-                    self.resent += 1
+                reply = self._recv(self.clock() + tries.wait)
+                back = acked
+                if reply is None:  # what is unanswered is lost, but the device may hold
+                    inflight.clear()  # part of a frame: the next one breaks it, NAK
+                    inflight[None] = (acked, -1)
+                elif reply[0] == m.NAK:  # the oldest frame still unanswered arrived corrupt
+                    if inflight and _oldest(inflight)[1] != rounds:
+                        continue
+                elif reply[1] in inflight:
+                    rtype, rseq, rpayload = reply
+                    start, sent_in = _oldest(inflight, until=rseq)
+                    if rtype == m.ERROR:
+                        raise DeviceError(*m.unpack_error(rpayload))
+                    held, _ = m.unpack_offset(rpayload)
+                    if held > acked:
+                        if bar:
+                            bar.update(held - acked)
+                        acked = held
+                        sent = max(sent, held)
+                        tries = _Tries(self, self.timeout)
+                    if held > start or held >= sent or sent_in != rounds:
+                        continue
+                    back = held  # the device has a gap before this chunk
+                else:
+                    continue  # a late answer to an earlier request
+                if tries.failed():
+                    raise self._gave_up(tries, m.UPLOAD_CHUNK, (acked, size))
+                sent = back
+                rounds += 1
+                self.resent += 1
         finally:
             if bar:
                 bar.close()
+
+
+class _Tries:
+    """The tries of one request or upload since it last got anywhere, and when to stop: when
+    `retries` resends in a row got nothing back at all (each wait doubles, so a busy device gets
+    time), or after _NOISY_TRIES tries while the device answers, with NAKs or damaged frames."""
+
+    def __init__(self, link, wait):
+        self.link = link
+        self.first = wait
+        self.heard = link._heard()
+        self.silent = 0  # tries in a row with nothing back
+        self.count = 0
+        self.noisy = False  # gave up although the device answered
+
+    @property
+    def wait(self):
+        """Seconds to wait for an answer now."""
+        return min(self.first * 2 ** self.silent, max(self.first, 8.0))
+
+    def failed(self):
+        """One more try that got nowhere; True: give up."""
+        heard, self.heard = self.heard, self.link._heard()
+        self.count += 1
+        self.silent = 0 if heard != self.heard else self.silent + 1
+        if self.silent > self.link.retries:
+            return True
+        self.noisy = self.count >= _NOISY_TRIES
+        return self.noisy
+
+
+def _oldest(inflight, until=None):
+    """Take the oldest frame of the in-flight table, or the one of seq `until` and every older
+    one (answers come in order, so those were lost whole); answers its value."""
+    while True:
+        seq = next(iter(inflight))
+        value = inflight.pop(seq)
+        if until is None or seq == until:
+            return value
 
 
 def _name(name):

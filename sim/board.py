@@ -9,6 +9,7 @@ keeps what was written, and the firmware boots again from the flash (or the REPL
 console).
 """
 import json
+import math
 import os
 import random
 
@@ -537,7 +538,8 @@ class SimSerial:
         return len(data)
 
     def read(self, n=1):
-        deadline = self.board.clock.ms + int((self.timeout or 0) * 1000)
+        # rounded up: a wait of less than a millisecond still lets the board run once
+        deadline = self.board.clock.ms + math.ceil((self.timeout or 0) * 1000)
         while True:
             self._buf += self.board.host_read()
             if self._buf or self.board.clock.ms >= deadline:

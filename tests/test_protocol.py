@@ -2,7 +2,8 @@
 
 Most tests use a virtual 115200-baud wire in virtual time (deterministic, with injectable
 faults), so upload times are computed from bytes on the line, never measured. A few run real
-pyserial over the simulator's pty and socket ports.
+pyserial over the simulator's pty and socket ports, and a few the simulator's whole board with
+its link faults (a noisy link, a silent one).
 """
 import hashlib
 import os
@@ -13,6 +14,7 @@ import time
 import pytest
 
 import facewave  # noqa: F401  (installs the micropython stand-in)
+from facewave.bench import big_program
 from facewave.firmware import bytecode as bc
 from facewave.firmware import frame
 from facewave.firmware import messages as m
@@ -25,6 +27,7 @@ from facewave.firmware.protocol import Protocol
 from facewave.firmware.settings import Settings
 from facewave.firmware.store import Store
 from facewave.link import DeviceError, Link, LinkError
+from facewave.sim.board import SimSerial, VirtualBoard
 
 BAUD = 115200
 LINE_RATE = BAUD / 10  # bytes per second, 8N1
@@ -400,8 +403,107 @@ def test_faulty_link_uploads_verify_or_fail_clearly(tmp_path, seed, fault):
         assert e.code in (m.E_HASH, m.E_NO_UPLOAD), e
     except LinkError as e:
         assert str(e).startswith(("virtual stopped answering", "upload to virtual stalled",
-                                  "no answer from virtual"))
+                                  "no answer from virtual", "the link to virtual is too noisy"))
     assert bytes(proto.store.read("p")) in (old, new)
+
+
+# ---- the whole virtual board behind a noisy or a silent link ------------------------------
+
+class Cut(SimSerial):
+    """The cable goes once the host has written `after` bytes: nothing reaches the board."""
+
+    after = float("inf")
+
+    def write(self, data):
+        self.after -= len(data)
+        if self.after < 0:
+            self.board.console.faults["drop"] = 1
+        return super().write(data)
+
+
+class Garbled(Cut):
+    """Once the host has written `after` bytes, every frame from the board comes with its
+    bytes changed (its SYNC bytes kept, so the host sees damaged frames, not silence)."""
+
+    def write(self, data):
+        self.after -= len(data)
+        return SimSerial.write(self, data)
+
+    def read(self, n=1):
+        data = super().read(n)
+        if self.after < 0:
+            data = bytes(b if b == frame.SYNC else b ^ 1 for b in data)
+        return data
+
+
+def board_link(tmp_path, port=SimSerial, after=None):
+    """The virtual board (the firmware's own shell, unthrottled) and a host link to it, in its
+    virtual time. The first sequence number is fixed, so the bytes on the wire, and so where
+    the board's seeded link faults strike, are the same on every run."""
+    board = VirtualBoard(str(tmp_path / "flash"))
+    board.power_on()
+    serial = port(board, timeout=0.5)
+    link = Link(serial, name="virtual board", clock=board.seconds)
+    link._seq = 0
+    link.handshake()
+    if after is not None:
+        serial.after = after  # bytes from now
+    return board, link
+
+
+def test_a_long_upload_over_a_noisy_link_completes(tmp_path):
+    """One byte in a thousand to the board flipped or dropped (the scenario event
+    `link = {flip = 0.0005, drop = 0.0005}`): most 1 KB chunks arrive damaged, several times
+    in a row, and the upload gets there, byte for byte."""
+    board, link = board_link(tmp_path)
+    data = big_program(32000)
+    board.console.faults.update(flip=0.0005, drop=0.0005)
+    assert link.upload("big", data)["size"] == len(data)
+    with board.flash.open("/patterns/big.fwb", "rb") as f:
+        assert f.read() == data
+    assert link.naks >= 20  # the link was noisy indeed
+    print("\n32 KB through 0.1 %% byte faults: %d go-backs, %d NAKs" % (link.resent, link.naks))
+
+
+@pytest.mark.parametrize("call", ["upload", "status"])
+def test_a_link_gone_silent_is_told_as_a_pulled_cable(tmp_path, call):
+    board, link = board_link(tmp_path, Cut, after=9000 if call == "upload" else 0)
+    with pytest.raises(LinkError) as e:
+        link.upload("big", big_program(32000)) if call == "upload" else link.status()
+    text = str(e.value)
+    assert "cable pulled or device reset?" in text and "noisy" not in text, text
+    if call == "upload":
+        assert text.startswith("upload to virtual board stalled at ") and \
+            text.endswith("of 32000 bytes: cable pulled or device reset? Run the upload again to"
+                          " resume"), text
+    else:
+        assert text == "virtual board stopped answering (STATUS): cable pulled or device reset?"
+
+
+@pytest.mark.parametrize("damaged", ["replies", "requests"])
+@pytest.mark.parametrize("call", ["upload", "status"])
+def test_a_link_that_damages_every_frame_is_told_as_too_noisy(tmp_path, call, damaged):
+    """Replies that all come back damaged, or NAKs for everything the board gets (one byte in
+    a hundred to the board flipped: a frame of a few bytes passes, a 1 KB chunk never)."""
+    if damaged == "replies":
+        board, link = board_link(tmp_path, Garbled, after=9000 if call == "upload" else 0)
+    else:
+        board, link = board_link(tmp_path)
+        board.console.faults["flip"] = 0.01 if call == "upload" else 1
+    t0 = board.seconds()
+    with pytest.raises(LinkError) as e:
+        link.upload("big", big_program(32000)) if call == "upload" else link.status()
+    text = str(e.value)
+    if call == "upload":
+        assert text.startswith("upload to virtual board stalled at ") and \
+            text.endswith("of 32000 bytes: the link is too noisy, frames keep arriving damaged;"
+                          " try another USB cable or port, then run the upload again to resume")
+    elif damaged == "replies":
+        assert text == ("the link to virtual board is too noisy, frames keep arriving damaged"
+                        " (STATUS): try another USB cable or port")
+    else:  # every byte flipped: the board cannot even tell frames, nothing comes back
+        assert "cable pulled" in text, text
+    print("%s, %s damaged: gave up after %.1f s (virtual)" % (call, damaged, board.seconds() - t0))
 
 
 # ---- figures ----------------------------------------------------------------------------
