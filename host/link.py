@@ -83,6 +83,7 @@ class Link:
         self.hello = None
         self.resent = 0  # frames sent again (timeouts, NAKs, gaps): a link-quality figure
         self.naks = 0  # the device's reports of a corrupt frame from us: a link-quality figure
+        self._replies = 0  # good frames from the device (not our own echoed by a REPL)
         self._dec = frame.Decoder()
         self._rx = b""
         self._pos = 0
@@ -135,6 +136,7 @@ class Link:
                     self._garbage += self._rx[max(0, self._pos - 64):self._pos]
                     del self._garbage[:-_GARBAGE_KEPT]
                 if dec.event == frame.FRAME and dec.type >= m.ACK:
+                    self._replies += 1
                     if dec.type == m.NAK:
                         self.naks += 1
                     return dec.type, dec.seq, bytes(dec.payload())
@@ -162,7 +164,7 @@ class Link:
 
     def _heard(self):
         """A count that grows with whatever comes back from the device."""
-        return self._dec.frames + self._damage()
+        return self._replies + self._damage()
 
     def request(self, mtype, payload=b"", timeout=None):
         """Send one request, resending with backoff; answers the ACK payload."""

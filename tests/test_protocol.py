@@ -593,14 +593,16 @@ def test_port_errors_are_one_plain_line(tmp_path):
 
 
 class Prompt(Board):
-    """A board at the plain MicroPython prompt: it answers every line with a prompt."""
+    """A board at the plain MicroPython prompt: it echoes what it gets (so the host reads its
+    own frames back, which are no answer) and answers with a prompt."""
 
     def run(self):
         while self.running:
             self.port.wait(0.01)
-            if self.port.read_available():
-                self.port.write(b"\r\nMicroPython v1.24.0 on 2024-10-25; Raspberry Pi Pico"
-                                b"\r\n>>> ")
+            data = self.port.read_available()
+            if data:
+                self.port.write(data + b"\r\nMicroPython v1.24.0 on 2024-10-25; Raspberry Pi"
+                                b" Pico\r\n>>> ")
 
 
 def test_silent_port_and_repl_prompt_are_told_apart(tmp_path):
