@@ -12,7 +12,9 @@
     [[expect]]
     cue = "45s"                         # a cue exactly then (tolerance = "0ms" by default)
 
-Every problem is reported as `file:line: message`, the line of the table at fault.
+Times are strings with their unit, as everywhere in facewave: a bare number is refused rather
+than guessed at (500 what?). Every problem is reported as `file:line: message`, the line of the
+table at fault (of the setting, for one outside a table), naming the field.
 """
 import re
 from pathlib import Path
@@ -26,6 +28,8 @@ from ..errors import FacewaveError
 from ..firmware import boards
 from ..lang.lexer import SyntaxProblem, Token, duration, level
 
+# "0ms" as a moment or a tolerance (a duration in a pattern must be more than 0)
+_ZERO = re.compile(r"0+(\.0+)?(ms|s|min)")
 EVENTS = {
     "press": "button: short, long, double, or \"hold DURATION\"",
     "battery": "battery voltage: millivolts or \"3.6V\"",
@@ -115,8 +119,7 @@ def parse(text, filename="<scenario>", directory=None):
         else:  # "(at end of document)": the last line
             where, why = "%s:%d" % (filename, len(text.splitlines()) or 1), str(e)
         raise ScenarioError("%s: %s" % (where, why)) from None
-    lines = _table_lines(text)
-    where = _Where(filename, lines)
+    where = _Where(filename, *_lines(text))
     unknown = set(doc) - {"name", "board", "patterns", "until", "at", "expect", "start_tick"}
     if unknown:
         raise ScenarioError("%s: unknown setting %r (known: name, board, patterns, until, "
@@ -135,7 +138,8 @@ def parse(text, filename="<scenario>", directory=None):
     patterns = [str(Path(directory) / p) if directory and p.endswith(".fw") else p
                 for p in patterns]
     last = events[-1].at if events else 0
-    until = _ms(doc["until"], where, 0) if "until" in doc else last + 5000
+    until = _ms(doc["until"], where, where.keys.get("until", 0), "until") if "until" in doc \
+        else last + 5000
     if until < last:
         raise ScenarioError("%s: until (%d ms) is before the last event (%d ms)"
                             % (filename, until, last))
@@ -153,9 +157,10 @@ def parse(text, filename="<scenario>", directory=None):
 
 
 class _Where:
-    def __init__(self, filename, lines):
+    def __init__(self, filename, lines, keys):
         self.filename = filename
         self.lines = lines
+        self.keys = keys
 
     def line(self, table, index):
         found = self.lines.get(table, [])
@@ -165,14 +170,18 @@ class _Where:
         raise ScenarioError("%s:%d: %s" % (self.filename, line, message))
 
 
-def _table_lines(text):
-    """Line numbers of each [[at]] and [[expect]] header, in order."""
-    out = {}
+def _lines(text):
+    """Line numbers of each [[at]] and [[expect]] header, in order, and of each setting
+    written before the first table."""
+    tables, keys = {}, {}
     for number, line in enumerate(text.splitlines(), 1):
         m = re.match(r"\s*\[\[\s*(\w+)\s*\]\]", line)
         if m:
-            out.setdefault(m.group(1), []).append(number)
-    return out
+            tables.setdefault(m.group(1), []).append(number)
+        m = re.match(r"\s*(\w+)\s*=", line)
+        if m and not tables:
+            keys.setdefault(m.group(1), number)
+    return tables, keys
 
 
 def _tables(doc, key, filename):
@@ -182,19 +191,26 @@ def _tables(doc, key, filename):
     return items
 
 
-def _ms(value, where, line):
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
+def _ms(value, where, line, field, zero=True):
+    """Milliseconds of a time written with its unit ("500ms", "1.5s", "2min"; "0s" if `zero`)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        unit = '"%sms" or "%ss"' % (value, value) if isinstance(value, int) else '"%ss"' % value
+        where.fail(line, "%s = %s has no unit: write %s" % (field, value, unit))
+    if not isinstance(value, str):
+        where.fail(line, "%s must be a string with a unit, like \"500ms\", \"1.5s\" or \"2min\""
+                   % field)
+    if zero and _ZERO.fullmatch(value):
+        return 0
     try:
-        return duration(Token(str(value), line, 1))
+        return duration(Token(value, line, 1))
     except SyntaxProblem as p:
-        where.fail(line, p.message)
+        where.fail(line, "%s: %s" % (field, p.message))
 
 
 def _event(item, line, where):
     if "time" not in item:
         where.fail(line, "event has no time (time = \"10s\")")
-    at = _ms(item["time"], where, line)
+    at = _ms(item["time"], where, line, "time")
     kinds = [k for k in item if k != "time"]
     if len(kinds) != 1 or kinds[0] not in EVENTS:
         known = "; ".join("%s: %s" % kv for kv in EVENTS.items())
@@ -207,7 +223,7 @@ def _event(item, line, where):
                 isinstance(value, str) and value.startswith("hold ")):
             where.fail(line, "press must be short, long, double or \"hold DURATION\"")
         if isinstance(value, str) and value.startswith("hold "):
-            value = ("hold", _ms(value[5:], where, line))
+            value = ("hold", _ms(value[5:], where, line, "press hold", zero=False))
     elif kind == "battery":
         if isinstance(value, str) and value.upper().endswith("V"):
             try:
@@ -236,8 +252,14 @@ def _event(item, line, where):
         if not isinstance(value, dict) or set(value) - {"drop", "flip", "delay", "dup"}:
             where.fail(line, "link must be a table of drop, flip, dup (rates) and delay")
         value = dict(value)
+        for key in sorted(set(value) & {"drop", "flip", "dup"}):
+            rate = value[key]
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or \
+                    not 0 <= rate <= 1:
+                where.fail(line, "link %s = %r: a rate is a number from 0 to 1 (0.01 is one"
+                           " byte in a hundred)" % (key, rate))
         if "delay" in value:
-            value["delay"] = _ms(value["delay"], where, line)
+            value["delay"] = _ms(value["delay"], where, line, "link delay")
     elif kind == "fault":
         name, _, arg = str(value).partition(" ")
         if name not in FAULTS:
@@ -266,10 +288,10 @@ def _expect(item, line, where):
         except SyntaxProblem as p:
             where.fail(line, p.message)
     elif kind == "cue":
-        value = _ms(value, where, line)
+        value = _ms(value, where, line, "cue")
     for key in ("by", "until", "at", "tolerance"):
         if key in options:
-            options[key] = _ms(options[key], where, line)
+            options[key] = _ms(options[key], where, line, key)
     if kind in ("motor", "state", "event") and not {"by", "at"} & set(options) and \
             kind != "event":
         where.fail(line, "%s needs %s" % (kind, "by" if kind == "motor" else "at"))

@@ -84,7 +84,10 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
     ('[[at]]\ntime = "5s"\npress = "short"\n\n[[at]]\ntime = "2s"\npress = "short"\n',
      ":5: time 2000 ms goes backwards"),
     ('[[at]]\ntime = "1s"\nfault = "meteor"\n', ":1: unknown fault 'meteor'"),
-    ('[[at]]\ntime = "1x"\npress = "short"\n', ":1: expected a duration"),
+    ('[[at]]\ntime = "1x"\npress = "short"\n', ":1: time: expected a duration"),
+    ('[[at]]\ntime = 500\npress = "short"\n', ':1: time = 500 has no unit: write "500ms" or'),
+    ('[[at]]\ntime = "1s"\nlink = {drop = 2}\n', ":1: link drop = 2: a rate is a number from"
+     " 0 to 1"),
     ('[[expect]]\nmotor = "0%"\n', ":1: motor needs by"),
     ('colour = "red"\n', "unknown setting 'colour'"),
     ("patterns = [\n", ":1: Invalid value (at end of document)"),
@@ -94,13 +97,65 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
     ('[[at]]\ntime = "1s"\ncommand = "set cue"\n', ":1: command 'set cue': write 'set KEY"),
 ], ids=["syntax", "unknown-event", "backwards", "unknown-fault", "bad-time", "no-by",
         "unknown-key", "syntax-at-end", "unknown-board", "play-no-name", "upload-no-name",
-        "set-no-value"])
+        "set-no-value", "bare-time", "rate-above-1"])
 def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
     path = tmp_path / "s.toml"
     path.write_text(text)
     code, _, err = cli("sim", "run", path)
     assert code == 2 and err.startswith("facewave: %s" % path) and message in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("text,line,message", [
+    ('until = 200\n', 1, 'until = 200 has no unit: write "200ms" or "200s"'),
+    ('name = "x"\nuntil = "200"\n', 2, "until: expected a duration like 500ms, 1.5s or 2min, got"
+     " '200'"),
+    ('[[at]]\ntime = 1.5\npress = "short"\n', 1, 'time = 1.5 has no unit: write "1.5s"'),
+    ('[[at]]\ntime = true\npress = "short"\n', 1, 'time must be a string with a unit, like'
+     ' "500ms", "1.5s" or "2min"'),
+    ('[[at]]\ntime = -5\npress = "short"\n', 1, "time must be a string with a unit"),
+    ('[[at]]\ntime = "1s"\npress = "hold 20"\n', 1, "press hold: expected a duration like"),
+    ('[[at]]\ntime = "1s"\npress = "hold 0s"\n', 1, "press hold: duration must be more than 0"),
+    ('\n[[at]]\ntime = "1s"\nlink = {delay = 5}\n', 2, 'link delay = 5 has no unit: write "5ms"'
+     ' or "5s"'),
+    ('[[at]]\ntime = "1s"\nlink = {flip = 1.5}\n', 1, "link flip = 1.5: a rate is a number from"
+     " 0 to 1 (0.01 is one byte in a hundred)"),
+    ('[[at]]\ntime = "1s"\nlink = {dup = -0.1}\n', 1, "link dup = -0.1: a rate is a number"),
+    ('[[at]]\ntime = "1s"\nlink = {drop = "1%"}\n', 1, "link drop = '1%': a rate is a number"),
+    ('[[at]]\ntime = "1s"\nlink = {drop = true}\n', 1, "link drop = True: a rate is a number"),
+    ('[[at]]\ntime = "1s"\npress = "short"\n\n[[expect]]\ncue = 45000\n', 5,
+     'cue = 45000 has no unit: write "45000ms" or "45000s"'),
+    ('[[expect]]\nmotor = "0%"\nby = 3\n', 1, 'by = 3 has no unit'),
+    ('[[expect]]\nmotor = "0%"\nby = "3s"\nuntil = 9\n', 1, 'until = 9 has no unit'),
+    ('[[expect]]\nstate = "idle"\nat = 80000\n', 1, 'at = 80000 has no unit'),
+    ('[[expect]]\nevent = "cue"\nat = "3s"\ntolerance = 5\n', 1, 'tolerance = 5 has no unit'),
+], ids=["until-bare", "until-no-unit", "time-float", "time-bool", "time-negative",
+        "hold-no-unit", "hold-zero", "delay-bare", "rate-above-1", "rate-negative",
+        "rate-percent-string", "rate-bool", "cue-bare", "by-bare", "until-in-expect-bare",
+        "at-bare", "tolerance-bare"])
+def test_times_need_a_unit_and_rates_are_0_to_1(tmp_path, text, line, message):
+    """Each bad form: one line naming the file, the line of its table (or setting) and the
+    field; a number is never silently taken as milliseconds."""
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    with pytest.raises(sc.ScenarioError) as e:
+        sc.load(path)
+    assert str(e.value).startswith("%s:%d: %s" % (path, line, message)), str(e.value)
+    assert "\n" not in str(e.value) and e.value.code == 2
+
+
+def test_zero_times_bare_counts_and_the_documented_forms_are_accepted():
+    """"0s" is a moment (power-on) and "0ms" a tolerance; millivolts and start_tick stay bare
+    numbers; the example of docs/simulator.md parses as written."""
+    s = sc.parse('start_tick = 1000\n\n[[at]]\ntime = "0s"\nbattery = 3600\n\n[[at]]\n'
+                 'time = "0.5s"\nlink = {drop = 0, flip = 1, dup = 0.01, delay = "0ms"}\n\n'
+                 '[[expect]]\nevent = "start"\nat = "1min"\ntolerance = "0ms"\n', "s.toml")
+    assert [(e.at, e.kind, e.value) for e in s.events] == [
+        (0, "battery", 3600), (500, "link", {"drop": 0, "flip": 1, "dup": 0.01, "delay": 0})]
+    assert s.expects[0].options == {"at": 60000, "tolerance": 0} and s.start_tick == 1000
+    doc = (Path(__file__).parent.parent / "docs" / "simulator.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", doc, re.S).group(1)
+    assert sc.parse(example, "example.toml").until == 240000
 
 
 @pytest.mark.parametrize("args,message", [
