@@ -212,7 +212,7 @@ class VirtualBoard:
         target = self.clock.ms + max(0, ms)
         host = self.to_board.next_due() if self.wire is None else None
         for due in (self._wakeups[0][0] if self._wakeups else None, self.console.next_due(),
-                    None if host is None else round(host * 1000)):
+                    None if host is None else math.ceil(host * 1000)):  # up: never before it
             if due is not None and due < target:
                 target = max(due, self.clock.ms)
         if self.realtime:
