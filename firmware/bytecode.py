@@ -45,8 +45,8 @@ OP_NAMES = ("", "hold", "ramp", "wave", "loop", "end", "cue", "zone", "seed", "f
 EASE_NAMES = ("linear", "ease-in", "ease-out", "ease-in-out")
 WAVE_NAMES = ("sine", "triangle", "square", "saw")
 
-_HEADER = "<4sBBHII"
-_INSN = "<BBHHHI"
+HEADER_STRUCT = "<4sBBHII"  # struct layouts, for the writer here and the reader (verifier.py)
+INSN_STRUCT = "<BBHHHI"
 
 
 class FormatError(ValueError):
@@ -64,7 +64,7 @@ def crc32(data):
 
 
 def pack_insn(op, x=0, a=0, b=0, c=0, t=0):
-    return struct.pack(_INSN, op, x, a, b, c, t)
+    return struct.pack(INSN_STRUCT, op, x, a, b, c, t)
 
 
 def pack(insns, strings):
@@ -79,89 +79,4 @@ def pack(insns, strings):
             raise FormatError("string longer than 255 bytes: %r" % s[:40])
         body.append(len(raw))
         body += raw
-    return struct.pack(_HEADER, MAGIC, VERSION, 0, len(insns), len(body), crc32(body)) + body
-
-
-def parse_header(data):
-    """Check magic, version, sizes and CRC; answer the instruction count.
-
-    Sizes are checked against the data in hand before anything is trusted, so a corrupt
-    header cannot ask for memory."""
-    if len(data) < HEADER_SIZE:
-        raise FormatError("too short for a program header (%d bytes)" % len(data))
-    magic, version, flags, count, length, crc = struct.unpack_from(_HEADER, data, 0)
-    if magic != MAGIC:
-        raise FormatError("not a facewave program (bad magic)")
-    if version != VERSION:
-        raise FormatError("bytecode version %d, this firmware reads %d" % (version, VERSION))
-    if flags:
-        raise FormatError("unknown header flags 0x%02x" % flags)
-    if length > MAX_BODY or length != len(data) - HEADER_SIZE:
-        raise FormatError("body length %d does not match the %d bytes present"
-                          % (length, len(data) - HEADER_SIZE))
-    if count == 0 or count > MAX_INSNS or count * INSN_SIZE >= length:
-        raise FormatError("instruction count %d does not fit the body" % count)
-    if crc32(memoryview(data)[HEADER_SIZE:]) != crc:
-        raise FormatError("CRC mismatch: the program is corrupt")
-    return count
-
-
-def strings(data, count):
-    """The string table as a list of str; raises FormatError if it is malformed."""
-    pos = HEADER_SIZE + count * INSN_SIZE
-    end = len(data)
-    n = data[pos]
-    pos += 1
-    out = []
-    for _ in range(n):
-        if pos >= end:
-            raise FormatError("string table truncated")
-        size = data[pos]
-        pos += 1
-        if pos + size > end:
-            raise FormatError("string table truncated")
-        raw = bytes(data[pos:pos + size])
-        if not _utf8(raw):
-            raise FormatError("string %d is not UTF-8" % len(out))
-        out.append(str(raw, "utf-8"))
-        pos += size
-    if pos != end or n < 2:
-        raise FormatError("string table malformed")
-    return out
-
-
-def unpack_insn(data, i):
-    """(op, x, a, b, c, t) of instruction i; for the verifier and tools, not the tick path."""
-    return struct.unpack_from(_INSN, data, HEADER_SIZE + i * INSN_SIZE)
-
-
-def _utf8(raw):
-    """Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), checked here
-    because MicroPython's decoder accepts what CPython's refuses: host and device must agree."""
-    i, n = 0, len(raw)
-    while i < n:
-        c = raw[i]
-        if c < 0x80:
-            i += 1
-            continue
-        if 0xC2 <= c <= 0xDF:
-            more, low, high = 1, 0x80, 0xBF
-        elif 0xE0 <= c <= 0xEF:
-            more = 2
-            low = 0xA0 if c == 0xE0 else 0x80
-            high = 0x9F if c == 0xED else 0xBF
-        elif 0xF0 <= c <= 0xF4:
-            more = 3
-            low = 0x90 if c == 0xF0 else 0x80
-            high = 0x8F if c == 0xF4 else 0xBF
-        else:
-            return False
-        if i + more >= n:
-            return False
-        if not low <= raw[i + 1] <= high:
-            return False
-        for k in range(i + 2, i + 1 + more):
-            if not 0x80 <= raw[k] <= 0xBF:
-                return False
-        i += 1 + more
-    return True
+    return struct.pack(HEADER_STRUCT, MAGIC, VERSION, 0, len(insns), len(body), crc32(body)) + body

@@ -1,4 +1,5 @@
-"""The verifier: rejects any program the engine must not play, and measures the ones it may.
+"""The verifier: reads a program (bytecode.py has its layout), rejects any program the engine
+must not play, and measures the ones it may.
 
 It runs on the device before a program is stored or played, and on the host (which maps the
 failing instruction back to a source line). It rejects, never clamps. Every check is
@@ -8,6 +9,8 @@ The walk is linear in the number of instructions: each loop or zone body is summ
 (duration, energy, level range, first and last levels, runs of motor-on time) and the summary
 is composed, so a loop of 10,000 turns costs the same as one turn.
 """
+
+import struct
 
 from . import bytecode as bc
 from . import shapes
@@ -166,21 +169,109 @@ def _leaf(prof, pc, op, x, a, b, c, t):
     return s
 
 
+# ---- reading a program: header, string table, instructions ----
+
+def parse_header(data):
+    """Check magic, version, sizes and CRC; answer the instruction count.
+
+    Sizes are checked against the data in hand before anything is trusted, so a corrupt
+    header cannot ask for memory."""
+    if len(data) < bc.HEADER_SIZE:
+        raise bc.FormatError("too short for a program header (%d bytes)" % len(data))
+    magic, version, flags, count, length, crc = struct.unpack_from(bc.HEADER_STRUCT, data, 0)
+    if magic != bc.MAGIC:
+        raise bc.FormatError("not a facewave program (bad magic)")
+    if version != bc.VERSION:
+        raise bc.FormatError("bytecode version %d, this firmware reads %d"
+                             % (version, bc.VERSION))
+    if flags:
+        raise bc.FormatError("unknown header flags 0x%02x" % flags)
+    if length > bc.MAX_BODY or length != len(data) - bc.HEADER_SIZE:
+        raise bc.FormatError("body length %d does not match the %d bytes present"
+                             % (length, len(data) - bc.HEADER_SIZE))
+    if count == 0 or count > bc.MAX_INSNS or count * bc.INSN_SIZE >= length:
+        raise bc.FormatError("instruction count %d does not fit the body" % count)
+    if bc.crc32(memoryview(data)[bc.HEADER_SIZE:]) != crc:
+        raise bc.FormatError("CRC mismatch: the program is corrupt")
+    return count
+
+
+def strings(data, count):
+    """The string table as a list of str; raises bytecode.FormatError if it is malformed."""
+    pos = bc.HEADER_SIZE + count * bc.INSN_SIZE
+    end = len(data)
+    n = data[pos]
+    pos += 1
+    out = []
+    for _ in range(n):
+        if pos >= end:
+            raise bc.FormatError("string table truncated")
+        size = data[pos]
+        pos += 1
+        if pos + size > end:
+            raise bc.FormatError("string table truncated")
+        raw = bytes(data[pos:pos + size])
+        if not _utf8(raw):
+            raise bc.FormatError("string %d is not UTF-8" % len(out))
+        out.append(str(raw, "utf-8"))
+        pos += size
+    if pos != end or n < 2:
+        raise bc.FormatError("string table malformed")
+    return out
+
+
+def unpack_insn(data, i):
+    """(op, x, a, b, c, t) of instruction i (tools too; the engine reads its own way)."""
+    return struct.unpack_from(bc.INSN_STRUCT, data, bc.HEADER_SIZE + i * bc.INSN_SIZE)
+
+
+def _utf8(raw):
+    """Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), checked here
+    because MicroPython's decoder accepts what CPython's refuses: host and device must agree."""
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            more, low, high = 1, 0x80, 0xBF
+        elif 0xE0 <= c <= 0xEF:
+            more = 2
+            low = 0xA0 if c == 0xE0 else 0x80
+            high = 0x9F if c == 0xED else 0xBF
+        elif 0xF0 <= c <= 0xF4:
+            more = 3
+            low = 0x90 if c == 0xF0 else 0x80
+            high = 0x8F if c == 0xF4 else 0xBF
+        else:
+            return False
+        if i + more >= n:
+            return False
+        if not low <= raw[i + 1] <= high:
+            return False
+        for k in range(i + 2, i + 1 + more):
+            if not 0x80 <= raw[k] <= 0xBF:
+                return False
+        i += 1 + more
+    return True
+
+
 _ZERO = (0, 0)
 
 
 def verify(data, prof):
     """Check a whole program against a profile; answer its Info or raise bytecode.VerifyError."""
     try:
-        count = bc.parse_header(data)
-        names = bc.strings(data, count)
+        count = parse_header(data)
+        names = strings(data, count)
     except bc.FormatError as e:
         raise bc.VerifyError(e.args[0], -1)
     stack = []  # (summary before the block, opening pc, op, x, a, b, c, t)
     cur = _Sum()
     zone = False
     for pc in range(count):
-        op, x, a, b, c, t = bc.unpack_insn(data, pc)
+        op, x, a, b, c, t = unpack_insn(data, pc)
         if op == bc.OP_HOLD or op == bc.OP_RAMP or op == bc.OP_WAVE or op == bc.OP_CUE:
             if op == bc.OP_CUE:
                 if not (1 <= x <= 8 and 1 <= b <= 2000 and c <= 2000) or t:
@@ -194,8 +285,8 @@ def verify(data, prof):
                 _fail("malformed hold", pc)
             cur = _seq(prof, cur, _leaf(prof, pc, op, x, a, b, c, t))
         elif op == bc.OP_LOOP or op == bc.OP_ZONE:
-            if c <= pc or c >= count or bc.unpack_insn(data, c)[0] != bc.OP_END \
-                    or bc.unpack_insn(data, c)[4] != pc:
+            if c <= pc or c >= count or unpack_insn(data, c)[0] != bc.OP_END \
+                    or unpack_insn(data, c)[4] != pc:
                 _fail("%s at %d has no matching end" % (bc.OP_NAMES[op], pc), pc)
             if op == bc.OP_LOOP:
                 if a == 0 or x or b or t:
@@ -274,7 +365,7 @@ def _span(prof, data, start, stop):
     stack = []
     cur = _Sum()
     for pc in range(start, stop):
-        op, x, a, b, c, t = bc.unpack_insn(data, pc)
+        op, x, a, b, c, t = unpack_insn(data, pc)
         if op == bc.OP_LOOP:
             stack.append((cur, a))
             cur = _Sum()

@@ -3,12 +3,13 @@ import pytest
 
 from facewave.firmware import bytecode as bc
 from facewave.firmware.profile import Profile
+from facewave.firmware.verifier import unpack_insn
 from facewave.lang import CompileError, compile_file, compile_source
 from facewave.playback import play
 
 
 def ops(prog):
-    return [bc.unpack_insn(prog.data, i) for i in range(prog.info.count)]
+    return [unpack_insn(prog.data, i) for i in range(prog.info.count)]
 
 
 def src(*lines):

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 from facewave.firmware import bytecode as bc
-from facewave.firmware import ticks
+from facewave.firmware import ticks, verifier
 from facewave.lang import compile_file
 from facewave.library import builtin_names, builtin_path
 from facewave.sim import mpvm
@@ -151,7 +151,7 @@ def _corrupt():
     valid = list(PROGRAMS.values())
     for n in range(300):
         data = bytearray(rng.choice(valid))
-        insns = bc.HEADER_SIZE + bc.parse_header(data) * bc.INSN_SIZE  # see _BAD_UTF8 below
+        insns = bc.HEADER_SIZE + verifier.parse_header(data) * bc.INSN_SIZE  # see _BAD_UTF8 below
         for _ in range(rng.randint(1, 4)):
             data[rng.randrange(insns)] = rng.randrange(256)
         if n % 2:

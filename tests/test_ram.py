@@ -13,8 +13,8 @@ import pytest
 from facewave.sim import mpvm
 
 # The target is 40 KB after import; these budgets hold the levels reached so far.
-BOOT_IMPORT_BUDGET = 40 * 1024
-BOOT_HELD_BUDGET = 48 * 1024
+BOOT_IMPORT_BUDGET = 39 * 1024
+BOOT_HELD_BUDGET = 46 * 1024 + 512
 TETHERED_BUDGET = 64 * 1024
 
 
