@@ -14,7 +14,6 @@ import os
 
 from micropython import const
 
-
 MAX_NAME = const(32)
 MAX_SIZE = const(32784)  # largest program: header + bytecode.MAX_BODY
 # file names in the store's directory (upload.py writes the last three)
