@@ -65,7 +65,8 @@ class DeviceError(ValueError):
 
 class Device:
     def __init__(self, prof, patterns, settings=None, events=None):
-        """prof: a board Profile; patterns: has names() and read(name) -> bytes (store.Store);
+        """prof: a board Profile; patterns: has names() and open(name) -> program.File
+        (store.Store);
         settings: a loaded Settings (defaults if None); events: a log.Log."""
         self.prof = prof
         self.patterns = patterns
@@ -88,7 +89,8 @@ class Device:
         self.freq = 0  # PWM frequency the pattern asks for, 0: the profile's
         self.next = NEVER
         self.routine = ""  # the pattern playing (or last played)
-        self.routines = []  # stored patterns that pass the verifier, in button order
+        self.routines = []  # stored patterns in button order, less any the verifier refused
+        self._src = None  # the stored program playing, read in pieces (program.File)
         self._zones = []  # zone names of the pattern playing (string index - 2)
         self._seen_zone = -1  # the engine's zone and cue count, to log each change once
         self._seen_cues = 0
@@ -101,7 +103,10 @@ class Device:
     # ---- life cycle ----
 
     def boot(self, now, note=""):
-        """Go idle, having checked the stored patterns; `note` (what boot.py found) is logged."""
+        """Go idle with the list of stored patterns; `note` (what boot.py found) is logged.
+        Nothing is verified here: each program is checked when it is about to play, so boot
+        takes the same time however much is stored (a Pico that verified all at boot, at
+        about 70 ms per KB, starved its watchdog and boot-looped with 64 KB stored)."""
         self.log.add(now, log.BOOT, note or 0)
         if self.settings.note:
             self.log.add(now, log.SETTINGS, self.settings.note)
@@ -111,22 +116,20 @@ class Device:
         self.tick(now)
 
     def rescan(self, now):
-        """Re-read the list of stored patterns; any that fails its checks is left out, logged."""
-        good = []
+        """Re-read the list of stored patterns (a listing: no program is read)."""
         try:
-            names = self.patterns.names()
+            self.routines = self.patterns.names()
         except Exception as e:
             self.log.add(now, log.PATTERN, "cannot list patterns: %s" % e)
-            names = []
-        for name in names:
-            try:
-                verify(self.patterns.read(name), self.prof)
-                good.append(name)
-            except VerifyError as e:
-                self.log.add(now, log.PATTERN, "pattern %s left out: %s" % (name, e.args[0]))
-            except Exception as e:
-                self.log.add(now, log.PATTERN, "pattern %s left out: %s" % (name, e))
-        self.routines = good
+            self.routines = []
+
+    def release(self, now, name):
+        """A host is about to delete or replace stored pattern `name`: a session playing it
+        stops and its file is let go."""
+        if name == self.routine and self.session.active:
+            self._halt(now, log.STOP, name)
+            self._motor_off(now)
+            self.state = self._rest_state()
 
     # ---- events ----
 
@@ -176,17 +179,25 @@ class Device:
                 name = self.routines[0] if self.routines else ""
         if not name:
             raise DeviceError("no patterns stored on the device")
+        src = None
         try:
-            data = self.patterns.read(name)
-            info = verify(data, self.prof)
-        except VerifyError as e:
-            self.log.add(now, log.PATTERN, "pattern %s refused: %s" % (name, e.args[0]))
-            raise DeviceError("pattern %s fails this device's checks: %s" % (name, e.args[0]))
+            src = self.patterns.open(name)
+            info = verify(src, self.prof)
         except Exception as e:
-            raise DeviceError("cannot read pattern %s: %s" % (name, e))
+            if src is not None:
+                src.close()
+            why = e.args[0] if isinstance(e, VerifyError) else _why(e)
+            if name in self.routines:  # the button passes over it until the next listing
+                self.routines.remove(name)
+            self.log.add(now, log.PATTERN, "pattern %s left out: %s" % (name, why))
+            if isinstance(e, VerifyError):
+                raise DeviceError("pattern %s fails this device's checks: %s" % (name, why))
+            raise DeviceError("cannot read pattern %s: %s" % (name, why))
         if self.session.active:
             self._halt(now, log.STOP, self.routine)
-        self.engine.load(data, info.count)
+        self._release()
+        self._src = src
+        self.engine.load(src, info.count)
         self._zones = info.zones
         if info.zones:  # a routine keeps its own length and cues
             length = info.duration
@@ -292,6 +303,7 @@ class Device:
         try:
             self.engine.stop()
             self.session.stop()
+            self._release()
         except Exception:
             pass
         self.state = ERROR
@@ -476,6 +488,7 @@ class Device:
         end) or now."""
         self._motor_off(now)
         self.engine.stop()
+        self._release()
         s = self.session
         if s.active:
             used = s.elapsed(now) // 1000
@@ -491,6 +504,16 @@ class Device:
     def _motor_off(self, now):
         self.level = 0
         self.motor.stop(now)
+
+    def _release(self):
+        """Close the file of the program that played (after the motor is off)."""
+        src = self._src
+        if src is not None:
+            self._src = None
+            try:
+                src.close()
+            except OSError:
+                pass
 
     def _rest_state(self):
         if self.charging:
@@ -520,6 +543,13 @@ class Device:
         """The name of the zone playing, or ""."""
         z = self.engine.zone - 2 if self.session.active else -1
         return self._zones[z] if 0 <= z < len(self._zones) else ""
+
+
+def _why(e):
+    """The text of an error: a store refusal's (code, text) gives its text."""
+    if len(e.args) == 2 and isinstance(e.args[1], str):
+        return e.args[1]
+    return "%s" % e
 
 
 def _sooner(d, t, now):

@@ -4,13 +4,15 @@ It never reads a clock. `step(now)` is given the time (ticks_ms, wrap-aware) and
 motor level (permille); `next` is then the absolute tick at which it wants to be called again.
 Segments start at the planned end of the previous one, not at the time `step` happened to be
 called, so late calls never turn into drift. No allocation happens after `load`: only small
-ints, preallocated loop frames and indexing into the program bytes.
+ints, preallocated loop frames and indexing into the program's buffer (program.py: a whole
+program in memory, or a block of a stored one read into a buffer made once).
 """
 from micropython import const
 
 from . import bytecode as bc
 from . import shapes
 from . import ticks
+from .program import Image, source
 
 IDLE = const(0)
 PLAYING = const(1)
@@ -26,7 +28,7 @@ class Engine:
         self.step_ms = step_ms
         self._lpc = [0] * bc.MAX_DEPTH  # pc of each open LOOP
         self._left = [0] * bc.MAX_DEPTH  # turns left
-        self._p = b""
+        self._src = Image(b"")
         self._n = 0
         self.state = IDLE
         self.level = 0
@@ -36,10 +38,11 @@ class Engine:
         self.freq = 0  # motor frequency asked for (0: the profile's)
         self.since = 0  # planned start tick of what plays now (late calls do not move it)
 
-    def load(self, data, count):
-        """Take a program the verifier accepted (count: its instruction count)."""
+    def load(self, program, count):
+        """Take a program the verifier accepted (bytes, or a program.Image or File; count: its
+        instruction count)."""
         self.stop()
-        self._p = data
+        self._src = source(program)
         self._n = count
 
     def start(self, now):
@@ -50,6 +53,8 @@ class Engine:
         self._dur = 0  # its length, 0: no segment (fetch the next instruction)
         self._zend = 0  # tick at which the current zone ends
         self._zpc = -1  # pc of the current ZONE, -1 outside zones
+        self._zrep = 0  # its repeating part's first pc and its END's pc
+        self._zlast = 0
         self._rng = _SEED
         self.zone = -1
         self.cues = 0
@@ -81,7 +86,8 @@ class Engine:
     def step(self, now):
         if self.state != PLAYING:
             return self.level
-        p = self._p
+        src = self._src
+        p = src.buf
         while True:
             if self._dur:
                 e = ticks.diff(now, self.since)
@@ -98,7 +104,7 @@ class Engine:
                 self.level = 0
                 self.next = NEVER
                 return 0
-            i = bc.HEADER_SIZE + pc * bc.INSN_SIZE
+            i = src.at(pc)
             op = p[i]
             self._x = p[i + 1]
             self._a = p[i + 2] | p[i + 3] << 8
@@ -116,6 +122,8 @@ class Engine:
                 self._end(pc, c)
             elif op == bc.OP_ZONE:
                 self._zpc = pc
+                self._zrep = self._b  # where its repeating part starts
+                self._zlast = c  # its END
                 self._zend = ticks.add(self.since, t)
                 self.zone = self._a
             elif op == bc.OP_SEED:
@@ -146,12 +154,10 @@ class Engine:
             else:
                 self._depth = d
         else:  # the END of a zone: play its repeating part again while time is left
-            i = bc.HEADER_SIZE + opener * bc.INSN_SIZE
-            self._pc = self._p[i + 4] | self._p[i + 5] << 8
+            self._pc = self._zrep
 
     def _leave_zone(self):
-        i = bc.HEADER_SIZE + self._zpc * bc.INSN_SIZE
-        self._pc = (self._p[i + 6] | self._p[i + 7] << 8) + 1
+        self._pc = self._zlast + 1
         self._zpc = -1
         self._depth = 0  # zones are never inside loops, so no loop outlives one
         self.zone = -1

@@ -35,6 +35,7 @@ from .store import check_name
 
 NEVER = const(-1)
 _LIST_BUDGET = const(900)  # JSON bytes per LIST/LOG page, under frame.MAX_PAYLOAD
+_LIST_CHECK = const(4096)  # program bytes a LIST page verifies (at least one pattern)
 
 
 class Protocol:
@@ -160,15 +161,20 @@ class Protocol:
         names = self.store.names()
         items = []
         budget = _LIST_BUDGET
+        checked = 0  # program bytes verified for this reply
         i = start
         while i < len(names):
             name = names[i]
+            size = self.store.size(name)
+            if checked and checked + size > _LIST_CHECK:
+                break  # the host asks for the rest: no reply verifies more than one pattern
+            checked += size
             try:
-                data, info = upload.load(self.store, name, self.profile)
-                item = {"name": name, "size": len(data), "duration": info.duration,
+                info = upload.check(self.store, name, self.profile)
+                item = {"name": name, "size": size, "duration": info.duration,
                         "description": info.description}
             except m.Refused as e:
-                item = {"name": name, "size": self.store.size(name), "error": e.args[1]}
+                item = {"name": name, "size": size, "error": e.args[1]}
             budget -= len(m.pack_json(item)) + 2
             if budget < 0 and items:
                 break
@@ -201,6 +207,7 @@ class Protocol:
 
     def _delete(self, now, p):
         name = check_name(m.text(p))
+        self.device.release(now, name)
         upload.delete(self.store, name)
         self.device.log.add(now, log.PATTERN, "deleted " + name)
         self.device.rescan(now)

@@ -1,4 +1,4 @@
-"""Pattern storage on the device's filesystem: sanitised names, reading, and recovery at boot
+"""Pattern storage on the device's filesystem: sanitised names, opening, and recovery at boot
 from a replace that a power cut interrupted. What only a host does to the store (uploads, deletes,
 listings, the quota) is in upload.py, loaded with the protocol.
 
@@ -13,6 +13,8 @@ fault in any single operation.
 import os
 
 from micropython import const
+
+from .program import File
 
 MAX_NAME = const(32)
 MAX_SIZE = const(32784)  # largest program: header + bytecode.MAX_BODY
@@ -134,24 +136,17 @@ class Store:
     def size(self, name):
         return self.fs.size(self.path_of(check_name(name) + EXT))
 
-    def read(self, name):
+    def open(self, name):
+        """Stored pattern `name` as a program.File, read in pieces (the caller closes it)."""
         size = self.size(name)
         if size < 0:
             raise refusal("E_NOT_FOUND", "no pattern called %r on the device" % name)
-        return self.read_path(self.path_of(name + EXT), size)
+        return self.open_path(self.path_of(name + EXT), size)
 
-    def read_path(self, path, size):
+    def open_path(self, path, size):
         if size > MAX_SIZE:
             raise refusal("E_TOO_BIG", "%s is %d bytes, more than a pattern may be" % (path, size))
-        data = bytearray(size)
         try:
-            f = self.fs.open(path, "rb")
-            try:
-                got = f.readinto(data)
-            finally:
-                f.close()
+            return File(self.fs.open(path, "rb"), size)
         except OSError as e:
             raise refusal("E_STORAGE", "cannot read %s: %s" % (path, e))
-        if got != size:
-            raise refusal("E_STORAGE", "short read of %s" % path)
-        return data

@@ -14,6 +14,7 @@ from .store import EXT, MAX_SIZE, META, OLD, TMP, check_name
 
 _ENOSPC = const(28)
 _EEXIST = const(17)
+_PIECE = const(512)  # bytes hashed at a time
 
 
 def used(s):
@@ -30,14 +31,18 @@ def free(s):
     return s.fs.free(s.root)
 
 
-def load(s, name, profile):
-    """(program bytes, verifier Info) of a stored pattern, checked against `profile`."""
-    data = s.read(name)
+def check(s, name, profile):
+    """Verifier Info of a stored pattern, checked against `profile` (read in pieces)."""
+    src = s.open(name)
     try:
-        return data, verify(data, profile)
+        return verify(src, profile)
     except VerifyError as e:
         raise refusal(E_VERIFY, "stored pattern %r fails this device's checks: %s"
                       % (name, e.args[0]))
+    except OSError as e:
+        raise refusal(E_STORAGE, "cannot read %r: %s" % (name, e))
+    finally:
+        src.close()
 
 
 def delete(s, name):
@@ -143,16 +148,14 @@ def commit(s, profile):
         raise refusal(E_INCOMPLETE, "upload of %r incomplete: %d of %d bytes"
                % (name, s.offset, size))
     _close(s)
-    data = s.read_path(s.path_of(TMP), size)
-    if hashlib.sha256(data).digest() != digest:
-        abort(s)
-        raise refusal(E_HASH, "upload of %r arrived corrupted (SHA-256 mismatch); send it again"
-               % name)
+    src = s.open_path(s.path_of(TMP), size)
     try:
-        info = verify(data, profile)
-    except VerifyError as e:
+        info = _check_held(src, name, digest, profile)
+    except Exception:
+        src.close()  # before the file goes
         abort(s)
-        raise refusal(E_VERIFY, "the device rejected %r: %s" % (name, e.args[0]))
+        raise
+    src.close()
     final = s.path_of(name + EXT)
     try:
         try:
@@ -169,6 +172,32 @@ def commit(s, profile):
         raise refusal(E_STORAGE, "could not store %r: %s" % (name, e))
     s.upload = None
     return info
+
+
+def _check_held(src, name, digest, profile):
+    """The held upload's Info, if it has the announced SHA-256 and the verifier accepts it."""
+    try:
+        if _sha256(src) != digest:
+            raise refusal(E_HASH, "upload of %r arrived corrupted (SHA-256 mismatch); send it"
+                          " again" % name)
+        return verify(src, profile)
+    except VerifyError as e:
+        raise refusal(E_VERIFY, "the device rejected %r: %s" % (name, e.args[0]))
+    except OSError as e:
+        raise refusal(E_STORAGE, "cannot read the upload of %r back: %s" % (name, e))
+
+
+def _sha256(src):
+    """SHA-256 of a program.File, read in pieces: no buffer of the program's size."""
+    h = hashlib.sha256()
+    pos = 0
+    while pos < src.size:
+        piece = src.read(pos, _PIECE)
+        if not piece:
+            break
+        h.update(piece)
+        pos += len(piece)
+    return h.digest()
 
 
 def abort(s):

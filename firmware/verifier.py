@@ -12,8 +12,11 @@ is composed, so a loop of 10,000 turns costs the same as one turn.
 
 import struct
 
+import binascii
+
 from . import bytecode as bc
 from . import shapes
+from .program import source
 
 _EASE_SLOPE = (2, 4, 4, 3)  # twice the steepest slope of each easing, relative to linear
 
@@ -171,14 +174,23 @@ def _leaf(prof, pc, op, x, a, b, c, t):
 
 # ---- reading a program: header, string table, instructions ----
 
-def parse_header(data):
-    """Check magic, version, sizes and CRC; answer the instruction count.
+_PIECE = 256  # bytes read at a time for the CRC: the program is never held whole
 
-    Sizes are checked against the data in hand before anything is trusted, so a corrupt
+
+def parse_header(program):
+    """Check magic, version, sizes and CRC of a program (bytes, Image or File); answer the
+    instruction count.
+
+    Sizes are checked against the bytes present before anything is trusted, so a corrupt
     header cannot ask for memory."""
-    if len(data) < bc.HEADER_SIZE:
-        raise bc.FormatError("too short for a program header (%d bytes)" % len(data))
-    magic, version, flags, count, length, crc = struct.unpack_from(bc.HEADER_STRUCT, data, 0)
+    src = source(program)
+    size = src.size
+    if size < bc.HEADER_SIZE:
+        raise bc.FormatError("too short for a program header (%d bytes)" % size)
+    head = src.read(0, bc.HEADER_SIZE)
+    if len(head) != bc.HEADER_SIZE:
+        raise bc.FormatError("short read of the program header")
+    magic, version, flags, count, length, crc = struct.unpack(bc.HEADER_STRUCT, head)
     if magic != bc.MAGIC:
         raise bc.FormatError("not a facewave program (bad magic)")
     if version != bc.VERSION:
@@ -186,31 +198,40 @@ def parse_header(data):
                              % (version, bc.VERSION))
     if flags:
         raise bc.FormatError("unknown header flags 0x%02x" % flags)
-    if length > bc.MAX_BODY or length != len(data) - bc.HEADER_SIZE:
+    if length > bc.MAX_BODY or length != size - bc.HEADER_SIZE:
         raise bc.FormatError("body length %d does not match the %d bytes present"
-                             % (length, len(data) - bc.HEADER_SIZE))
+                             % (length, size - bc.HEADER_SIZE))
     if count == 0 or count > bc.MAX_INSNS or count * bc.INSN_SIZE >= length:
         raise bc.FormatError("instruction count %d does not fit the body" % count)
-    if bc.crc32(memoryview(data)[bc.HEADER_SIZE:]) != crc:
+    pos = bc.HEADER_SIZE
+    run = 0
+    while pos < size:
+        piece = src.read(pos, _PIECE)
+        if not piece:
+            raise bc.FormatError("short read of the program body")
+        run = binascii.crc32(piece, run)
+        pos += len(piece)
+    if run & 0xFFFFFFFF != crc:
         raise bc.FormatError("CRC mismatch: the program is corrupt")
     return count
 
 
-def strings(data, count):
+def strings(program, count):
     """The string table as a list of str; raises bytecode.FormatError if it is malformed."""
+    src = source(program)
     pos = bc.HEADER_SIZE + count * bc.INSN_SIZE
-    end = len(data)
-    n = data[pos]
+    end = src.size
+    n = src.read(pos, 1)[0]
     pos += 1
     out = []
     for _ in range(n):
         if pos >= end:
             raise bc.FormatError("string table truncated")
-        size = data[pos]
+        size = src.read(pos, 1)[0]
         pos += 1
         if pos + size > end:
             raise bc.FormatError("string table truncated")
-        raw = bytes(data[pos:pos + size])
+        raw = src.read(pos, size)
         if not _utf8(raw):
             raise bc.FormatError("string %d is not UTF-8" % len(out))
         out.append(str(raw, "utf-8"))
@@ -220,9 +241,14 @@ def strings(data, count):
     return out
 
 
-def unpack_insn(data, i):
-    """(op, x, a, b, c, t) of instruction i (tools too; the engine reads its own way)."""
-    return struct.unpack_from(bc.INSN_STRUCT, data, bc.HEADER_SIZE + i * bc.INSN_SIZE)
+def unpack_insn(program, i):
+    """(op, x, a, b, c, t) of instruction i of a program (bytes, Image or File); tools use it
+    too, the engine reads its own way."""
+    return _insn(source(program), i)
+
+
+def _insn(src, i):
+    return struct.unpack_from(bc.INSN_STRUCT, src.buf, src.at(i))
 
 
 def _utf8(raw):
@@ -260,8 +286,10 @@ def _utf8(raw):
 _ZERO = (0, 0)
 
 
-def verify(data, prof):
-    """Check a whole program against a profile; answer its Info or raise bytecode.VerifyError."""
+def verify(program, prof):
+    """Check a whole program (bytes, or a program.Image or File) against a profile; answer its
+    Info or raise bytecode.VerifyError."""
+    data = source(program)
     try:
         count = parse_header(data)
         names = strings(data, count)
@@ -271,7 +299,7 @@ def verify(data, prof):
     cur = _Sum()
     zone = False
     for pc in range(count):
-        op, x, a, b, c, t = unpack_insn(data, pc)
+        op, x, a, b, c, t = _insn(data, pc)
         if op == bc.OP_HOLD or op == bc.OP_RAMP or op == bc.OP_WAVE or op == bc.OP_CUE:
             if op == bc.OP_CUE:
                 if not (1 <= x <= 8 and 1 <= b <= 2000 and c <= 2000) or t:
@@ -285,8 +313,8 @@ def verify(data, prof):
                 _fail("malformed hold", pc)
             cur = _seq(prof, cur, _leaf(prof, pc, op, x, a, b, c, t))
         elif op == bc.OP_LOOP or op == bc.OP_ZONE:
-            if c <= pc or c >= count or unpack_insn(data, c)[0] != bc.OP_END \
-                    or unpack_insn(data, c)[4] != pc:
+            if c <= pc or c >= count or _insn(data, c)[0] != bc.OP_END \
+                    or _insn(data, c)[4] != pc:
                 _fail("%s at %d has no matching end" % (bc.OP_NAMES[op], pc), pc)
             if op == bc.OP_LOOP:
                 if a == 0 or x or b or t:
@@ -365,7 +393,7 @@ def _span(prof, data, start, stop):
     stack = []
     cur = _Sum()
     for pc in range(start, stop):
-        op, x, a, b, c, t = unpack_insn(data, pc)
+        op, x, a, b, c, t = _insn(data, pc)
         if op == bc.OP_LOOP:
             stack.append((cur, a))
             cur = _Sum()

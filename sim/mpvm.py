@@ -267,9 +267,13 @@ except ImportError:
         return time.ticks_us()
 
 
-def measure(data, pdict, n, now, timed):
+def measure(data, pdict, n, now, timed, stored):
     prof = profile.Profile(pdict)
     e = engine.Engine(prof.step_ms)
+    if stored:  # read from a file in pieces, as a device plays a stored pattern
+        with open("/measured.fwb", "wb") as f:
+            f.write(data)
+        data = program.File(open("/measured.fwb", "rb"), len(data))
     e.load(data, verifier.verify(data, prof).count)
     never = engine.NEVER
     e.start(now)
@@ -321,14 +325,16 @@ def measure(data, pdict, n, now, timed):
 '''
 
 
-def measure(data, profile=None, steps=10000, now=0, files=None, timed=True):
+def measure(data, profile=None, steps=10000, now=0, files=None, timed=True, stored=False):
     """Play `data` once to warm up, then count the bytes MicroPython allocates across `steps`
     engine steps (restarting at the end), and time as many steps in the VM (wall clock of this
-    machine's WebAssembly, not a device's) unless timed=False. `files` as for run(), e.g. a
-    patched module. Answers {"alloc": bytes in total, "steps", "mean_us", "p99_us",
-    "worst_us"} (times None when not timed)."""
-    code = (_VM_PRELUDE + _MEASURE_SRC + "measure(binascii.unhexlify(%r), %r, %d, %d, %r)\n"
-            % (bytes(data).hex(), profile or {}, steps, now, timed))
+    machine's WebAssembly, not a device's) unless timed=False. stored=True plays it from a file
+    in the VM's filesystem, read in pieces as a device does (program.File). `files` as for
+    run(), e.g. a patched module. Answers {"alloc": bytes in total, "steps", "mean_us",
+    "p99_us", "worst_us"} (times None when not timed)."""
+    code = (_VM_PRELUDE + "from facewave import program\n" + _MEASURE_SRC
+            + "measure(binascii.unhexlify(%r), %r, %d, %d, %r, %r)\n"
+            % (bytes(data).hex(), profile or {}, steps, now, timed, stored))
     used, mean_ns, p99_ns, worst_ns = (int(v) for v in run(code, files).split())
     out = {"alloc": used, "steps": steps, "mean_us": None, "p99_us": None, "worst_us": None}
     if timed:

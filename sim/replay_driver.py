@@ -209,6 +209,10 @@ class MemFile:
         self.pos += n
         return n
 
+    def seek(self, pos):
+        self.pos = pos
+        return pos
+
     def write(self, data):
         if isinstance(data, str):
             data = data.encode()

@@ -4,6 +4,7 @@ import copy
 from facewave.firmware import boards, ticks
 from facewave.firmware import bytecode as bc
 from facewave.firmware import device as dv
+from facewave.firmware.program import Image
 from facewave.firmware.settings import Settings
 
 
@@ -37,7 +38,7 @@ def zoned(zone_ms=30000, zones=2, level=500):
 
 
 class Patterns:
-    """names()/read() over a dict, like store.Store."""
+    """names()/open() over a dict, like store.Store."""
 
     def __init__(self, programs):
         self.programs = dict(programs)
@@ -45,10 +46,19 @@ class Patterns:
     def names(self):
         return sorted(self.programs)
 
-    def read(self, name):
+    def open(self, name):
         if name not in self.programs:
             raise OSError(2, "no such pattern")
-        return self.programs[name]
+        return Image(self.programs[name])
+
+
+def stored(store, name):
+    """The bytes of stored pattern `name` (store.Store), as the device reads them."""
+    src = store.open(name)
+    try:
+        return src.read(0, src.size)
+    finally:
+        src.close()
 
 
 def make(now=0, programs=None, prof=None, settings_path=None, **changes):

@@ -32,12 +32,18 @@ def test_boot_is_idle_with_the_verified_patterns(c):
     assert entries(c.d, "boot") == [(0, 0)]
 
 
-def test_a_pattern_failing_its_checksum_is_left_out_at_boot():
+def test_a_pattern_failing_its_checksum_is_left_out_when_it_would_play():
     bad = bytearray(hold(500, 1000))
     bad[-1] ^= 0xFF
-    d = make(programs={"good": hold(500, 1000), "bad": bytes(bad)})
-    assert d.routines == ["good"]
-    assert "pattern bad left out: CRC mismatch" in entries(d, "pattern")[0][1]
+    c = Clock(make(programs={"bad": bytes(bad), "good": hold(500, 1000)}))
+    assert c.d.routines == ["bad", "good"]  # boot reads no program
+    c.press(80)
+    c.run(400)
+    assert c.d.state == dv.IDLE and c.d.level == 0
+    assert c.d.routines == ["good"]
+    assert "pattern bad left out: CRC mismatch" in entries(c.d, "pattern")[0][1]
+    started(c)  # the next press plays the good one
+    assert c.d.routine == "good"
 
 
 def test_short_press_starts_the_selected_routine_and_the_motor_runs(c):

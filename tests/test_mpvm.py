@@ -100,13 +100,15 @@ def test_builtin_routines_match_cpython():
     assert mpvm.traces(programs, vm=True, full=True) == mpvm.traces(programs, full=True)
 
 
+@pytest.mark.parametrize("stored", [False, True], ids=["in-memory", "from-a-file"])
 @pytest.mark.parametrize("name", [*PROGRAMS, "daily"])
-def test_no_allocation_per_engine_step(name):
+def test_no_allocation_per_engine_step(name, stored):
     """gc.mem_alloc() after 10,000 steps (after one whole play to warm up) equals what it was
-    before: not one byte in total. The steps are driven by a while loop, since even
-    `for _ in range(n)` allocates its iterator (16 B)."""
+    before: not one byte in total, also when the program is read from a file in pieces as a
+    device plays it. The steps are driven by a while loop, since even `for _ in range(n)`
+    allocates its iterator (16 B)."""
     data = PROGRAMS.get(name) or compile_file(builtin_path(name)).data
-    assert mpvm.measure(data, steps=10000, timed=False)["alloc"] == 0
+    assert mpvm.measure(data, steps=10000, timed=False, stored=stored)["alloc"] == 0
 
 
 def test_allocation_in_the_step_path_is_seen():

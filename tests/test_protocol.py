@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from device_kit import stored
 
 import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.bench import big_program
@@ -378,7 +379,7 @@ def test_upload_resumes_after_the_cable_is_pulled(tmp_path):
     wire, link = connect(proto)
     assert link.upload("long", data)["size"] == len(data)
     assert wire.sent[0] < len(data)  # only the missing part crossed the wire again
-    assert bytes(proto.store.read("long")) == data
+    assert stored(proto.store, "long") == data
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -398,13 +399,13 @@ def test_faulty_link_uploads_verify_or_fail_clearly(tmp_path, seed, fault):
     try:
         link.handshake()
         link.upload("p", new)
-        assert bytes(proto.store.read("p")) == new
+        assert stored(proto.store, "p") == new
     except DeviceError as e:
         assert e.code in (m.E_HASH, m.E_NO_UPLOAD), e
     except LinkError as e:
         assert str(e).startswith(("virtual stopped answering", "upload to virtual stalled",
                                   "no answer from virtual", "the link to virtual is too noisy"))
-    assert bytes(proto.store.read("p")) in (old, new)
+    assert stored(proto.store, "p") in (old, new)
 
 
 # ---- the whole virtual board behind a noisy or a silent link ------------------------------
@@ -655,7 +656,7 @@ def test_real_time_figures_over_a_throttled_pty(tmp_path):
               " %d-byte program %.2f s = %.1f%% of line rate"
               % (BAUD, len(small), small_s * 1000, rtt * 1000, len(big), big_s,
                  len(big) / big_s / LINE_RATE * 100))
-        assert bytes(board.proto.store.read("big")) == big
+        assert stored(board.proto.store, "big") == big
     finally:
         board.close()
 

@@ -2,6 +2,7 @@
 import hashlib
 
 import pytest
+from device_kit import stored
 
 import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.firmware import bytecode as bc
@@ -51,12 +52,12 @@ def test_upload_list_load_delete(tmp_path):
     info = put(store, "daily_1", data)
     assert info.duration == 1000
     assert store.names() == ["daily_1"]
-    assert bytes(upload.load(store, "daily_1", PROFILE)[0]) == data
+    assert stored(store, "daily_1") == data
     assert upload.used(store) == (1, len(data))
     upload.delete(store, "daily_1")
     assert store.names() == []
     refused(m.E_NOT_FOUND, upload.delete, store, "daily_1")
-    refused(m.E_NOT_FOUND, store.read, "daily_1")
+    refused(m.E_NOT_FOUND, store.open, "daily_1")
 
 
 def test_quota_on_count_and_bytes_and_size(tmp_path):
@@ -80,7 +81,7 @@ def test_hash_mismatch_and_verifier_rejection_keep_the_old_pattern(tmp_path):
     refused(m.E_HASH, put, store, "a", program(500), 64, bytes(32))
     too_strong = program(level=990)  # above the profile's max_level
     assert "rejected" in refused(m.E_VERIFY, put, store, "a", too_strong)
-    assert bytes(store.read("a")) == old
+    assert stored(store, "a") == old
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["a.fwb"]
 
 
@@ -132,7 +133,7 @@ def test_full_filesystem_is_a_clear_error_and_loses_nothing(tmp_path):
     store = Store(root, fs=FullFS(120))
     text = refused(m.E_NO_SPACE, put, store, "a", program(name="z" * 200))
     assert "full" in text
-    assert bytes(store.read("a")) == old
+    assert stored(store, "a") == old
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["a.fwb"]
 
 
@@ -201,9 +202,9 @@ def test_power_cut_at_every_write_leaves_old_or_new_intact(tmp_path, replace):
         except PowerCut:
             pass
         after = Store(root)  # power back: start-up recovery
-        assert bytes(upload.load(after, "a", PROFILE)[0]) in (old, new)
+        assert stored(after, "a") in (old, new)
         put(after, "a", new)  # and the device still takes the upload afterwards
-        assert bytes(after.read("a")) == new
+        assert stored(after, "a") == new
         if fs.ops < cut:  # this run finished before reaching the cut: every point is tried
             break
         cut += 1
