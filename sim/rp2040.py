@@ -1,0 +1,575 @@
+"""The emulated Raspberry Pi Pico: the genuine MicroPython UF2 running on rp2040js (an RP2040
+emulator in JavaScript), its USB serial on a pseudo-terminal.
+
+The third level of the virtual board, under the simulator's own board (the firmware on CPython
+with fake hardware) and the MicroPython VM (the firmware on the WebAssembly port): here the
+official MicroPython for the Pico runs on an emulated chip, so `facewave flash`, `mpremote` and
+the firmware meet the real port's REPL, littlefs, USB CDC, watchdog, PWM and ADC.
+
+    with Rp2040Board(flash="pico-flash.bin") as pico:
+        subprocess.run(["mpremote", "connect", pico.port, "exec", "print(1+1)"])
+        pico.button(True)
+        print(pico.pwm(), pico.board_ms(), pico.resets)
+
+The emulator is `sim/rp2040_board.mjs` (Node.js), driven over a pipe of JSON lines. A relay
+thread passes bytes between the pty and the emulated USB CDC, and raises DTR while a program
+holds the pty open, as a USB host does for /dev/ttyACM0.
+"""
+import atexit
+import base64
+import json
+import os
+import queue
+import select
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+RUNNER = Path(__file__).with_name("rp2040_board.mjs")
+NPM_PACKAGE = "rp2040js"
+UF2_DOWNLOAD = "micropython.org/download/RPI_PICO/"
+BOOTROM_NAME = "bootrom-b1.bin"
+BUTTON_PIN = 14  # active low, pull-up (firmware/boards/pico.py)
+CHARGER_PIN = 13  # TP4056 CHRG: open drain, low while charging
+BATTERY_ADC = 3  # GP29: VSYS through the Pico's 200k/100k divider
+VREF_MV = 3300
+_HUP_POLL_S = 0.01  # how often to look for a program opening the pty while none has it
+
+
+class Rp2040Error(Exception):
+    """The emulated Pico cannot be started or has failed; the message is one line."""
+
+
+_open_boards = set()
+_lock = threading.Lock()
+_sigterm_hooked = False
+
+
+def _close_all():
+    for board in list(_open_boards):
+        board.close()
+
+
+def _on_sigterm(signum, frame):
+    """SIGTERM with nobody else handling it: stop the emulators (the flash is saved, the ptys
+    and links go), then die of the signal as the process would have."""
+    _close_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _track(board):
+    global _sigterm_hooked
+    with _lock:
+        _open_boards.add(board)
+        if not _sigterm_hooked:
+            _sigterm_hooked = True
+            atexit.register(_close_all)
+            if (threading.current_thread() is threading.main_thread()
+                    and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+                signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def battery_raw(mv):
+    """The 12-bit ADC3 value for a cell of `mv` millivolts (VSYS/3 against 3.3 V)."""
+    return max(0, min(4095, int(mv * 4095 // (3 * VREF_MV))))
+
+
+def find_uf2(uf2=None):
+    """The MicroPython UF2 for the Pico: `uf2` (a file, or a folder holding RPI_PICO-*.uf2),
+    else $FACEWAVE_RP2_UF2 (the same); refuses with where to get it."""
+    where = "uf2=%s" % uf2 if uf2 else None
+    if uf2 is None:
+        uf2 = os.environ.get("FACEWAVE_RP2_UF2") or None
+        where = "FACEWAVE_RP2_UF2=%s" % uf2
+    if not uf2:
+        raise Rp2040Error("no MicroPython UF2 for the Pico: set FACEWAVE_RP2_UF2 to the official "
+                          "RPI_PICO UF2 (from %s) or to a folder holding it and %s"
+                          % (UF2_DOWNLOAD, BOOTROM_NAME))
+    path = Path(uf2)
+    if path.is_dir():
+        found = sorted(path.glob("RPI_PICO-*.uf2"), key=_version_key)
+        if not found:
+            raise Rp2040Error("%s: the folder holds no RPI_PICO-*.uf2 (get it from %s)"
+                              % (where, UF2_DOWNLOAD))
+        return found[-1]
+    if not path.is_file():
+        raise Rp2040Error("%s: no such file (get the RPI_PICO UF2 from %s)"
+                          % (where, UF2_DOWNLOAD))
+    return path
+
+
+def _version_key(path):
+    import re
+
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path.name)]
+
+
+def find_bootrom(uf2_path, bootrom=None):
+    """The RP2040 boot ROM: `bootrom`, else $FACEWAVE_RP2_BOOTROM, else bootrom-b1.bin next to
+    the UF2, else next to the UF2 that $FACEWAVE_RP2_UF2 names (or in its folder)."""
+    if bootrom is None:
+        bootrom = os.environ.get("FACEWAVE_RP2_BOOTROM") or None
+    if bootrom:
+        candidates = [Path(bootrom)]
+    else:
+        candidates = [Path(uf2_path).with_name(BOOTROM_NAME)]
+        env = os.environ.get("FACEWAVE_RP2_UF2")
+        if env:
+            env = Path(env)
+            candidates.append(env / BOOTROM_NAME if env.is_dir() else env.with_name(BOOTROM_NAME))
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise Rp2040Error("no RP2040 boot ROM at %s: set FACEWAVE_RP2_BOOTROM, or put %s (the "
+                      "16 KB B1 ROM, as rp2040js's demo uses it) next to the UF2"
+                      % (candidates[0], BOOTROM_NAME))
+
+
+def find_emulator():
+    """(node executable, rp2040js package folder); refuses with what to install."""
+    node = shutil.which("node")
+    if node is None:
+        raise Rp2040Error("node (Node.js >= 18) is not on PATH; install it, then run `npm ci` in "
+                          "the facewave checkout")
+    env = os.environ.get("FACEWAVE_RP2040JS")
+    if env:
+        if not (Path(env) / "dist" / "esm" / "index.js").is_file():
+            raise Rp2040Error("FACEWAVE_RP2040JS=%s is not the %s package's folder"
+                              % (env, NPM_PACKAGE))
+        return node, Path(env)
+    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        for folder in (start, *start.parents):
+            package = folder / "node_modules" / NPM_PACKAGE
+            if (package / "dist" / "esm" / "index.js").is_file():
+                return node, package
+    raise Rp2040Error("the RP2040 emulator (npm package %s) is not installed; run `npm ci` in "
+                      "the facewave checkout" % NPM_PACKAGE)
+
+
+class Rp2040Board:
+    """An emulated Raspberry Pi Pico running the genuine MicroPython UF2.
+
+    `uf2`, `bootrom`: see find_uf2() / find_bootrom(). `flash`: a file that holds the board's
+    whole 2 MB flash, loaded if it exists and saved after writes and at close (None: a blank
+    flash, lost at close). `speed`: board time per wall time while the board idles (1: real
+    time; 0: idle time skipped). Busy code runs at what the emulator manages (0.2-0.5x).
+    """
+
+    def __init__(self, uf2=None, flash=None, bootrom=None, speed=1.0):
+        self.uf2 = find_uf2(uf2)
+        self.bootrom = find_bootrom(self.uf2, bootrom)
+        self.node, self.package = find_emulator()
+        self.flash = None if flash is None else Path(flash)
+        self.speed = speed
+        self.port = None  # the path programs open (a link to the current pty), once started
+        self.pty = None  # the current pty's own path (a new one after each reset)
+        self._linkdir = None
+        self.resets = 0  # watchdog resets (also machine.reset(), which is one) seen so far
+        self.boots = 0  # times MicroPython's USB has enumerated (1 after start)
+        self.reset_log = []  # (board ms, "watchdog" | "forced") for each reset
+        self.breaks = []  # (board ms, code, pc) of BKPT/UDF the core hit (a crash, a panic)
+        self.connected = False  # a program holds the port open (DTR raised)
+        self._proc = None
+        self._master = -1
+        self._trace = []  # (board ms, freq_hz, duty_u16) at each change
+        self._pwm = None  # the motor pin's last state (the emulator's pwm event)
+        self._lines = queue.Queue()  # command lines for the emulator's stdin
+        self._cond = threading.Condition()
+        self._replies = {}
+        self._next_id = 0
+        self._out = bytearray()  # board -> host bytes not yet written to the pty
+        self._stderr = []
+        self._threads = []
+        self._stop = False
+        self._closed = False
+        self._exit_error = None
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self, timeout=60.0):
+        """Start the emulator and the pty; return once MicroPython's USB has enumerated."""
+        if self._proc is not None:
+            return self
+        argv = [self.node, str(RUNNER), "--uf2", str(self.uf2), "--bootrom", str(self.bootrom),
+                "--rp2040js", str(self.package), "--speed", repr(float(self.speed))]
+        if self.flash is not None:
+            argv += ["--flash", str(self.flash)]
+        _track(self)
+        try:
+            self._open_pty()
+            # a session of its own: Ctrl-C at a terminal reaches us, and we stop the emulator
+            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, start_new_session=True)
+            for target in (self._pump, self._write_stdin, self._read_stderr):
+                t = threading.Thread(target=target, daemon=True, name="rp2040-" + target.__name__)
+                t.start()
+                self._threads.append(t)
+            self.wait_usb(1, timeout)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self):
+        """Stop the emulator (it saves the flash first), remove the pty. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        _open_boards.discard(self)
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            self._lines.put(b'{"c":"quit"}\n')
+            self._lines.put(None)  # then the end of its stdin
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._stop = True
+        self._lines.put(None)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=5)
+        if proc is not None:
+            for f in (proc.stdin, proc.stdout, proc.stderr):
+                try:
+                    f.close()
+                except (OSError, ValueError):
+                    pass
+        if self._master >= 0:
+            os.close(self._master)
+            self._master = -1
+        self._remove_link()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def failure(self):
+        """Why the emulator stopped by itself (a one-line message), or None."""
+        return self._exit_error
+
+    @property
+    def running(self):
+        return self._proc is not None and self._proc.poll() is None and not self._closed
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def button(self, pressed):
+        """Press (True) or release (False) the button on GP14 (active low)."""
+        self.pin(BUTTON_PIN, not pressed)
+
+    def charger(self, on):
+        """Plug the charger in (True: CHRG on GP13 pulled low) or out."""
+        self.pin(CHARGER_PIN, not on)
+
+    def battery(self, mv):
+        """The cell's voltage in millivolts, as ADC3 (GP29, VSYS/3) reads it."""
+        self.adc(BATTERY_ADC, battery_raw(mv))
+
+    def pin(self, gpio, high):
+        """Drive input pin `gpio` high or low (pull-ups are not emulated: this is the level)."""
+        self._send({"c": "pin", "pin": int(gpio), "v": 1 if high else 0})
+
+    def adc(self, channel, raw):
+        """ADC `channel` (0-3: GP26-29, 4: temperature) reads `raw` (12 bits) from now on."""
+        self._send({"c": "adc", "ch": int(channel), "raw": max(0, min(4095, int(raw)))})
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    def pwm(self):
+        """The motor pin GP15 now: (freq_hz, duty_u16, driven_by_pwm). driven_by_pwm is True
+        while the pin's function is PWM; freq_hz is 0 unless its slice (7) is enabled, and then
+        duty_u16 is the steady level (65535 high, 0 low or not driven)."""
+        s = self.pwm_state()
+        return s["freq"], s["duty"], s["pwm"]
+
+    def pwm_state(self):
+        """Everything read back about GP15: freq, duty, pwm (function select is PWM), en (slice
+        enabled), fn (function select number), top, cc (channel B compare), div (DIV register),
+        phase (phase-correct), inv (B inverted), oe / level (the pin's output enable and level),
+        ms (board time of the change)."""
+        self._check_alive()
+        with self._cond:
+            return dict(self._pwm or {})
+
+    def pwm_trace(self, since_ms=None, settle_ms=0):
+        """[(board_ms, freq_hz, duty_u16)] at each change of the motor's frequency or duty since
+        start (or since `since_ms`, e.g. a mark()); board_ms is a float, the board time of the
+        register write. Setting up a PWM takes several writes a few microseconds apart (freq,
+        then duty, then enable), each a row; with `settle_ms` a row followed by another within
+        that time is left out, so that only the settled values remain (0.1 is plenty)."""
+        with self._cond:
+            rows = [t for t in self._trace if since_ms is None or t[0] >= since_ms]
+        if settle_ms:
+            rows = [r for r, nxt in zip(rows, rows[1:] + [None])
+                    if nxt is None or nxt[0] - r[0] > settle_ms]
+        return rows
+
+    def mark(self):
+        """The board time now, for pwm_trace(since_ms=...)."""
+        return self.board_ms()
+
+    def board_ms(self):
+        """The emulated clock in milliseconds since the first power-on (it runs on across
+        resets)."""
+        return self.query()["ms"]
+
+    def query(self, timeout=10.0):
+        """The emulator's state: ms, boot, resets, usb (enumerated), dtr, queued (host bytes the
+        board has not taken yet), pwm, inputs, adc."""
+        return self._request({"c": "query"}, timeout)
+
+    def save_flash(self, timeout=10.0):
+        """Write the flash file now (it is also written by itself after writes and at close)."""
+        self._request({"c": "save"}, timeout)
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def wait_usb(self, boots=None, timeout=60.0):
+        """Wait until MicroPython's USB has enumerated `boots` times in all (default: once more
+        than now, i.e. after the next reset); answers the count."""
+        with self._cond:
+            want = self.boots + 1 if boots is None else boots
+            self._wait(lambda: self.boots >= want, timeout,
+                       "MicroPython's USB did not enumerate within %.0f s" % timeout)
+            return self.boots
+
+    def wait_reset(self, resets=None, timeout=60.0):
+        """Wait until `resets` resets have happened (default: one more than now) and USB is back
+        after it."""
+        with self._cond:
+            want = self.resets + 1 if resets is None else resets
+            self._wait(lambda: self.resets >= want, timeout,
+                       "no watchdog reset within %.0f s" % timeout)
+            self._wait(lambda: self.boots > want, timeout,
+                       "USB did not come back within %.0f s of the reset" % timeout)
+            return self.resets
+
+    def _wait(self, cond, timeout, what):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if self._exit_error or self._closed:
+                raise Rp2040Error(self._exit_error or "the emulated Pico is closed")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Rp2040Error(what)
+            self._cond.wait(min(left, 0.5))
+
+    # -- the control channel ---------------------------------------------------------------
+
+    def _send(self, msg):
+        """Queue a command: a writer thread takes it to the emulator, so that no caller (and not
+        the relay, the only reader of the emulator's events) ever blocks on a full pipe."""
+        self._check_alive()
+        self._lines.put((json.dumps(msg, separators=(",", ":")) + "\n").encode())
+
+    def _write_stdin(self):
+        stdin = self._proc.stdin
+        try:
+            while True:
+                line = self._lines.get()
+                if line is None:
+                    break
+                stdin.write(line)
+                stdin.flush()
+        except (OSError, ValueError):
+            pass  # the emulator has gone; the relay reports why
+        finally:
+            try:
+                stdin.close()
+            except (OSError, ValueError):
+                pass
+
+    def _request(self, msg, timeout):
+        with self._cond:
+            self._next_id += 1
+            rid = msg["id"] = self._next_id
+        self._send(msg)
+        with self._cond:
+            self._wait(lambda: rid in self._replies, timeout,
+                       "the emulator did not answer within %.0f s" % timeout)
+            return self._replies.pop(rid)
+
+    def _check_alive(self):
+        if self._proc is None:
+            raise Rp2040Error("the emulated Pico is not started")
+        if self._exit_error:
+            raise Rp2040Error(self._exit_error)
+        if self._closed:
+            raise Rp2040Error("the emulated Pico is closed")
+
+    def _event(self, m):
+        kind = m.pop("e", None)
+        if kind == "tx":
+            if self.connected:
+                self._out += base64.b64decode(m["d"])
+            return
+        with self._cond:
+            if kind == "pwm":
+                self._pwm = m
+                if not self._trace or self._trace[-1][1:] != (m["freq"], m["duty"]):
+                    self._trace.append((m["ms"], m["freq"], m["duty"]))
+            elif kind == "usb":
+                if self._master < 0:
+                    self._open_pty()
+                self.boots += 1
+            elif kind == "reset":
+                self._unplug()
+                self.resets = m["n"]
+                self.reset_log.append((m["ms"], m["why"]))
+            elif kind == "break":
+                self.breaks.append((m["ms"], m["code"], m["pc"]))
+            elif kind in ("state", "saved") and "id" in m:
+                self._replies[m["id"]] = m
+            self._cond.notify_all()
+
+    # -- the pty and the relay -------------------------------------------------------------
+
+    def _open_pty(self):
+        """A new pty, linked from `port`: the board's USB device has (re-)enumerated."""
+        import tempfile
+        import termios
+        import tty
+
+        if self._linkdir is None:
+            self._linkdir = tempfile.mkdtemp(prefix="facewave-pico-")
+            self.port = os.path.join(self._linkdir, "ttyACM0")
+        try:
+            master, slave = os.openpty()
+        except OSError as e:
+            raise Rp2040Error("cannot create a pseudo-terminal: %s" % e.strerror) from None
+        try:
+            path = os.ttyname(slave)
+            tty.setraw(slave, termios.TCSANOW)
+            os.fchmod(slave, 0o600)
+        except OSError as e:
+            os.close(master)
+            raise Rp2040Error("cannot set up the pseudo-terminal: %s" % e.strerror) from None
+        finally:
+            os.close(slave)  # the master sees a hang-up while no program holds the slave
+        os.set_blocking(master, False)
+        tmp = self.port + ".new"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(path, tmp)
+        os.replace(tmp, self.port)
+        self.pty = path
+        self._hup = select.poll()
+        self._hup.register(master, select.POLLIN)
+        self._master = master
+
+    def _unplug(self):
+        """The board has reset: its USB device is gone, and with it the port. A program that
+        holds it sees a hang-up (EIO), as with /dev/ttyACM0; the path comes back at the next
+        enumeration."""
+        if self.connected:
+            self._set_connected(False)
+        if self._master >= 0:
+            os.close(self._master)
+            self._master = -1
+        if self.port and os.path.lexists(self.port):
+            os.unlink(self.port)
+
+    def _remove_link(self):
+        if self._linkdir is not None:
+            shutil.rmtree(self._linkdir, ignore_errors=True)
+            self._linkdir = None
+
+    def _host_present(self):
+        return not any(ev & select.POLLHUP for _, ev in self._hup.poll(0))
+
+    def _set_connected(self, on):
+        self.connected = on
+        if not on:
+            del self._out[:]
+            import termios
+
+            try:  # what the board sent that the last program did not read: gone with it
+                termios.tcflush(self._master, termios.TCOFLUSH)
+            except (OSError, termios.error):
+                pass
+        if not self._exit_error:
+            self._send({"c": "dtr", "v": on})
+
+    def _pump(self):
+        """Relay thread: the emulator's events, the pty's bytes both ways, DTR."""
+        out = self._proc.stdout.fileno()
+        os.set_blocking(out, False)
+        pending = b""
+        try:
+            while not self._stop:
+                present = self._master >= 0 and self._host_present()
+                if present != self.connected:
+                    self._set_connected(present)
+                poller = select.poll()
+                poller.register(out, select.POLLIN)
+                if self.connected:
+                    poller.register(self._master, select.POLLIN
+                                    | (select.POLLOUT if self._out else 0))
+                events = dict(poller.poll(200 if self.connected else _HUP_POLL_S * 1000))
+                if out in events:
+                    try:
+                        chunk = os.read(out, 1 << 16)
+                    except BlockingIOError:
+                        chunk = None
+                    if chunk == b"":
+                        break  # the emulator has exited
+                    if chunk:
+                        pending += chunk
+                        *lines, pending = pending.split(b"\n")
+                        for line in lines:
+                            if line.strip():
+                                self._event(json.loads(line))
+                if self.connected:
+                    self._relay(events.get(self._master, 0))
+        except Exception as e:  # a failure here must not hang the callers
+            self._exit_error = "the relay failed: %s" % e
+        finally:
+            self._finish()
+
+    def _relay(self, ev):
+        if ev & (select.POLLIN | select.POLLHUP):
+            try:
+                data = os.read(self._master, 4096)
+            except (BlockingIOError, OSError):
+                data = b""
+            if data:
+                self._send({"c": "rx", "d": base64.b64encode(data).decode()})
+        if self._out:
+            try:
+                n = os.write(self._master, self._out)
+                del self._out[:n]
+            except BlockingIOError:
+                pass
+            except OSError:
+                del self._out[:]
+
+    def _finish(self):
+        proc = self._proc
+        try:
+            rc = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            rc = None
+        for t in self._threads:
+            if t.name == "rp2040-_read_stderr":
+                t.join(timeout=2)  # its last lines: why the emulator stopped
+        with self._cond:
+            if not self._closed and not self._exit_error:
+                why = next((ln.strip() for ln in self._stderr if ln.strip()), "")
+                self._exit_error = why or "the emulator exited (code %s)" % rc
+            self._cond.notify_all()
+
+    def _read_stderr(self):
+        for raw in self._proc.stderr:
+            self._stderr.append(raw.decode("utf-8", "replace").rstrip("\n"))
+            del self._stderr[:-50]
