@@ -17,7 +17,8 @@ def setup_sim(p):
     p.add_argument("--plot", metavar="OUT.png", help="plot motor level, zones, cues, events")
     p.add_argument("--json", action="store_true", help="machine-readable result")
     p.add_argument("--flash", metavar="DIR", help="folder used as the board's flash (kept); "
-                   "default: a new temporary folder")
+                   "default: a new temporary folder. With --rp2040: a FILE, the Pico's 2 MB "
+                   "flash image (kept)")
     p.add_argument("--board", help="board profile (default: pico, or the flash's /board)")
     p.add_argument("--socket", nargs="?", const=0, type=int, metavar="PORT",
                    help="serve on socket://127.0.0.1:PORT instead of a pty (0: any free port)")
@@ -26,6 +27,10 @@ def setup_sim(p):
                    help="a board with plain MicroPython only (for trying `facewave flash`)")
     p.add_argument("--mpy", action="store_true", help="sim run: replay the run into the "
                    "firmware on the MicroPython VM too; exit 1 unless the traces are equal")
+    p.add_argument("--rp2040", action="store_true", help="an emulated Raspberry Pi Pico that "
+                   "runs the genuine MicroPython UF2 (rp2040js, from `npm ci`), on a pty")
+    p.add_argument("--uf2", metavar="FILE", help="with --rp2040: MicroPython's RPI_PICO UF2 "
+                   "(default: $FACEWAVE_RP2_UF2, a file or a folder holding it)")
 
 
 def do_sim(args):
@@ -33,6 +38,10 @@ def do_sim(args):
         if not args.scenario:
             raise FacewaveError("facewave sim run needs a SCENARIO file", 2)
         return _run(args)
+    if args.uf2 and not args.rp2040:
+        raise FacewaveError("--uf2 goes with --rp2040", 2)
+    if args.rp2040 and args.action is None and not args.scenario:
+        return _serve_rp2040(args)
     if args.scenario:
         raise FacewaveError("unexpected %r: did you mean `facewave sim run %s`?"
                             % (args.scenario, args.scenario), 2)
@@ -101,6 +110,64 @@ def _serve(args):
     print("\nvirtual board stopped after %.1f s" % (board.ms / 1000))
     if not args.flash:
         shutil.rmtree(board.flash_dir, ignore_errors=True)
+    return 0
+
+
+def _serve_rp2040(args):
+    """`facewave sim --rp2040`: the emulated Pico's USB serial on a pty, until Ctrl-C."""
+    from .sim.rp2040 import Rp2040Board, Rp2040Error
+
+    for given, option in ((args.socket is not None, "--socket"), (args.baud, "--baud"),
+                          (args.bare, "--bare"), (args.board, "--board"),
+                          (args.trace, "--trace"), (args.plot, "--plot"), (args.mpy, "--mpy"),
+                          (args.json, "--json")):
+        if given:
+            raise FacewaveError("%s does not go with --rp2040" % option, 2)
+    if args.flash and Path(args.flash).is_dir():
+        raise FacewaveError("--flash %s: a folder; with --rp2040 it is a file, the Pico's 2 MB "
+                            "flash image" % args.flash, 2)
+    stop = []
+
+    def ctrl_c(signum, frame):
+        if not stop:
+            stop.append(signum)
+            raise _Stop
+
+    old = {sig: signal.signal(sig, ctrl_c) for sig in (signal.SIGINT, signal.SIGTERM)}
+    board = None
+    started = time.monotonic()
+    try:
+        try:
+            board = Rp2040Board(uf2=args.uf2, flash=args.flash)
+            board.start()
+        except Rp2040Error as e:
+            raise FacewaveError(str(e), 2) from None
+        print("emulated Raspberry Pi Pico (%s, rp2040js) on %s" % (board.uf2.name, board.port))
+        print("flash: %s" % (board.flash or "not kept (no --flash FILE)"))
+        print("try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.port)
+        sys.stdout.flush()
+        seen = 0
+        while not stop:
+            time.sleep(0.2)
+            if not board.running:
+                raise FacewaveError("the emulated Pico stopped: %s"
+                                    % (board.failure or "the emulator exited"), 1)
+            for ms, why in board.reset_log[seen:]:
+                print("%s reset at %.1f s of board time" % (why, ms / 1000))
+                seen += 1
+            sys.stdout.flush()
+    except _Stop:
+        pass
+    finally:
+        try:
+            if board is not None:
+                board.close()
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+    resets = board.resets if board is not None else 0
+    print("\nemulated Pico stopped after %.1f s (%d reset%s)"
+          % (time.monotonic() - started, resets, "" if resets == 1 else "s"))
     return 0
 
 
