@@ -33,6 +33,17 @@ def motor_off(machine, data):
     return machine.Pin(data["motor"]["pin"], machine.Pin.OUT, value=0)
 
 
+def watchdog_off(machine, reg, bits):
+    """Stop the watchdog where the chip can (reg: the board's wdt_off, 0 if it cannot); True if
+    it did. For when the firmware's loop has stopped: a started machine.WDT cannot be stopped
+    through MicroPython, and on rp2 a soft reset (every mpremote command does one) removes the
+    timers that could feed it, so the board would reset under mpremote."""
+    if not reg:
+        return False
+    machine.mem32[reg] = bits
+    return True
+
+
 class UsbConsole:
     """The USB serial console through select.poll on sys.stdin.buffer."""
 
@@ -200,13 +211,15 @@ class Shell:
             raise
 
     def interrupted(self):
-        """The console goes back to the REPL: motor off, Ctrl-C live again, and a timer feeds
-        the watchdog (it cannot be stopped) so the board does not reset under mpremote."""
+        """The console goes back to the REPL: motor off, Ctrl-C live again, and the watchdog
+        stopped (or fed by a timer where the chip cannot stop it) so the board does not reset
+        under mpremote."""
         import micropython
 
         self.motor_zero()
         micropython.kbd_intr(3)
-        self._repl_watchdog()
+        if not watchdog_off(self.m, self.prof.wdt_off, self.prof.wdt_bits):
+            self._repl_watchdog()
 
     # ---- steps ----
 
@@ -332,8 +345,7 @@ class Shell:
                 pass
 
     def _repl_watchdog(self):
-        """Back at the REPL the loop no longer feeds the watchdog (it cannot be stopped), so a
-        timer does, or the board would reset under mpremote."""
+        """A timer feeds the watchdog the chip cannot stop, until the next soft reset."""
         try:
             self._timer = self.m.Timer(self.prof.timer)
             self._timer.init(period=self.prof.wdt_ms // 4, callback=lambda t: self.wdt.feed())

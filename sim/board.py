@@ -336,6 +336,7 @@ class VirtualBoard:
             self.repl.feed(pending)
 
     def _repl_soft_reset(self, run_main):
+        self.hw.soft_reset()
         if run_main and os.path.exists(self.flash.host_path("/main.py")):
             self.event("soft reset")
             self._start_firmware()
@@ -345,7 +346,7 @@ class VirtualBoard:
     def _power_down(self):
         hw = self.hw
         if hw.wdt is not None:
-            self.clock.cancel(hw.wdt._h)
+            hw.wdt.stop()
         for w in list(self.clock._waiters):
             self.clock.cancel(w)  # timers die with the power
         self.flash.close_all()
@@ -422,10 +423,14 @@ class VirtualBoard:
                 self.event("watchdog reset")
                 self.power_on()
         else:
+            expired = self.hw.wdt_expired
             data = self.console.read(1 << 20)
             if data:
                 self.repl.feed(data)
             self.idle(50)
+            if self.hw.wdt_expired > expired:  # at the REPL too: a started watchdog runs on
+                self.event("watchdog reset")
+                self.power_on()
 
     def run_for(self, ms):
         end = self.clock.ms + ms

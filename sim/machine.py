@@ -27,6 +27,8 @@ class Board:
         self.pwms = {}  # pin id -> PWM
         self.wdt = None
         self.wdt_expired = 0
+        self.timers = []  # machine.Timers running (a soft reset removes them, as on rp2)
+        self.mem32 = Mem32(self)
         self.adc_error = None  # an exception for the next ADC read to raise
         self.resets = 0
 
@@ -46,6 +48,12 @@ class Board:
     def set_mv(self, pin, mv):
         self.mv[pin] = mv
 
+    def soft_reset(self):
+        """What a soft reset does to the hardware on rp2: every machine.Timer is removed; a
+        started watchdog keeps running."""
+        for t in list(self.timers):
+            t.deinit()
+
     def duty(self, pin):
         """Last duty_u16 written to the PWM on `pin` (0 if none)."""
         p = self.pwms.get(pin)
@@ -56,6 +64,7 @@ class Board:
         m.board = self
         for cls in (Pin, PWM, ADC, WDT, Timer):
             setattr(m, cls.__name__, type(cls.__name__, (cls,), {"board": self}))
+        m.mem32 = self.mem32
         m.bitstream = lambda pin, encoding, timing, buf: self.record("bitstream", pin.id,
                                                                       bytes(buf))
         m.reset = self._reset
@@ -174,6 +183,28 @@ class ADC:
         return max(0, min(65535, mv * 65535 // b.vref_mv))
 
 
+WATCHDOG_CTRL_CLEAR = 0x4005B000  # RP2040: WATCHDOG_CTRL's atomic clear alias
+WATCHDOG_ENABLE = 1 << 30
+
+
+class Mem32:
+    """machine.mem32 of an RP2040 as far as the firmware uses it: clearing the watchdog's
+    ENABLE bit stops it. Other writes are kept, for tests to read."""
+
+    def __init__(self, board):
+        self.board = board
+        self.written = {}
+
+    def __setitem__(self, addr, value):
+        self.written[addr] = value
+        wdt = self.board.wdt
+        if addr == WATCHDOG_CTRL_CLEAR and value & WATCHDOG_ENABLE and wdt is not None:
+            wdt.stop()
+
+    def __getitem__(self, addr):
+        return self.written.get(addr, 0)
+
+
 class WDT:
     board = None
 
@@ -190,6 +221,12 @@ class WDT:
         """Only a time stamp: the alarm looks at it when it rings (feeds are per loop turn)."""
         self.feeds += 1
         self._fed = self.board.clock.ms
+
+    def stop(self):
+        """The chip's ENABLE bit cleared: no alarm until a new machine.WDT arms it again."""
+        if self._h is not None:
+            self.board.clock.cancel(self._h)
+            self._h = None
 
     def _arm(self):
         """One alarm just after the timeout from the last feed."""
@@ -219,11 +256,13 @@ class Timer:
             period = 1000 // freq
         self._h = self.board.clock.every(max(1, period), lambda: callback(self),
                                          once=mode == Timer.ONE_SHOT)
+        self.board.timers.append(self)
 
     def deinit(self):
         if self._h is not None:
             self.board.clock.cancel(self._h)
             self._h = None
+            self.board.timers.remove(self)
 
 
 def install(clock, board=None):

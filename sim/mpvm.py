@@ -383,6 +383,7 @@ VM_MACHINE_SRC = """
 from replay_driver import ADC, PWM, WDT, Hardware, Pin, Timer, _HW
 
 _HW[0] = Hardware()
+mem32 = {}  # what the firmware writes to registers (the watchdog stop at the REPL)
 
 
 def bitstream(pin, encoding, timing, buf):

@@ -269,6 +269,31 @@ def test_host_cli_end_to_end_against_facewave_sim(served):
     assert json.loads(out)["board"] == "pico"
 
 
+def test_soft_resets_at_the_repl_of_a_board_that_ran_the_firmware_never_reset_it(tmp_path):
+    """As on rp2: a soft reset removes every machine.Timer while a started watchdog runs on.
+    The firmware stops the watchdog when it hands the console to the REPL, so mpremote's
+    interrupt and soft resets (each command does one) never reset the board."""
+    b = VirtualBoard(tmp_path / "flash")
+    b.run_for(1000)
+    b.host_write(b"\x03")  # mpremote's interrupt: the firmware hands over the console
+    b.run_for(200)
+    for _ in range(3):
+        b.host_write(b"\x01\x04")  # raw REPL, soft reset (boot.py only, not main.py)
+        b.run_for(8000)
+    events = [row[3] for row in b.rows]
+    assert "repl" in events and "watchdog reset" not in events and b.boots == 1
+    assert b"soft reboot" in bytes(b.host_read())
+
+
+def test_a_watchdog_left_running_at_the_repl_resets_the_board(tmp_path):
+    """The simulator's REPL does not hide a starved watchdog (it used to count it only)."""
+    b = VirtualBoard(tmp_path / "flash", firmware=False)
+    b.run_for(500)
+    b.host_write(b"import machine\rw = machine.WDT(timeout=2000)\r")
+    b.run_for(5000)
+    assert "watchdog reset" in [row[3] for row in b.rows] and b.boots == 2
+
+
 def mpremote(port, *args, timeout=30):
     proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
                           capture_output=True, text=True, timeout=timeout)

@@ -51,7 +51,12 @@ _BOARD = (
     "session.idle_off_ms 10000 86400000 600000\n"
     "session.pause_off_ms 5000 3600000 60000\n"
     "wdt_ms 1000 8000 5000\n"
-    "timer -1 3 -1"  # machine.Timer id feeding the watchdog while at the REPL
+    # Back at the REPL (mpremote, a soft reset) the loop no longer feeds the watchdog. Where the
+    # chip can stop it, writing wdt_bits to register wdt_off does (0: it cannot); else the
+    # machine.Timer `timer` feeds it, which lasts only until the next soft reset on rp2.
+    "wdt_off 0 4294967295 0\n"
+    "wdt_bits 0 4294967295 0\n"
+    "timer -1 3 -1"
 )
 
 _INTENSITY = (400, 550, 700, 850, 1000)  # permille of the pattern at steps 1..5

@@ -28,5 +28,9 @@ PROFILE = {
                 "pause_off_ms": 60000},
     "intensity": (400, 550, 700, 850, 1000),
     "wdt_ms": 5000,
+    # RP2040 datasheet 4.7: WATCHDOG_CTRL (0x40058000) through its atomic clear alias
+    # (+0x3000), bit 30 ENABLE: the watchdog stops, as pico-sdk's watchdog_disable() does
+    "wdt_off": 0x4005B000,
+    "wdt_bits": 0x40000000,
     "timer": -1,
 }

@@ -59,15 +59,19 @@ def slot(root="/fw"):
     return None, damaged
 
 
-def motor_off():
-    """The motor pin low before anything else runs: a soft reset (mpremote does one) re-runs
-    this file but not main.py, and nothing else would touch the pin then. Everything it
-    imports is bound to locals only, so the firmware can drop the board data once booted."""
+def safe():
+    """The motor pin low and the watchdog stopped before anything else runs: a soft reset
+    (mpremote does one) re-runs this file but not main.py, so nothing else would touch the pin,
+    and no loop feeds the watchdog until main.py starts one (it arms the watchdog again).
+    Everything it imports is bound to locals only, so the firmware can drop the board data once
+    booted."""
     try:
         import machine
         from facewave import board, boards
 
-        board.motor_off(machine, boards.load(boards.chosen()))
+        data = boards.load(boards.chosen())
+        board.motor_off(machine, data)
+        board.watchdog_off(machine, data.get("wdt_off", 0), data.get("wdt_bits", 0))
     except Exception:  # no firmware in the slot yet, or no such board: no motor pin known
         pass
 
@@ -80,5 +84,5 @@ if _damaged:
     BOOT_NOTE = "firmware in %s failed its SHA-256 check; %s" % (
         " and ".join(_damaged), "booted " + _slot if _slot else "no intact firmware")
     print("facewave: " + BOOT_NOTE)
-motor_off()
-del digest, slot, motor_off, _slot, _damaged  # needed once: their RAM goes to the firmware
+safe()
+del digest, slot, safe, _slot, _damaged  # needed once: their RAM goes to the firmware
