@@ -58,7 +58,7 @@ def build(tmp):
         out = Path(tmp, rel).with_suffix(".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            compile_mpy(src, out)
+            compile_mpy(src, out, PACKAGE + "/" + rel)
         except (VMError, VMUnavailable) as e:
             raise FacewaveError("cannot compile the firmware (%s): %s" % (rel, e)) from None
         files[PACKAGE + "/" + Path(rel).with_suffix(".mpy").as_posix()] = out.read_bytes()

@@ -190,6 +190,17 @@ class Link:
                 raise self._gave_up(tries, mtype)
             self.resent += 1
 
+    def _prompt(self):
+        """What a silent board says to a bare CR: a MicroPython REPL echoes our frames without
+        a prompt (after `mpremote resume`, say) but answers a CR with `>>> `; a running facewave
+        takes it as noise between frames."""
+        try:
+            self.port.write(b"\r")
+            self.port.timeout = min(self.timeout, 0.5)
+            return self.port.read(256)
+        except (serial.SerialException, OSError):
+            return b""
+
     def _gave_up(self, tries, mtype, done=None):
         """The error for a request, or an upload (`done`: bytes held, size), that got nowhere:
         either its answers kept coming back damaged, or nothing came back at all."""
@@ -207,7 +218,7 @@ class Link:
         if self.hello is not None:
             return LinkError("%s stopped answering (%s): cable pulled or device reset?"
                              % (self.name, _NAMES.get(mtype, "request")))
-        seen = bytes(self._garbage)
+        seen = bytes(self._garbage) + self._prompt()
         if b">>>" in seen or b"raw REPL" in seen or b"MicroPython" in seen:
             return LinkError("%s is at the MicroPython prompt, not running facewave: install"
                              " it with `facewave flash --port %s`" % (self.name, self.name))

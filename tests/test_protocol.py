@@ -624,6 +624,29 @@ def test_silent_port_and_repl_prompt_are_told_apart(tmp_path):
         board.close()
 
 
+class QuietPrompt(Board):
+    """The friendly REPL after `mpremote resume exec`: it echoes what it gets and shows its
+    prompt only after a CR."""
+
+    def run(self):
+        while self.running:
+            self.port.wait(0.01)
+            data = self.port.read_available()
+            if data:
+                self.port.write(data + (b"\r\n>>> " if b"\r" in data else b""))
+
+
+def test_a_prompt_that_shows_only_after_a_cr_is_named(tmp_path):
+    serial_port = pytest.importorskip("facewave.sim.serial_port")
+    board = QuietPrompt(None, serial_port.open_port("pty"))
+    try:
+        with pytest.raises(LinkError) as e:
+            Link.open(board.port.path, timeout=0.05, retries=1)
+        assert "MicroPython prompt" in str(e.value)
+    finally:
+        board.close()
+
+
 def test_older_firmware_is_named(tmp_path):
     proto = make_device(tmp_path)
     hello = proto.hello
