@@ -116,7 +116,7 @@ def firmware_files(mpy=False):
         for rel, path in firmware_sources().items():
             out = Path(tmp, rel).with_suffix(".mpy")
             out.parent.mkdir(parents=True, exist_ok=True)
-            compile_mpy(path, out, "%s/%s" % (VM_PACKAGE, rel))
+            compile_mpy(path, out, "facewave/" + rel)  # as a device names it
             files["%s/%s" % (VM_PACKAGE, out.relative_to(tmp).as_posix())] = out.read_bytes()
     return files
 
