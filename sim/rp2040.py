@@ -172,6 +172,7 @@ class Rp2040Board:
         self.boots = 0  # times MicroPython's USB has enumerated (1 after start)
         self.reset_log = []  # (board ms, "watchdog" | "forced") for each reset
         self.breaks = []  # (board ms, code, pc) of BKPT/UDF the core hit (a crash, a panic)
+        self.warnings = []  # (board ms, message): what rp2040js met and does not emulate
         self.connected = False  # a program holds the port open (DTR raised)
         self._proc = None
         self._master = -1
@@ -429,6 +430,8 @@ class Rp2040Board:
                 self.reset_log.append((m["ms"], m["why"]))
             elif kind == "break":
                 self.breaks.append((m["ms"], m["code"], m["pc"]))
+            elif kind == "warn":
+                self.warnings.append((m["ms"], m["msg"]))
             elif kind in ("state", "saved") and "id" in m:
                 self._replies[m["id"]] = m
             self._cond.notify_all()

@@ -24,6 +24,7 @@
 //   {"e":"pwm",...}            the motor pin's output changed (see motorState below)
 //   {"e":"reset","n":N,"why":"watchdog"|"forced"}  a watchdog reset: a fresh chip, same flash
 //   {"e":"break","code":N,"pc":N}                  the core hit a BKPT/UDF that is not ours
+//   {"e":"warn","msg":TEXT}    rp2040js met something it does not emulate (once per message)
 //   {"e":"state",...}, {"e":"saved",...}, {"e":"bye"}
 // exit: 0 after quit; 2 bad input (one line on stderr); 1 an emulator failure.
 import {
@@ -697,6 +698,17 @@ async function main() {
       "`npm ci` in the facewave checkout\n");
     process.exit(2);
   }
+  // rp2040js reports what it does not emulate on the console (e.g. the inter-core FIFO, which
+  // MicroPython reads at boot): once per message, as an event, never on our stderr (whose first
+  // line is the error message of a failure) and never once per access (a loop polling an
+  // unemulated register would spend its time printing)
+  const warned = new Set();
+  console.log = console.info = console.warn = console.error = (...args) => {
+    const msg = args.join(" ");
+    if (warned.has(msg) || warned.size >= 100) return;
+    warned.add(msg);
+    emit({ e: "warn", msg, ms: board ? board.ms : 0 });
+  };
   board = new Board(rp, opts, bootrom, blocks, flashImage);
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(sig, () => quit(0));
   let buffered = "";
