@@ -289,17 +289,19 @@ class Rp2040Board:
 
     def pwm(self):
         """The motor pin GP15 now: (freq_hz, duty_u16, driven_by_pwm). driven_by_pwm is True
-        while the pin's function is PWM; freq_hz is 0 unless its slice (7) is enabled, and then
-        duty_u16 is the steady level (65535 high, 0 low or not driven)."""
+        while the pin's function is PWM. freq_hz (a float, from the registers) is 0 unless it
+        is and PWM slice 7 is enabled; then duty_u16 is the pin's steady level instead (65535
+        high, 0 low or not driven): a disabled slice, or the pin as plain GPIO."""
         s = self.pwm_state()
+        if not s:
+            raise Rp2040Error("the emulated Pico is not started")
         return s["freq"], s["duty"], s["pwm"]
 
     def pwm_state(self):
         """Everything read back about GP15: freq, duty, pwm (function select is PWM), en (slice
         enabled), fn (function select number), top, cc (channel B compare), div (DIV register),
         phase (phase-correct), inv (B inverted), oe / level (the pin's output enable and level),
-        ms (board time of the change)."""
-        self._check_alive()
+        ms (board time of the change). The last state is kept after close()."""
         with self._cond:
             return dict(self._pwm or {})
 
@@ -531,8 +533,12 @@ class Rp2040Board:
                         pending += chunk
                         *lines, pending = pending.split(b"\n")
                         for line in lines:
-                            if line.strip():
-                                self._event(json.loads(line))
+                            try:
+                                event = json.loads(line) if line.strip() else None
+                            except ValueError:
+                                event = None  # not ours (a library printing): not an event
+                            if isinstance(event, dict):
+                                self._event(event)
                 if self.connected:
                     self._relay(events.get(self._master, 0))
         except Exception as e:  # a failure here must not hang the callers
