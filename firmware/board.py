@@ -25,6 +25,8 @@ from micropython import const
 
 _MAX_SLEEP_MS = const(50)  # the loop wakes at least this often (button edges, pins)
 _RING = const(16)  # button edges kept between iterations
+_PASS_BYTES = const(2304)  # console bytes one pass may take: the largest frame, stuffed
+_CHUNK = const(128)  # console bytes read at a time
 _NEOPIXEL = (400, 850, 800, 450)  # WS2812 bit timing, ns
 
 
@@ -45,7 +47,9 @@ def watchdog_off(machine, reg, bits):
 
 
 class UsbConsole:
-    """The USB serial console through select.poll on sys.stdin.buffer."""
+    """The USB serial console through select.poll on sys.stdin.buffer. Polling tells only that
+    a byte is there, so bytes are taken one at a time (a read of more would block until they
+    all came), into buffers made once: ipoll and readinto allocate nothing per byte."""
 
     def __init__(self):
         import select
@@ -55,18 +59,30 @@ class UsbConsole:
         self._out = sys.stdout.buffer
         self._poll = select.poll()
         self._poll.register(self._in, select.POLLIN)
-        self._buf = bytearray(64)
+        self._buf = bytearray(_CHUNK)
+        self._view = memoryview(self._buf)
+        self._one = bytearray(1)
 
     def wait(self, ms):
-        self._poll.poll(ms)
+        for _ in self._poll.ipoll(ms):
+            break
+
+    def _ready(self):
+        for _ in self._poll.ipoll(0):
+            return True
+        return False
 
     def read(self, limit):
+        """Up to `limit` bytes that have arrived, as a view valid until the next read."""
         n = 0
-        limit = limit if limit < 64 else 64
-        while n < limit and self._poll.poll(0):
-            self._buf[n] = self._in.read(1)[0]
+        limit = limit if limit < _CHUNK else _CHUNK
+        one = self._one
+        buf = self._buf
+        while n < limit and self._ready():
+            self._in.readinto(one)
+            buf[n] = one[0]
             n += 1
-        return bytes(self._buf[:n]) if n else b""
+        return self._view[:n] if n else b""
 
     def write(self, data):
         self._out.write(data)
@@ -265,12 +281,17 @@ class Shell:
                 link.tick(now)  # a tethered host went silent: the device stops
             # never read past a possible REPL request: its bytes belong to the REPL
             data = console.read(link.wanted())
-        if data:
+        taken = 0
+        while data:  # a whole frame in one pass, if it has arrived
             reply = link.feed(now, data)
             if reply:
                 console.write(reply)
             if link.repl:
                 raise KeyboardInterrupt
+            taken += len(data)
+            if reply or taken >= _PASS_BYTES:
+                break  # one answer a pass: the rest of the loop waits no longer than that
+            data = console.read(link.wanted())
 
     def _connect(self, d):
         """The protocol, for a console that has spoken."""

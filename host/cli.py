@@ -157,7 +157,12 @@ def do_import(args):
 def do_bench(args):
     from . import bench
 
-    (bench.run_link_bench if args.link else bench.run_bench)(print)
+    if args.rp2040:
+        from .bench_rp2040 import run_rp2040_bench
+
+        run_rp2040_bench(print, args.uf2)
+    else:
+        (bench.run_link_bench if args.link else bench.run_bench)(print)
     return 0
 
 
@@ -200,8 +205,14 @@ def _setup_preview(p):
 
 
 def _setup_bench(p):
-    p.add_argument("--link", action="store_true", help="the serial link instead: upload times, "
-                   "throughput and status round trip through a virtual board at 115200 baud")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--link", action="store_true", help="the serial link instead: upload times,"
+                     " throughput and status round trip through a virtual board at 115200 baud")
+    how.add_argument("--rp2040", action="store_true", help="the figures on the emulated Pico "
+                     "(the genuine MicroPython UF2 in rp2040js), in board time: flash, RAM, "
+                     "status round trip, uploads beside mpremote's fs cp")
+    p.add_argument("--uf2", metavar="FILE", help="with --rp2040: the RPI_PICO UF2 (default: "
+                   "$FACEWAVE_RP2_UF2)")
 
 
 def _setup_import(p):

@@ -18,6 +18,7 @@ from .firmware import messages as m
 from .firmware.store import check_name
 
 BAUDRATE = 115200
+_CHECK_WAIT_S = 3.0  # see Link._checking
 _GARBAGE_KEPT = 256  # recent bytes outside frames, to recognise a REPL prompt
 # Tries in a row (sends of a request, go-backs of an upload) that get nowhere while the device
 # does answer (NAKs, damaged frames) before a link is called too noisy. A go-back costs about
@@ -251,10 +252,16 @@ class Link:
         out = []
         start = 0
         while start >= 0:
-            page = m.unpack_json(self.request(m.LIST, m.pack_u16(start)))
+            page = m.unpack_json(self.request(m.LIST, m.pack_u16(start), self._checking()))
             out += page["patterns"]
             start = page["next"]
         return out
+
+    def _checking(self):
+        """The first wait for a request the device answers only after verifying a program
+        (PLAY, UPLOAD_COMMIT, LIST): a Pico takes about 1 ms per instruction, 2.2 s for the
+        largest program."""
+        return max(self.timeout, _CHECK_WAIT_S)
 
     def delete(self, name):
         self.request(m.DELETE, _name(name))
@@ -262,7 +269,8 @@ class Link:
     def play(self, name, tethered=False):
         """Start a stored pattern. Tethered: it stops unless heartbeat() keeps coming."""
         flags = m.FLAG_TETHERED if tethered else 0
-        return m.unpack_json(self.request(m.PLAY, bytes((flags,)) + _name(name)))
+        return m.unpack_json(self.request(m.PLAY, bytes((flags,)) + _name(name),
+                                          self._checking()))
 
     def stop(self):
         return m.unpack_json(self.request(m.STOP))
@@ -313,7 +321,7 @@ class Link:
                 self.request(m.UPLOAD_BEGIN, m.pack_begin(len(data), digest, name)))
             self._send_chunks(data, offset, progress, name)
             try:
-                return m.unpack_json(self.request(m.UPLOAD_COMMIT))
+                return m.unpack_json(self.request(m.UPLOAD_COMMIT, b"", self._checking()))
             except DeviceError as e:
                 if e.code != m.E_HASH or attempt:
                     raise
