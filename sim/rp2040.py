@@ -289,9 +289,9 @@ class Rp2040Board:
 
     def pwm(self):
         """The motor pin GP15 now: (freq_hz, duty_u16, driven_by_pwm). driven_by_pwm is True
-        while the pin's function is PWM. freq_hz (a float, from the registers) is 0 unless it
-        is and PWM slice 7 is enabled; then duty_u16 is the pin's steady level instead (65535
-        high, 0 low or not driven): a disabled slice, or the pin as plain GPIO."""
+        while the pin's function is PWM. freq_hz comes from the registers (1000.002 for
+        freq=1000) and is 0 unless the pin is PWM and slice 7 is enabled; when it is 0,
+        duty_u16 is the pin's steady level (65535 high, 0 low or not driven)."""
         s = self.pwm_state()
         if not s:
             raise Rp2040Error("the emulated Pico is not started")
