@@ -75,18 +75,21 @@ def encode(ftype, seq, payload=b""):
     raw[HEADER:HEADER + n] = payload
     struct.pack_into("<I", raw, HEADER + n, binascii.crc32(memoryview(raw)[:HEADER + n])
                      & 0xFFFFFFFF)
-    out = bytearray()
-    out.append(SYNC)
+    out = bytearray(2 * len(raw) + 1)  # made once at its largest: appends would reallocate
+    out[0] = SYNC
+    k = 1
     res = _RESERVED
     white = _WHITE
     for i in range(len(raw)):
         b = raw[i] ^ white[i & 0xFF]
         if res[b]:
-            out.append(ESC)
-            out.append(b ^ 0x20)
+            out[k] = ESC
+            out[k + 1] = b ^ 0x20
+            k += 2
         else:
-            out.append(b)
-    return bytes(out)
+            out[k] = b
+            k += 1
+    return bytes(memoryview(out)[:k])
 
 
 class Decoder:
@@ -139,20 +142,29 @@ class Decoder:
         self.reset()
 
     def feed(self, data, pos=0):
+        # The byte loop keeps the decoder's state in locals (an attribute is a dictionary
+        # lookup on MicroPython, a few of them per byte cost more than the rest of the work);
+        # every way out stores them back.
         self.event = NONE
         buf = self.buf
         res = _RESERVED
         white = _WHITE
         end = len(data)
+        state = self._state
+        last = self._last
+        esc = self._esc
+        n = self._n
+        need = self._need
         while pos < end:
             b = data[pos]
             pos += 1
-            last = self._last
-            self._last = b
-            if self._state == _HUNT:
+            before = last
+            last = b
+            if state == _HUNT:
                 if b == SYNC:
-                    self._state = _BODY
-                elif (b == 3 or b == 1) and (last == _CR or self._quiet):
+                    state = _BODY
+                elif (b == 3 or b == 1) and (before == _CR or self._quiet):
+                    self._last = last
                     self.key = b
                     self.event = REPL
                     return pos
@@ -161,38 +173,44 @@ class Decoder:
                     self._quiet = False
                 continue
             if res[b]:
-                if b == ESC and not self._esc:
-                    self._esc = True
+                if b == ESC and not esc:
+                    esc = True
                     continue
                 # a reserved byte inside a frame breaks it; SYNC also starts the next one.
                 # So mpremote's CR aborts a half-sent frame and its Ctrl-C then arrives in
                 # the hunt, while a stray Ctrl-C inside a frame is only corruption.
+                self._last = last
+                self._need = need
                 self._bad()
                 if b == SYNC:
                     self._state = _BODY
                 return pos
-            if self._esc:
+            if esc:
                 b ^= 0x20
-                self._esc = False
+                esc = False
                 if not res[b]:
+                    self._last = last
+                    self._need = need
                     self._bad()
                     return pos
-            n = self._n
             buf[n] = b ^ white[n & 0xFF]
             n += 1
-            self._n = n
-            if n < self._need:
+            if n < need:
                 continue
             if n == HEADER:
                 length = buf[0] | buf[1] << 8
                 if length > self.max_payload:
+                    self._last = last
+                    self._need = need
                     self._bad()
                     return pos
-                self._need = HEADER + length + _CRC
+                need = HEADER + length + _CRC
                 continue
+            self._last = last
             length = n - HEADER - _CRC
             crc = buf[n - 4] | buf[n - 3] << 8 | buf[n - 2] << 16 | buf[n - 1] << 24
             if binascii.crc32(memoryview(buf)[:n - _CRC]) & 0xFFFFFFFF != crc:
+                self._need = need
                 self._bad()
                 return pos
             self.crc = crc
@@ -204,4 +222,9 @@ class Decoder:
             self.reset()
             self.event = FRAME
             return pos
+        self._state = state
+        self._last = last
+        self._esc = esc
+        self._n = n
+        self._need = need
         return pos

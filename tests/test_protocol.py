@@ -587,6 +587,39 @@ def test_real_pyserial_session(tmp_path, kind):
         board.close()
 
 
+class Slow(Board):
+    """A board that takes `ms` for every frame it answers (a Pico writing flash, or one
+    emulated at a third of its speed)."""
+
+    ms = 120
+
+    def run(self):
+        start = time.monotonic()
+        while self.running:
+            self.port.wait(0.01)
+            data = self.port.read_available()
+            for i in range(len(data)):
+                out = self.proto.feed(int((time.monotonic() - start) * 1000), data[i:i + 1])
+                if out:
+                    time.sleep(self.ms / 1000)
+                    self.port.write(out)
+
+
+def test_an_upload_waits_for_a_slow_board_instead_of_sending_it_everything_again(tmp_path):
+    """Each chunk takes longer to answer than the link's first wait: the host learns how long
+    answers take and waits, where it used to go back and send the whole window again, and
+    again, until it called the link too noisy."""
+    serial_port = pytest.importorskip("facewave.sim.serial_port")
+    board = Slow(make_device(tmp_path), serial_port.open_port("pty"))
+    try:
+        with Link.open(board.port.path, timeout=0.1, retries=3) as link:
+            data = hold_program(50, name="big", pad=12000)
+            assert link.upload("big", data, progress=False)["size"] == len(data)
+            assert link.resent <= 3
+    finally:
+        board.close()
+
+
 def test_port_errors_are_one_plain_line(tmp_path):
     with pytest.raises(LinkError) as e:
         Link.open(str(tmp_path / "ttyACM9"))
