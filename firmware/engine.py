@@ -190,11 +190,12 @@ class Engine:
             else:
                 self.level = 0
                 nxt = e - k + period
-        else:
-            if op == bc.OP_RAMP:
-                self.level = shapes.ramp(self._x, self._a, self._b, self._full, e)
-            else:
-                self.level = shapes.wave(self._x, self._a, self._b, self._c, e)
+        else:  # sampled on the step grid of the segment, however late the call
             step = self.step_ms
-            nxt = e - e % step + step
+            at = e - e % step
+            if op == bc.OP_RAMP:
+                self.level = shapes.ramp(self._x, self._a, self._b, self._full, at)
+            else:
+                self.level = shapes.wave(self._x, self._a, self._b, self._c, at)
+            nxt = at + step
         self.next = ticks.add(self.since, nxt if nxt < end else end)

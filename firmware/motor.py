@@ -79,18 +79,27 @@ class Motor:
             else:
                 self.hot = False
                 self._since = now
+        # Soft start and fade move in steps on a grid fixed to where they begin and end, not to
+        # when the loop happens to wake: a board that wakes a millisecond late drives the same
+        # levels, a step at a time, as the simulator that wakes on time.
+        step = self.step_ms
         if out > 0 and self._since != _NEVER:
             e = ticks.diff(now, self._since)
             if e < self.soft_ms:
-                out = out * e // self.soft_ms
-                d = _sooner(d, self.step_ms)
+                late = e % step
+                out = out * (e - late) // self.soft_ms
+                d = _sooner(d, step - late)
             else:
                 self._since = _NEVER
         if out > 0 and self._end != _NEVER:
             left = ticks.diff(self._end, now)
-            if left < self.fade_ms:
-                out = out * left // self.fade_ms if left > 0 else 0
-                d = _sooner(d, left if left < self.step_ms else self.step_ms)
+            if left <= 0:
+                out = 0
+                d = _sooner(d, left)
+            elif left < self.fade_ms:
+                early = left % step  # until the next point of the grid that ends at _end
+                out = out * (left + (step - early if early else 0)) // self.fade_ms
+                d = _sooner(d, early or step)
         if out > 0:
             if self._on == _NEVER:
                 self._on = now

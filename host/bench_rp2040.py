@@ -75,6 +75,7 @@ def run_rp2040_bench(print_fn, uf2=None):
         big = big_program(BIG)
         Path(tmp, "big.fwb").write_bytes(big)
         with Link.open(board.port, timeout=2) as link:
+            answered = board.board_ms() - board.reset_log[-1][0]
             daily = compile_for(link, ROUTINE).data
             t0 = board.board_ms()
             link.upload(ROUTINE, daily)
@@ -99,6 +100,8 @@ def run_rp2040_bench(print_fn, uf2=None):
     print_fn("  `facewave flash` onto a plain board     %8.1f s" % (flashed / 1000))
     print_fn("  firmware RAM held after boot (real port) %7.1f KB  (%.1f KB of heap left)"
              % (held / kb, free / kb))
+    print_fn("  reset to the firmware's first answer    %8.0f ms  (boot.py's SHA-256 check of"
+             " the firmware, imports, boot)" % answered)
     print_fn("  status round trip, mean of %d          %8.1f ms" % (STATUS_ROUNDS, status_ms))
     print_fn("  upload %s (%d B)                     %8.0f ms" % (ROUTINE, len(daily), daily_ms))
     print_fn("  upload %d KB (verified at commit)        %8.0f ms  %6.0f B/s"

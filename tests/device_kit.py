@@ -1,5 +1,9 @@
-"""Helpers for the device tests: a board profile, patterns in memory, a device under a clock."""
+"""Helpers for the device tests: a board profile, patterns in memory, a device under a clock,
+and the emulated Pico or the reason there is none."""
 import copy
+import os
+
+import pytest
 
 from facewave.firmware import boards, ticks
 from facewave.firmware import bytecode as bc
@@ -133,3 +137,24 @@ class LoopPort:
         data = bytes(self.out)
         del self.out[:]
         return data
+
+
+def emulated_pico():
+    """(UF2, boot ROM) for the emulated-Pico tests, called at the top of their module: without
+    $FACEWAVE_RP2_UF2, or without what it names, the module is skipped with the reason; under
+    CI a FACEWAVE_RP2_UF2 that names nothing usable fails it, never a silent skip."""
+    from facewave.sim import rp2040
+
+    if not os.environ.get("FACEWAVE_RP2_UF2"):
+        pytest.skip("FACEWAVE_RP2_UF2 is not set (the RPI_PICO UF2 from %s, or a folder with it"
+                    " and %s)" % (rp2040.UF2_DOWNLOAD, rp2040.BOOTROM_NAME),
+                    allow_module_level=True)
+    try:
+        uf2 = rp2040.find_uf2()
+        bootrom = rp2040.find_bootrom(uf2)
+        rp2040.find_emulator()
+    except rp2040.Rp2040Error as err:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+            pytest.fail("CI must run the emulated Pico tests: %s" % err, pytrace=False)
+        pytest.skip(str(err), allow_module_level=True)
+    return uf2, bootrom

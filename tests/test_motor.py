@@ -100,3 +100,23 @@ def test_any_wishes_stay_within_cap_and_account_heat(wishes, start):
         t = ticks.add(t, dt)
     m.stop(t)
     assert m.level == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_soft_start_and_fade_step_on_their_own_grid_however_late_the_calls(rnd):
+    """A board that wakes up to a step late drives the levels of one that wakes on time."""
+    def levels(lateness):
+        m = Motor(profile(motor__kick_ms=0))
+        m.start(0)
+        m.fade_to(3000)
+        t, out = 0, []
+        while t <= 3000:
+            level = m.update(t, 700)
+            if not out or out[-1] != level:
+                out.append(level)
+            t = (m.next if m.next >= 0 else t + 50) + lateness()
+        return out
+
+    step = profile().step_ms
+    assert levels(lambda: rnd.randrange(step)) == levels(lambda: 0)

@@ -13,23 +13,11 @@ import sys
 import time
 
 import pytest
+from device_kit import emulated_pico
 from facewave.sim import rp2040
 
-_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 MPREMOTE_TIMEOUT_S = 60  # the emulator runs busy code at 0.2-0.5x real time
-
-if not os.environ.get("FACEWAVE_RP2_UF2"):
-    pytest.skip("FACEWAVE_RP2_UF2 is not set (the RPI_PICO UF2 from "
-                "micropython.org/download/RPI_PICO/, or a folder with it and bootrom-b1.bin)",
-                allow_module_level=True)
-try:
-    UF2 = rp2040.find_uf2()
-    BOOTROM = rp2040.find_bootrom(UF2)
-    rp2040.find_emulator()
-except rp2040.Rp2040Error as err:
-    if _CI:
-        pytest.fail("CI must run the emulated Pico tests: %s" % err, pytrace=False)
-    pytest.skip(str(err), allow_module_level=True)
+UF2, BOOTROM = emulated_pico()
 
 
 def mpremote(port, *args, check=True):
