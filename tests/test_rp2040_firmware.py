@@ -205,7 +205,27 @@ def _cpython_daily(flash_dir):
     return [(ms - rows[0][0], level) for ms, level in rows]
 
 
+def _match(pin, want, within):
+    """Pair each level the pin drove with the simulator's next change to that level within
+    `within` ms: (offsets of the pairs, the simulator's changes the pin never showed). None if a
+    level of the pin has no partner: the board drove something the simulator did not."""
+    offsets, skipped, j = [], [], 0
+    for ms, level in pin:
+        k = j
+        while k < len(want) and not (want[k][1] == level and abs(want[k][0] - ms) <= within):
+            k += 1
+        if k == len(want):
+            return None
+        skipped += want[j:k]
+        offsets.append(ms - want[k][0])
+        j = k + 1
+    return offsets, skipped + want[j:]
+
+
 def test_a_daily_session_drives_the_pin_as_the_simulator_says(pico, tmp_path):
+    """Every level at GP15 is one the CPython board drives, in the same order, within a step
+    and the emulator's jitter. A loop pass that runs more than a step late skips a sample of a
+    ramp or a wave, as it would on a board: the count is printed and kept small."""
     pico.facewave("upload", "daily")
     duration = pico.json("list")["patterns"][0]["duration"]
     mark = pico.board.mark()
@@ -216,11 +236,14 @@ def test_a_daily_session_drives_the_pin_as_the_simulator_says(pico, tmp_path):
     pin = _levels((ms, permille(duty) if freq else 0) for ms, freq, duty in rows)
     pin = [(ms - pin[0][0], level) for ms, level in pin]
     want = _cpython_daily(tmp_path / "flash")
-    assert [lv for _, lv in pin] == [lv for _, lv in want]  # every level, in order
-    worst = max(abs(a[0] - b[0]) for a, b in zip(pin, want))
-    print("\ndaily on the Pico: %d level changes over %.1f s, each within %.1f ms of the "
-          "CPython board's" % (len(pin), pin[-1][0] / 1000, worst))
-    assert worst <= STEP_MS + JITTER_MS
+    matched = _match(pin, want, STEP_MS + JITTER_MS)
+    assert matched is not None, "the pin drove a level the simulator does not"
+    offsets, skipped = matched
+    print("\ndaily on the Pico: %d of the simulator's %d level changes over %.1f s, each within"
+          " %.1f..%.1f ms of its time; %d skipped by a late pass"
+          % (len(pin), len(want), pin[-1][0] / 1000, min(offsets), max(offsets), len(skipped)))
+    assert len(skipped) <= len(want) // 50
+    assert pin[-1][1] == 0 and abs(pin[-1][0] - want[-1][0]) <= STEP_MS + JITTER_MS
 
 
 def _zero_since(board, since):
