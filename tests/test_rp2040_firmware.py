@@ -34,10 +34,11 @@ class Pico:
         self.flash = flash
         self.board = rp2040.Rp2040Board(flash=flash).start()
 
-    def power_cycle(self):
-        """Off and on again with the same flash: board time starts again at 0."""
+    def power_cycle(self, speed=1.0):
+        """Off and on again with the same flash: board time starts again at 0. speed=0: the
+        board's idle time passes at once (see Rp2040Board)."""
         self.board.close()
-        self.board = rp2040.Rp2040Board(flash=self.flash).start()
+        self.board = rp2040.Rp2040Board(flash=self.flash, speed=speed).start()
 
     def facewave(self, *args, check=True):
         done = subprocess.run([sys.executable, "-m", "facewave.cli", *map(str, args), "--port",
@@ -225,14 +226,22 @@ def _match(pin, want, within):
 def test_a_daily_session_drives_the_pin_as_the_simulator_says(pico, tmp_path):
     """Every level at GP15 is one the CPython board drives, in the same order, within a step
     and the emulator's jitter. A loop pass that runs more than a step late skips a sample of a
-    ramp or a wave, as it would on a board: the count is printed and kept small."""
+    ramp or a wave, as it would on a board: the count is printed and kept small.
+
+    The board's idle time passes at once here (speed 0): paced to the wall clock, a timer of
+    the emulator that fires late moves the board's clock on, and the board wakes late by that
+    (about 2 % of the samples skipped, against a handful at speed 0)."""
     pico.facewave("upload", "daily")
     duration = pico.json("list")["patterns"][0]["duration"]
-    mark = pico.board.mark()
-    assert pico.json("play", "daily")["state"] == "running"
-    pico.idle_for(duration + 2000)
-    assert pico.json("status")["state"] == "idle"
-    rows = pico.board.pwm_trace(since_ms=mark, settle_ms=0.1)
+    pico.power_cycle(speed=0)
+    try:
+        mark = pico.board.mark()
+        assert pico.json("play", "daily")["state"] == "running"
+        pico.idle_for(duration + 2000)
+        assert pico.json("status")["state"] == "idle"
+        rows = pico.board.pwm_trace(since_ms=mark, settle_ms=0.1)
+    finally:
+        pico.power_cycle()
     pin = _levels((ms, permille(duty) if freq else 0) for ms, freq, duty in rows)
     pin = [(ms - pin[0][0], level) for ms, level in pin]
     want = _cpython_daily(tmp_path / "flash")
@@ -242,7 +251,7 @@ def test_a_daily_session_drives_the_pin_as_the_simulator_says(pico, tmp_path):
     print("\ndaily on the Pico: %d of the simulator's %d level changes over %.1f s, each within"
           " %.1f..%.1f ms of its time; %d skipped by a late pass"
           % (len(pin), len(want), pin[-1][0] / 1000, min(offsets), max(offsets), len(skipped)))
-    assert len(skipped) <= len(want) // 50
+    assert len(skipped) <= len(want) // 100
     assert pin[-1][1] == 0 and abs(pin[-1][0] - want[-1][0]) <= STEP_MS + JITTER_MS
 
 
