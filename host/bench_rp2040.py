@@ -4,8 +4,10 @@ would see, not what this machine's CPU does. Firmware RAM as the real port holds
 status round trip, upload throughput beside `mpremote fs cp` of the same bytes to the same
 board, and how long the board takes to verify the largest program.
 
-Board time runs at real time while the board waits and slower than real time (the emulator's
-0.2-0.5x) while it computes, so a figure here is the board's own, whatever this machine does.
+Board time is the emulated chip's clock. While the board computes it counts cycles (the
+emulator runs them at 0.2-0.5x a real Pico); each time the board wakes from a sleep it catches
+up with the wall clock, so a busy stretch ends up counted at the emulator's speed. A figure
+here is therefore what this board takes at most; a real Pico computes the busy parts faster.
 """
 import subprocess
 import sys

@@ -2,6 +2,7 @@
 `facewave demo`: the simulator from the command line."""
 import json
 import shutil
+import select
 import signal
 import sys
 import time
@@ -145,10 +146,18 @@ def _serve_rp2040(args):
         print("emulated Raspberry Pi Pico (%s, rp2040js) on %s" % (board.uf2.name, board.port))
         print("flash: %s" % (board.flash or "not kept (no --flash FILE)"))
         print("try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.port)
+        print("type:  press [MS] | hold | release | charger on|off | battery MV | pwm")
         sys.stdout.flush()
         seen = 0
+        typing = sys.stdin is not None and not sys.stdin.closed
         while not stop:
-            time.sleep(0.2)
+            if typing and select.select([sys.stdin], [], [], 0.2)[0]:
+                line = sys.stdin.readline()
+                typing = bool(line)  # end of input: the board runs on
+                if line.strip():
+                    print(_drive(board, line.split()))
+            elif not typing:
+                time.sleep(0.2)
             if not board.running:
                 raise FacewaveError("the emulated Pico stopped: %s"
                                     % (board.failure or "the emulator exited"), 1)
@@ -169,6 +178,35 @@ def _serve_rp2040(args):
     print("\nemulated Pico stopped after %.1f s (%d reset%s)"
           % (time.monotonic() - started, resets, "" if resets == 1 else "s"))
     return 0
+
+
+def _drive(board, words):
+    """One line typed at `facewave sim --rp2040`; answers what it did, or how to say it."""
+    import threading
+
+    verb, args = words[0], words[1:]
+    try:
+        if verb == "press":
+            ms = int(args[0]) if args else 150
+            board.button(True)
+            threading.Timer(ms / 1000, board.button, (False,)).start()
+            return "button pressed for %d ms" % ms
+        if verb in ("hold", "release"):
+            board.button(verb == "hold")
+            return "button " + ("held" if verb == "hold" else "released")
+        if verb == "charger" and args and args[0] in ("on", "off"):
+            board.charger(args[0] == "on")
+            return "charger " + args[0]
+        if verb == "battery" and args:
+            board.battery(int(args[0]))
+            return "battery at %d mV" % int(args[0])
+        if verb == "pwm":
+            freq, duty, by_pwm = board.pwm()
+            return ("GP15: %.0f Hz, duty %.1f %%" % (freq, duty * 100 / 65535) if by_pwm and freq
+                    else "GP15: not driven")
+    except ValueError:
+        pass
+    return "say: press [MS] | hold | release | charger on|off | battery MV | pwm"
 
 
 class _Stop(BaseException):

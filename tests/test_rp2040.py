@@ -157,13 +157,26 @@ def test_pwm_readback(pico):
 def test_facewave_sim_rp2040_serves_the_port_until_sigterm(tmp_path):
     flash = tmp_path / "pico.bin"
     proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim", "--rp2040",
-                             "--flash", str(flash)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             "--flash", str(flash)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def say(line):  # a line typed at the simulator: its answer
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+        return proc.stdout.readline().strip()
+
     try:
         first = proc.stdout.readline()
         assert "emulated Raspberry Pi Pico" in first, first + proc.stderr.read()
         port = first.split(" on ")[-1].strip()
         assert mpremote(port, "exec", "print(6*7)") == "42\n"
+        while "type:" not in proc.stdout.readline():
+            pass
+        pin = "import machine; print(machine.Pin(14).value())"
+        assert say("hold") == "button held" and mpremote(port, "exec", pin) == "0\n"
+        assert say("release") == "button released" and mpremote(port, "exec", pin) == "1\n"
+        assert say("pwm") == "GP15: not driven"
+        assert say("press soon").startswith("say: press [MS]")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
