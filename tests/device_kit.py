@@ -2,6 +2,8 @@
 and the emulated Pico or the reason there is none."""
 import copy
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -158,3 +160,35 @@ def emulated_pico():
             pytest.fail("CI must run the emulated Pico tests: %s" % err, pytrace=False)
         pytest.skip(str(err), allow_module_level=True)
     return uf2, bootrom
+
+
+def mpremote(port, *args, check=True):
+    """What the real mpremote prints for `args` against `port` (CRLF as LF); an AssertionError
+    with its output if it fails and `check`. Generous time: the emulator runs busy code at
+    0.2-0.5x a Pico."""
+    done = subprocess.run([sys.executable, "-m", "mpremote", "connect", str(port), *args],
+                          capture_output=True, text=True, timeout=600)
+    if check and done.returncode != 0:
+        raise AssertionError("mpremote %s failed (%d): %s %s" % (
+            " ".join(args), done.returncode, done.stdout, done.stderr))
+    return done.stdout.replace("\r\n", "\n")
+
+
+class EmulatedPico:
+    """An emulated Pico and the file that keeps its flash; power_cycle() turns it off and on
+    again (board time starts at 0 again)."""
+
+    def __init__(self, flash):
+        from facewave.sim import rp2040
+
+        self._make = lambda: rp2040.Rp2040Board(flash=flash).start()
+        self.flash = flash
+        self.board = self._make()
+
+    def power_cycle(self):
+        self.board.close()
+        self.board = self._make()
+
+    def run(self, code):
+        """mpremote exec: what `code` prints on the board."""
+        return mpremote(self.board.port, "exec", code)

@@ -13,40 +13,15 @@ import sys
 import time
 
 import pytest
-from device_kit import emulated_pico
+from device_kit import EmulatedPico, emulated_pico, mpremote
 from facewave.sim import rp2040
 
-MPREMOTE_TIMEOUT_S = 60  # the emulator runs busy code at 0.2-0.5x real time
 UF2, BOOTROM = emulated_pico()
-
-
-def mpremote(port, *args, check=True):
-    done = subprocess.run([sys.executable, "-m", "mpremote", "connect", str(port), *args],
-                          capture_output=True, text=True, timeout=MPREMOTE_TIMEOUT_S)
-    if check and done.returncode != 0:
-        raise AssertionError("mpremote %s failed (%d): %s %s" % (
-            " ".join(args), done.returncode, done.stdout, done.stderr))
-    return done.stdout.replace("\r\n", "\n")
-
-
-class Pico:
-    """The module's board and its flash file; restart() powers it off and on again."""
-
-    def __init__(self, flash):
-        self.flash = flash
-        self.board = rp2040.Rp2040Board(flash=flash).start()
-
-    def restart(self):
-        self.board.close()
-        self.board = rp2040.Rp2040Board(flash=self.flash).start()
-
-    def run(self, code):
-        return mpremote(self.board.port, "exec", code)
 
 
 @pytest.fixture(scope="module")
 def pico(tmp_path_factory):
-    p = Pico(tmp_path_factory.mktemp("pico") / "flash.bin")
+    p = EmulatedPico(tmp_path_factory.mktemp("pico") / "flash.bin")
     try:
         yield p
     finally:
@@ -68,7 +43,7 @@ def test_a_copied_file_survives_a_restart_with_the_same_flash(pico, tmp_path):
     src = tmp_path / "kept.bin"
     src.write_bytes(data)
     mpremote(pico.board.port, "fs", "cp", str(src), ":kept.bin")
-    pico.restart()
+    pico.power_cycle()
     back = tmp_path / "back.bin"
     mpremote(pico.board.port, "fs", "cp", ":kept.bin", str(back))
     assert back.read_bytes() == data

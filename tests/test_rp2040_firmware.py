@@ -14,11 +14,11 @@ import sys
 import time
 
 import pytest
-from device_kit import emulated_pico
+from device_kit import EmulatedPico, emulated_pico, mpremote
 from facewave.bench import big_program
 from facewave.firmware import store
 from facewave.link import Link
-from facewave.sim import rp2040, runner
+from facewave.sim import runner
 from facewave.sim.board import VirtualBoard
 
 TIMEOUT_S = 600  # wall time for one command: the emulator runs busy code at 0.2-0.5x
@@ -27,17 +27,8 @@ JITTER_MS = 15  # the emulated board's loop wakes late by a few ms under load
 emulated_pico()
 
 
-class Pico:
-    """The module's board, its flash file, and the commands a person runs against it."""
-
-    def __init__(self, flash):
-        self.flash = flash
-        self.board = rp2040.Rp2040Board(flash=flash).start()
-
-    def power_cycle(self):
-        """Off and on again with the same flash: board time starts again at 0."""
-        self.board.close()
-        self.board = rp2040.Rp2040Board(flash=self.flash).start()
+class Pico(EmulatedPico):
+    """The module's board, and the commands a person runs against it."""
 
     def facewave(self, *args, check=True):
         done = subprocess.run([sys.executable, "-m", "facewave.cli", *map(str, args), "--port",
@@ -50,13 +41,6 @@ class Pico:
 
     def json(self, *args):
         return json.loads(self.facewave(*args, "--json").stdout)
-
-    def mpremote(self, *args):
-        done = subprocess.run([sys.executable, "-m", "mpremote", "connect", self.board.port,
-                               *args], capture_output=True, text=True, timeout=TIMEOUT_S)
-        assert done.returncode == 0, "mpremote %s: %s%s" % (" ".join(args), done.stdout,
-                                                            done.stderr)
-        return done.stdout.replace("\r\n", "\n")
 
     def level(self):
         """The motor's drive now, permille, as the simulator reports it."""
@@ -117,14 +101,15 @@ def test_flash_upgrades_a_board_that_runs_the_firmware_and_keeps_its_patterns(pi
 def test_mpremote_commands_and_soft_resets_never_reset_a_running_board(pico, tmp_path):
     blob = tmp_path / "blob.bin"
     blob.write_bytes(bytes(range(256)) * 16)
-    assert pico.mpremote("exec", "print(6 * 7)") == "42\n"
-    pico.mpremote("fs", "cp", str(blob), ":blob.bin")
-    pico.mpremote("soft-reset")
-    pico.mpremote("run", str(_script(tmp_path, "import os\nprint(os.stat('blob.bin')[6])\n")))
+    assert mpremote(pico.board.port, "exec", "print(6 * 7)") == "42\n"
+    mpremote(pico.board.port, "fs", "cp", str(blob), ":blob.bin")
+    mpremote(pico.board.port, "soft-reset")
+    script = _script(tmp_path, "import os\nprint(os.stat('blob.bin')[6])\n")
+    assert mpremote(pico.board.port, "run", str(script)) == "4096\n"
     pico.idle_for(8000)  # the watchdog's 5 s, and more
     assert starved(pico.board) == 0
-    pico.mpremote("rm", ":blob.bin")
-    pico.mpremote("reset")  # mpremote's machine.reset(): the firmware runs again
+    mpremote(pico.board.port, "rm", ":blob.bin")
+    mpremote(pico.board.port, "reset")  # mpremote's machine.reset(): the firmware runs again
     pico.board.wait_usb()
     assert pico.json("status")["state"] == "idle"
 
