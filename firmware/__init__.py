@@ -4,6 +4,9 @@ be called `facewave` on the device and `facewave.firmware` on a laptop."""
 
 import sys
 
+if sys.implementation.name != "micropython":
+    from . import cpython  # noqa: F401  (the `micropython` module the firmware imports)
+
 VERSION = "0.1.0"
 
 

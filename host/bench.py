@@ -112,7 +112,7 @@ class _Served:
     def __init__(self, flash_dir, baud):
         import threading
 
-        from .sim.board import VirtualBoard
+        from .sim.virtual_board import VirtualBoard
         from .sim.serial_port import open_port
 
         self.board = VirtualBoard(flash_dir, realtime=True)

@@ -25,8 +25,8 @@ _RAM = """
 import gc, machine, time
 gc.collect()
 base = gc.mem_alloc()
-from facewave import board
-shell = board.start(machine, time, None)
+from facewave.shell import start
+shell = start(machine, time, None)
 shell.once()
 gc.collect()
 held = gc.mem_alloc() - base

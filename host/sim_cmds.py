@@ -74,7 +74,7 @@ def _check_board(name):
 
 
 def _serve(args):
-    from .sim.board import VirtualBoard
+    from .sim.virtual_board import VirtualBoard
     from .sim.serial_port import PortError, open_port
 
     _check_board(args.board)

@@ -422,8 +422,8 @@ class Console:  # the USB console: what a host sent, read as the shell asks
 console = Console(%r)
 """ + _SETTLE + """# --- next run ---
 exec(open("/boot.py").read())  # as a device boots: the root boot.py, then main.py's start
-from facewave import board
-shell = board.start(machine, time, console, %r)
+from facewave.shell import start
+shell = start(machine, time, console, %r)
 assert shell.device is not None, "the device did not start"
 shell.once()
 while console.data:

@@ -32,7 +32,7 @@ import time
 import traceback
 import types
 
-from . import micropython as _micropython
+import micropython as _micropython
 from .flashfs import FlashFS
 
 VERSION = "1.29.0"

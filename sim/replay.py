@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import mpvm, runner
 from . import replay_driver as driver
-from .board import VirtualBoard
+from .virtual_board import VirtualBoard
 
 DRIVER = Path(driver.__file__)
 

@@ -358,7 +358,7 @@ class Replay:
 
     def __init__(self, tape, load, unhex):
         self.load = load  # firmware module by name (board, boards, device, ...)
-        self.fw_board = load("board")
+        self.fw_shell = load("shell")
         self.boards = load("boards")
         self.states = load("device").STATES
         self.tape = tape["tape"]
@@ -430,7 +430,7 @@ class Replay:
             _HW[0] = self.hw
         self.powered = True
         self.motor_pin = self.boards.load(name)["motor"]["pin"]
-        self.shell = self.fw_board.start(self.machine, self.clock, self.console, name,
+        self.shell = self.fw_shell.start(self.machine, self.clock, self.console, name,
                                          fs=self.fs, version=version)
         self._seen_log = 0
 

@@ -9,7 +9,7 @@ from ..errors import FacewaveError
 from ..firmware.profile import Profile
 from ..firmware.verifier import pct
 from . import scenario as sc
-from .board import SimSerial, VirtualBoard
+from .virtual_board import SimSerial, VirtualBoard
 
 PRESS_MS = {"short": 150, "long": 1500}
 DOUBLE_GAP_MS = 150

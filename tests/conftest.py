@@ -40,7 +40,7 @@ class SerialBoard:
         import threading
 
         from facewave.sim import serial_port
-        from facewave.sim.board import VirtualBoard
+        from facewave.sim.virtual_board import VirtualBoard
 
         self.board = VirtualBoard(root, board=board, realtime=True, firmware=firmware)
         if version is not None:

@@ -16,7 +16,7 @@ from facewave.firmware import VERSION
 from facewave.firmware import bytecode as bc
 from facewave.link import Link
 from facewave.sim import runner
-from facewave.sim.board import VirtualBoard
+from facewave.sim.virtual_board import VirtualBoard
 
 
 def program(level, hold_ms, name="mine"):

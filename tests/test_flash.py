@@ -265,7 +265,7 @@ def install(flash, slot, files):
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "manifest"])
 def test_boot_passes_over_a_slot_whose_files_fail_their_hash(flash, damage):
-    files = {"facewave/engine.mpy": os.urandom(700), "facewave/board.mpy": os.urandom(900)}
+    files = {"facewave/engine.mpy": os.urandom(700), "facewave/shell.mpy": os.urandom(900)}
     install(flash, "a", files)
     install(flash, "b", files)
     (flash / "fw" / "slot").write_text("b")
@@ -312,13 +312,13 @@ def test_a_damaged_slot_is_caught_on_real_micropython_and_logged_by_the_firmware
     tree.update({"/fw/slot": "b", "/boot.py": BOOT.read_text(),
                  mpvm.VM_MACHINE: mpvm.VM_MACHINE_SRC, "/lib/replay_driver.py": driver})
     out = mpvm.run("exec(open('/boot.py').read())\n"  # puts the slot before /lib
-                   "import machine, time\nfrom facewave import board\n"
-                   "shell = board.start(machine, time, None, 'pico', note=BOOT_NOTE)\n"
-                   "print(board.__file__)\nprint(shell.device.log.entries()[0][2:])",
+                   "import machine, time\nfrom facewave import shell as fw\n"
+                   "shell = fw.start(machine, time, None, 'pico', note=BOOT_NOTE)\n"
+                   "print(fw.__file__)\nprint(shell.device.log.entries()[0][2:])",
                    files=tree, timeout=60)
     lines = out.strip().splitlines()
     note = "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
-    assert lines == ["facewave: " + note, "/fw/a/facewave/board.mpy", str(("boot", note))]
+    assert lines == ["facewave: " + note, "/fw/a/facewave/shell.mpy", str(("boot", note))]
 
 
 def test_boot_py_runs_on_real_micropython_and_imports_the_slot(tmp_path, vm):

@@ -4,7 +4,6 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.firmware import frame
 
 RESERVED = (1, 2, 3, 4, 5, 0x0A, 0x0D)

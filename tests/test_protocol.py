@@ -14,7 +14,6 @@ import time
 import pytest
 from device_kit import stored
 
-import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.bench import big_program
 from facewave.firmware import bytecode as bc
 from facewave.firmware import frame
@@ -28,7 +27,7 @@ from facewave.firmware.protocol import Protocol
 from facewave.firmware.settings import Settings
 from facewave.firmware.store import Store
 from facewave.link import DeviceError, Link, LinkError
-from facewave.sim.board import SimSerial, VirtualBoard
+from facewave.sim.virtual_board import SimSerial, VirtualBoard
 
 BAUD = 115200
 LINE_RATE = BAUD / 10  # bytes per second, 8N1

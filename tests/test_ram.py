@@ -28,7 +28,7 @@ def test_boot_set_ram_within_budget():
     print("\nheld after boot (%d modules): %s" % (len(names), " ".join(names)))
     print("RAM after importing them (.mpy): %d B; after booting: %d B; with a host: %d B"
           % (imported, held, tethered))
-    assert {"board", "device", "engine", "store"} <= set(names)
+    assert {"shell", "device", "engine", "store"} <= set(names)
     # used at boot, or only once a host speaks, then dropped or never loaded
     assert not {"boards", "boards.pico", "verifier", "protocol", "upload"} & set(names)
     assert 0 < imported <= BOOT_IMPORT_BUDGET
@@ -39,7 +39,7 @@ def test_boot_set_ram_within_budget():
 def test_no_board_data_is_held_whichever_board_boots():
     """boot.py loads the board it finds; start() may be told another: both are dropped."""
     _, names = mpvm.boot_modules("esp32c3")
-    assert "board" in names and not [n for n in names if n.startswith("boards")]
+    assert "shell" in names and not [n for n in names if n.startswith("boards")]
 
 
 def test_engine_alone_leaves_the_verifier_out():

@@ -19,7 +19,7 @@ from facewave.bench import big_program
 from facewave.firmware import store
 from facewave.link import Link
 from facewave.sim import runner
-from facewave.sim.board import VirtualBoard
+from facewave.sim.virtual_board import VirtualBoard
 
 TIMEOUT_S = 600  # wall time for one command: the emulator runs busy code at 0.2-0.5x
 STEP_MS = 10  # the pico profile's engine step

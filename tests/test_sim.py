@@ -16,7 +16,7 @@ from facewave.library import builtin_names
 from facewave.link import Link
 from facewave.sim import runner
 from facewave.sim import scenario as sc
-from facewave.sim.board import SimSerial, VirtualBoard
+from facewave.sim.virtual_board import SimSerial, VirtualBoard
 
 SCENARIOS = sorted((Path(runner.__file__).parent / "scenarios").glob("*.toml"))
 GOLDEN = Path(__file__).parent / "golden" / "scenarios"

@@ -117,11 +117,11 @@ def test_extra_faults_give_the_same_trace_on_the_micropython_vm(vm, extra):
 
 def test_a_firmware_that_differs_on_the_vm_is_caught_at_its_first_row(vm):
     rec = _recorded(sc.load(SCENARIOS[0]))
-    src = (FIRMWARE / "board.py").read_text()
+    src = (FIRMWARE / "shell.py").read_text()
     changed = src.replace("duty = d.level * 65535 // 1000", "duty = d.level * 65535 // 1100")
     assert changed != src
     cpy = replay.replay_cpython(rec.tape)
-    mp = replay.replay_vm(rec.tape, vm=vm, files={"/lib/facewave/board.py": changed})
+    mp = replay.replay_vm(rec.tape, vm=vm, files={"/lib/facewave/shell.py": changed})
     index, want, got = replay.first_difference(cpy.rows, mp.rows)
     assert want[:1] == got[:1] and want[1] > got[1]  # same moment, a weaker motor
     assert all(r[1] == 0 for r in cpy.rows[:index])  # everything before it agreed: motor off

@@ -4,7 +4,6 @@ import hashlib
 import pytest
 from device_kit import stored
 
-import facewave  # noqa: F401  (installs the micropython stand-in)
 from facewave.firmware import bytecode as bc
 from facewave.firmware import messages as m
 from facewave.firmware import upload

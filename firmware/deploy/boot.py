@@ -67,11 +67,11 @@ def safe():
     booted."""
     try:
         import machine
-        from facewave import board, boards
+        from facewave import boards, shell
 
         data = boards.load(boards.chosen())
-        board.motor_off(machine, data)
-        board.watchdog_off(machine, data.get("wdt_off", 0), data.get("wdt_bits", 0))
+        shell.motor_off(machine, data)
+        shell.watchdog_off(machine, data.get("wdt_off", 0), data.get("wdt_bits", 0))
     except Exception:  # no firmware in the slot yet, or no such board: no motor pin known
         pass
 

@@ -14,11 +14,11 @@ import os
 import random
 
 from ..firmware import VERSION
-from ..firmware import board as fw_board
+from ..firmware import shell as fw_shell
 from ..firmware import boards, store
 from ..firmware import device as dv
 from . import clock as vclock
-from . import machine as vmachine
+from . import hardware
 from .flashfs import FlashFS
 from .repl import FRIENDLY, ReplConsole
 from .serial_port import Line
@@ -268,7 +268,7 @@ class VirtualBoard:
     # -- power and boot ------------------------------------------------------------------------
     def _factory_install(self):
         """A board fresh from `facewave flash`: the root files and a slot manifest."""
-        deploy = os.path.join(os.path.dirname(fw_board.__file__), "deploy")
+        deploy = os.path.join(os.path.dirname(fw_shell.__file__), "deploy")
         for name in ("boot.py", "main.py"):
             with open(os.path.join(deploy, name), "rb") as src, \
                     open(self.flash.host_path("/" + name), "wb") as dst:
@@ -303,7 +303,7 @@ class VirtualBoard:
         a board without /main.py offers the REPL, as plain MicroPython does."""
         if self.hw is not None:
             self._power_down()
-        self.hw = vmachine.Board(self.clock)
+        self.hw = hardware.Hardware(self.clock)
         self.machine = self.hw.module()
         self.powered = True
         self.boots += 1
@@ -320,7 +320,7 @@ class VirtualBoard:
         prof_name = self._chosen_board()
         data = boards.load(prof_name)
         self.motor_pin = data["motor"]["pin"]
-        self.shell = fw_board.start(self.machine, self.clock, self.console, prof_name,
+        self.shell = fw_shell.start(self.machine, self.clock, self.console, prof_name,
                                     fs=self.fs, version=self._installed_version())
         self.prof = self.shell.prof
         self._apply_inputs()

@@ -16,7 +16,7 @@ import types
 from . import clock as _clock
 
 
-class Board:
+class Hardware:
     def __init__(self, clock, vref_mv=3300):
         self.clock = clock
         self.vref_mv = vref_mv  # ADC full scale
@@ -268,7 +268,7 @@ class Timer:
 def install(clock, board=None):
     """Put a fake `machine` for `board` (a new Board(clock) by default) into sys.modules and
     the clock's ticks into `time`; answers the board. uninstall() undoes both."""
-    board = board or Board(clock)
+    board = board or Hardware(clock)
     sys.modules["machine"] = board.module()
     _clock.install(clock)
     return board

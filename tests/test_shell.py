@@ -1,10 +1,10 @@
 """The board shell on the fake machine: boot order, the safe path on exceptions, watchdog."""
 from device_kit import Patterns, hold, profile
-from facewave.firmware import board
+from facewave.firmware import shell
 from facewave.firmware import device as dv
 from facewave.firmware.settings import Settings
 from facewave.sim import clock as vclock
-from facewave.sim import machine as fake
+from facewave.sim import hardware as fake
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,7 +60,7 @@ class Echo:
 
 def make(tmp_path, prof=PICO, start=vclock.WRAP - 3000):
     clock = vclock.Clock(start=start)
-    b = fake.Board(clock)
+    b = fake.Hardware(clock)
     m = b.module()
     b.set_mv(BAT, 4000 * 1000 // prof.battery_ratio)
     b.drive(CHG, 1)  # TP4056 CHRG high: not charging
@@ -68,7 +68,7 @@ def make(tmp_path, prof=PICO, start=vclock.WRAP - 3000):
     con = Console(clock)
     st_ = Settings(str(tmp_path / "settings.json"), session_ms=prof.session_default_ms,
                    cue_ms=prof.session_cue_ms)
-    sh = board.Shell(prof, m, clock, con, patterns=Patterns({"a": hold(500, 4600, "a")}),
+    sh = shell.Shell(prof, m, clock, con, patterns=Patterns({"a": hold(500, 4600, "a")}),
                      settings=st_)
     sh.link = Echo(sh)
     return sh, b, clock, con
@@ -93,10 +93,10 @@ def test_boot_drives_the_motor_pin_low_before_anything_else(tmp_path, monkeypatc
     b = fake.install(clock)
     try:
         monkeypatch.chdir(tmp_path)
-        monkeypatch.setattr(board, "UsbConsole", lambda: Console(clock))
+        monkeypatch.setattr(shell, "UsbConsole", lambda: Console(clock))
         shells = []
-        monkeypatch.setattr(board.Shell, "run", lambda self: shells.append(self))
-        board.run("pico")
+        monkeypatch.setattr(shell.Shell, "run", lambda self: shells.append(self))
+        shell.run("pico")
         assert b.trace[0][1:] == ("pin", MOTOR, 0)
         assert shells[0].device.state == dv.IDLE and b.duty(MOTOR) == 0
     finally:
@@ -113,7 +113,7 @@ def test_a_bad_profile_leaves_the_motor_off_and_says_why(tmp_path, monkeypatch, 
     clock = vclock.Clock()
     b = fake.install(clock)
     try:
-        board.run("pico")
+        shell.run("pico")
     finally:
         fake.uninstall()
     assert b.trace == [(0, "pin", MOTOR, 0)]
