@@ -1,9 +1,9 @@
 """The MicroPython tier: any scenario played on CPython, then replayed into the same firmware
 on CPython and on the MicroPython VM, and the three traces compared exactly.
 
-Record: the scenario runs on a RecordingBoard, a VirtualBoard that writes down, with its
-virtual time and loop iteration, everything that crosses into the firmware (see
-replay_driver.py for the list), plus the flash as it was at the first boot. Replay:
+Record: the scenario runs on a VirtualBoard with a Tape, which writes down, with its virtual
+time and loop pass, everything that crosses into the firmware (see replay_driver.py for the
+list), plus the flash as it was at the first boot. Replay:
 replay_driver.py, one source file that both interpreters run unchanged, boots
 firmware/board.py's start() on its own fake machine, clock and flash and plays the tape. The
 trace rows the firmware causes (motor level, LED, device log, zones and cues) must be equal in
@@ -18,136 +18,66 @@ import sys
 import time
 from pathlib import Path
 
-from . import mpvm, runner
+from . import hardware, mpvm, runner
 from . import replay_driver as driver
-from .virtual_board import VirtualBoard
 
 DRIVER = Path(driver.__file__)
+HARDWARE = Path(hardware.__file__).read_bytes()
+JOB = Path(__file__).with_name("vm") / "replay_job.py"
 
 
 class ReplayError(RuntimeError):
     """A run that the replay cannot reproduce (e.g. the REPL took the console)."""
 
 
-class RecordingBoard(VirtualBoard):
-    """A VirtualBoard that records its firmware's inputs on a tape (see replay_driver)."""
+class Tape:
+    """What crosses into the firmware of a VirtualBoard (VirtualBoard(tape=Tape())), each entry
+    stamped with its virtual time and the loop passes already run at that time (see
+    replay_driver.py for the kinds), plus the flash as it was at the first boot and every byte
+    the firmware wrote."""
 
-    def __init__(self, *args, **kwargs):
-        self.tape = []
-        self.notes = set()  # indexes of rows written by event(): the world's, not the firmware's
-        self.cuts = []
+    def __init__(self):
+        self.board = None
+        self.entries = []
         self.out = bytearray()
         self.seed = None
-        self.problem = None
-        self._in_idle = False
-        self._in_once = False
+        self.problem = None  # why this run cannot be replayed (e.g. the REPL took the console)
+        self.in_once = False
         self._once_ms = None
         self._once_n = 0
-        self._taped_hw = None
-        super().__init__(*args, **kwargs)
-        self._wrap()
 
-    def _wrap(self):
-        clock, console, fs = self.clock, self.console, self.fs
-        advance, pull, write, op = clock.advance, console._pull, console.write, fs._op
-
-        def jump(ms):
-            if not self._in_idle and ms > 0:
-                self._put("jump", clock.ms + int(ms))
-            advance(ms)
-
-        def arrive():
-            n = len(console._in)
-            pull()
-            if len(console._in) > n:
-                self._put("rx", bytes(console._in[n:]).hex())
-
-        def wrote(data):
-            self.out += data
-            write(data)
-
-        def cut():
-            hit = op()
-            if hit:
-                self.cuts.append(fs.writes)
-            return hit
-
-        clock.advance, console._pull, console.write, fs._op = jump, arrive, wrote, cut
-
-    def _put(self, kind, *args):
-        """An entry due before loop iteration n + 1 at this ms, n the iterations before it;
-        console bytes read inside an iteration were there before it began."""
-        ms = self.clock.ms
+    def put(self, kind, *args):
+        """An entry due before loop pass n + 1 at this ms, n the passes before it; console
+        bytes read inside a pass were there before it began."""
+        ms = self.board.clock.ms
         n = self._once_n if self._once_ms == ms else 0
-        self.tape.append([kind, ms, n - 1 if self._in_once else n, *args])
+        self.entries.append([kind, ms, n - 1 if self.in_once else n, *args])
 
-    def idle(self, ms):
-        start = self.clock.ms
-        self._in_idle = True
-        try:
-            super().idle(ms)
-        finally:
-            self._in_idle = False
-        if self.clock.ms < start + max(0, ms):
-            self._put("wake")
+    def once(self, ms):
+        """A loop pass begins (in_once until it ends)."""
+        if ms != self._once_ms:
+            self._once_ms = ms
+            self._once_n = 0
+        self._once_n += 1
+        self.in_once = True
 
-    def _start_firmware(self):
+    def rx(self, data):
+        self.put("rx", bytes(data).hex())
+
+    def input(self, kind, pin, value):
+        if self.board.shell is not None:  # inputs before the firmware runs are its boot's
+            self.put(kind, pin, value)
+
+    def boot(self, name, version, fresh):
         if self.seed is None:
-            self.seed = _snapshot(self.flash_dir)
-        hw = self.hw
-        fresh = hw is not self._taped_hw
-        if fresh:
-            self._taped_hw = hw
-            drive, set_mv = hw.drive, hw.set_mv
+            self.seed = _snapshot(self.board.flash_dir)
+        self.put("boot", name, version, fresh)
 
-            def driven(pin, level):
-                self._put("drive", pin, level)
-                drive(pin, level)
-
-            def volts(pin, mv):
-                self._put("mv", pin, mv)
-                set_mv(pin, mv)
-
-            hw.drive, hw.set_mv = driven, volts
-        self._put("boot", self._chosen_board(), self._installed_version(), fresh)
-        super()._start_firmware()
-        once = self.shell.once
-
-        def counted():
-            if self.clock.ms != self._once_ms:
-                self._once_ms = self.clock.ms
-                self._once_n = 0
-            self._once_n += 1
-            self._in_once = True
-            try:
-                return once()
-            finally:
-                self._in_once = False
-
-        self.shell.once = counted
-
-    def _start_repl(self, *args, **kwargs):
-        self.problem = self.problem or "the REPL took the console at %d ms" % self.ms
-        super()._start_repl(*args, **kwargs)
-
-    def _power_down(self):
-        self._put("down")
-        super()._power_down()
-
-    def event(self, text):
-        self.notes.add(len(self.rows))
-        if text.startswith("fault exception "):
-            self._put("fault", text[len("fault exception "):])
-        super().event(text)
-
-    def firmware_rows(self):
-        """The trace without the rows the world wrote (power on, scenario events...)."""
-        return [r for i, r in enumerate(self.rows) if i not in self.notes]
-
-    def tape_dict(self):
+    def as_dict(self):
+        b = self.board
         files, dirs = self.seed or ({}, [])
-        return {"origin": self.origin, "flash_size": self.flash.size, "files": files,
-                "dirs": dirs, "cuts": self.cuts, "tape": self.tape}
+        return {"origin": b.origin, "flash_size": b.flash.size, "files": files, "dirs": dirs,
+                "cuts": b.fs.cut, "tape": self.entries}
 
 
 def _snapshot(root):
@@ -174,24 +104,14 @@ class Record:
 
 
 def record(scenario, flash_dir=None):
-    """Play `scenario` (sim.scenario) on a RecordingBoard; answers a Record."""
-    made = []
-
-    def board(*args, **kwargs):
-        made.append(RecordingBoard(*args, **kwargs))
-        return made[-1]
-
-    saved = runner.VirtualBoard
-    runner.VirtualBoard = board
-    try:
-        run = runner.play(scenario, flash_dir)
-    finally:
-        runner.VirtualBoard = saved
-    b = made[0]
-    if b.problem:
-        raise ReplayError("%s cannot be replayed: %s" % (scenario.name, b.problem))
-    b._put("end")
-    return Record(run, b.tape_dict(), [tuple(r) for r in b.firmware_rows()], bytes(b.out))
+    """Play `scenario` (sim.scenario) on a VirtualBoard with a Tape; answers a Record."""
+    tape = Tape()
+    run = runner.play(scenario, flash_dir, tape=tape)
+    if tape.problem:
+        raise ReplayError("%s cannot be replayed: %s" % (scenario.name, tape.problem))
+    tape.put("end")
+    rows = [tuple(r) for r in run.board.recorder.firmware_rows()]
+    return Record(run, tape.as_dict(), rows, bytes(tape.out))
 
 
 class Replayed:
@@ -210,37 +130,17 @@ def _firmware(name):
 def replay_cpython(tape):
     """The tape replayed into facewave.firmware on this CPython."""
     started = time.perf_counter()
-    r = driver.replay(json.loads(json.dumps(tape)), _firmware, binascii.unhexlify)
-    return Replayed([tuple(row) for row in r.rows], bytes(r.console.out),
-                    time.perf_counter() - started)
-
-
-_VM_CODE = '''
-import binascii, json, sys, time
-import replay_driver
-
-
-def load(name):
-    __import__("facewave." + name)
-    return sys.modules["facewave." + name]
-
-
-with open("/tape.json") as f:
-    tape = json.load(f)
-t0 = time.ticks_ms()
-r = replay_driver.replay(tape, load, binascii.unhexlify)
-ms = time.ticks_diff(time.ticks_ms(), t0)
-print(json.dumps({"rows": r.rows, "out": binascii.hexlify(r.console.out).decode(), "ms": ms}))
-'''
+    r = driver.replay(json.loads(json.dumps(tape)), _firmware, binascii.unhexlify, hardware)
+    return Replayed([tuple(row) for row in r.rows], bytes(r.out), time.perf_counter() - started)
 
 
 def replay_vm(tape, mpy=True, vm=None, files=None):
     """The tape replayed into the firmware in the MicroPython VM (as .mpy files, as a device
     holds them, unless mpy=False; `files` as for mpvm.run, e.g. a changed firmware module);
     seconds: the VM's own time for the replay loop, boot included."""
-    files = {"/lib/replay_driver.py": DRIVER.read_bytes(), "/tape.json": json.dumps(tape),
-             **(files or {})}
-    out = json.loads(mpvm.run(_VM_CODE, files, timeout=600, mpy=mpy, vm=vm))
+    files = {"/lib/replay_driver.py": DRIVER.read_bytes(), "/lib/hardware.py": HARDWARE,
+             "/tape.json": json.dumps(tape), **(files or {})}
+    out = json.loads(mpvm.run(JOB.read_text(), files, timeout=600, mpy=mpy, vm=vm))
     return Replayed([tuple(row) for row in out["rows"]], bytes.fromhex(out["out"]),
                     out["ms"] / 1000)
 

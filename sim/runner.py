@@ -1,6 +1,5 @@
 """Play a scenario on a virtual board in fast mode: its events at their exact times, then judge
 its expectations against the trace."""
-import importlib
 import shutil
 import tempfile
 from collections import deque
@@ -52,12 +51,15 @@ def _scenario_pattern(scenario, link, name):
         raise sc.ScenarioError("%s: pattern %r: %s" % (scenario.path, name, e)) from None
 
 
-def play(scenario, flash_dir=None):
+def play(scenario, flash_dir=None, tape=None):
+    """Run `scenario` on a new VirtualBoard (writing its inputs on `tape`, a replay.Tape, if
+    given) and judge it; answers a Run."""
     import time
 
     started = time.perf_counter()
     made = None if flash_dir else tempfile.mkdtemp(prefix="facewave-sim-")
-    board = VirtualBoard(flash_dir or made, board=scenario.board, start_tick=scenario.start_tick)
+    board = VirtualBoard(flash_dir or made, board=scenario.board, start_tick=scenario.start_tick,
+                         tape=tape)
     undo = []
     try:
         board.power_on()
@@ -201,28 +203,10 @@ def _fault(board, value, undo):
     elif name == "watchdog-starve":
         board.starve_watchdog()
     elif name == "exception":
-        undo.append(_break(arg))
-
-
-def _break(target):
-    """Make firmware call `module.attr[.attr]` raise once; answers the undo."""
-    module, _, path = target.partition(".")
-    try:
-        owner = importlib.import_module("facewave.firmware." + module)
-        parts = path.split(".")
-        for part in parts[:-1]:
-            owner = getattr(owner, part)
-        original = getattr(owner, parts[-1])
-    except (ImportError, AttributeError, ValueError):
-        raise sc.ScenarioError("fault exception %s: no such firmware function" % target) \
-            from None
-
-    def broken(*args, **kwargs):
-        setattr(owner, parts[-1], original)
-        raise RuntimeError("fault injected into %s" % target)
-
-    setattr(owner, parts[-1], broken)
-    return lambda: setattr(owner, parts[-1], original)
+        restore = board.inject(arg)
+        if restore is None:
+            raise sc.ScenarioError("fault exception %s: no such firmware function" % arg)
+        undo.append(restore)
 
 
 # -- expectations ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The virtual facewave board: the real firmware (firmware/board.py's start(), Shell.once() and
-Shell.sleep()) on fake hardware (sim/machine.py), under a virtual clock (sim/clock.py), with a
-folder as its flash and a console that a host reaches through a pty, a socket or in-process.
+"""The virtual facewave board: the real firmware (firmware/shell.py's start(), Shell.once() and
+Shell.sleep()) on the virtual hardware (sim/hardware.py: clock, machine, a folder as its flash,
+console, recorder), its console reached by a host through a pty, a socket or in-process.
 
 Time jumps straight to the firmware's next deadline (or the next scripted event, or the next
 byte from the host), so idle and hold time cost nothing. Power cuts, watchdog resets and
@@ -8,147 +8,22 @@ mpremote's interrupt behave as on a board: the motor PWM goes to 0, RAM is lost,
 keeps what was written, and the firmware boots again from the flash (or the REPL takes the
 console).
 """
+import importlib
 import json
 import math
 import os
 import random
 
-from ..firmware import VERSION
-from ..firmware import shell as fw_shell
-from ..firmware import boards, store
+from ..firmware import VERSION, boards
 from ..firmware import device as dv
-from . import clock as vclock
+from ..firmware import shell as fw_shell
 from . import hardware
-from .flashfs import FlashFS
+from .hardware import PowerCut
 from .repl import FRIENDLY, ReplConsole
 from .serial_port import Line
 
 BOOT_DELAY_MS = 100  # from power on (or reset) to the firmware's first loop
 BATTERY_MV = 4000  # a charged cell
-LED_NAMES = dv.STATES
-
-
-class PowerCut(BaseException):
-    """The supply is gone mid-operation (BaseException: no `except Exception` catches it)."""
-
-
-class FlashStoreFS(store.FS):
-    """The firmware's filesystem calls (store.FS) on the virtual flash, with a power cut that
-    can strike at the N-th write, rename or remove: half the bytes of a write land, then
-    nothing more does."""
-
-    def __init__(self, flash):
-        self.flash = flash
-        self.writes = 0  # write/rename/remove operations so far
-        self.cut_at = None  # operation number at which the power goes
-
-    def _op(self):
-        self.writes += 1
-        if self.cut_at is not None and self.writes >= self.cut_at:
-            self.cut_at = None
-            return True
-        return False
-
-    def open(self, path, mode):
-        return self.flash.open(path, mode)
-
-    def write(self, f, data):
-        if self._op():
-            f.write(data[:len(data) // 2])
-            f.flush()
-            raise PowerCut("power cut during a write")
-        f.write(data)
-        f.flush()
-
-    def rename(self, old, new):
-        if self._op():
-            raise PowerCut("power cut before a rename")
-        self.flash.rename(old, new)
-
-    def remove(self, path):
-        if self._op():
-            raise PowerCut("power cut before a remove")
-        self.flash.remove(path)
-
-    def size(self, path):
-        try:
-            return self.flash.stat(path)[6]
-        except OSError:
-            return -1
-
-    def listdir(self, path):
-        return self.flash.listdir(path)
-
-    def mkdir(self, path):
-        self.flash.mkdir(path)
-
-    def free(self, path):
-        st = self.flash.statvfs(path)
-        return st[1] * st[4]
-
-
-class Console:
-    """The firmware's console (read(n), write, wait(ms)) on the board's side of the wire, with
-    the link faults a scenario asks for (dropped, flipped, duplicated, delayed bytes)."""
-
-    def __init__(self, board):
-        self.board = board
-        self._in = bytearray()
-        self.faults = {}
-        self.rng = random.Random(1)
-        self._late = []  # [due ms, bytes] delayed input
-
-    def _pull(self):
-        if not (self._late or self.board.wire is not None or self.board.to_board.backlog):
-            return  # nothing can have arrived: the common case, once per loop iteration
-        data = self.board.wire_read()
-        if data and self.faults:
-            data = self._damage(data)
-        if self._late:
-            now = self.board.clock.ms
-            while self._late and self._late[0][0] <= now:
-                self._in += self._late.pop(0)[1]
-        if data:
-            self._in += data
-
-    def _damage(self, data):
-        f, rng, out = self.faults, self.rng, bytearray()
-        for b in data:
-            if rng.random() < f.get("drop", 0):
-                continue
-            if rng.random() < f.get("flip", 0):
-                b ^= 1 << rng.randrange(8)
-            out.append(b)
-            if rng.random() < f.get("dup", 0):
-                out.append(b)
-        if f.get("delay"):
-            self._late.append([self.board.clock.ms + f["delay"], bytes(out)])
-            return b""
-        return bytes(out)
-
-    def pending(self):
-        self._pull()
-        return len(self._in)
-
-    def next_due(self):
-        return self._late[0][0] if self._late else None
-
-    def read(self, limit):
-        self._pull()
-        data = bytes(self._in[:limit])
-        del self._in[:limit]
-        return data
-
-    def take_all(self):
-        data = bytes(self._in)
-        self._in.clear()
-        return data
-
-    def write(self, data):
-        self.board.wire_write(data)
-
-    def wait(self, ms):
-        self.board.idle(ms)
 
 
 class VirtualBoard:
@@ -157,36 +32,41 @@ class VirtualBoard:
     host tools with their own timeouts); otherwise time jumps (fast mode)."""
 
     def __init__(self, flash_dir, board=None, start_tick=0, wire=None, realtime=False,
-                 firmware=True, baud=None):
+                 firmware=True, baud=None, tape=None):
         self.flash_dir = str(flash_dir)
         os.makedirs(self.flash_dir, exist_ok=True)
-        self.clock = vclock.Clock(start=start_tick)
+        self.clock = hardware.Clock(start=start_tick)
         self.origin = self.clock.ms
-        self.flash = FlashFS(self.flash_dir)
-        self.fs = FlashStoreFS(self.flash)
+        self.flash = hardware.FolderFiles(self.flash_dir)
+        self.fs = hardware.Flash(self.flash)
         self.wire = wire
         self.realtime = realtime
         self._wall0 = None
         self.board_name = board
-        self.console = Console(self)
+        self.console = hardware.Console(self.clock, self.wire_write, self.idle, self._pull,
+                                        random.Random(1))
         # in-process host: both directions as lines (throttled when baud is given)
         self.to_board = Line(baud)
         self.to_host = Line(baud)
         self.host_rx = bytearray()
+        self.tape = tape  # a replay.Tape that writes down what crosses into the firmware
         self.shell = None
         self.repl = None
+        self.at_repl = False
         self.hw = None
+        self.motor_pin = -1
         self.powered = False
         self.boots = 0
         self.stuck = False  # the button is jammed down
         self.battery_mv = BATTERY_MV
         self.charging = False
-        self.rows = []  # the trace: (ms, level permille, led, event)
-        self._last = (None, None)
-        self._seen_log = 0
+        self.recorder = hardware.Recorder(self, dv.STATES)
+        self.rows = self.recorder.rows  # the trace: (ms, level permille, led, event)
         self._wakeups = []  # [ms, callback] scheduled outside events (button releases...)
-        self.patch_undo = []
-        if firmware and not os.path.exists(self.flash.host_path("/main.py")):
+        if tape is not None:
+            tape.board = self
+            self.console.heard = tape.rx
+        if firmware and not os.path.exists(self.flash.path("/main.py")):
             self._factory_install()
 
     # -- time ----------------------------------------------------------------------------------
@@ -205,13 +85,20 @@ class VirtualBoard:
 
     def idle(self, ms):
         """The firmware sleeps up to ms: until then, or a scripted moment, or host input."""
-        quiet = not (self.console._in or self.console._late or self.wire is not None
+        start = self.clock.ms
+        self._idle(ms)
+        if self.tape is not None and self.clock.ms < start + max(0, ms):
+            self.tape.put("wake")
+
+    def _idle(self, ms):
+        console = self.console
+        quiet = not (console.buf or console.next_due() is not None or self.wire is not None
                      or self.to_board.backlog)
-        if not quiet and (self.console.pending() or self._host_waiting()):
+        if not quiet and (console.pending() or self._host_waiting()):
             return
         target = self.clock.ms + max(0, ms)
         host = self.to_board.next_due() if self.wire is None else None
-        for due in (self._wakeups[0][0] if self._wakeups else None, self.console.next_due(),
+        for due in (self._wakeups[0][0] if self._wakeups else None, console.next_due(),
                     None if host is None else math.ceil(host * 1000)):  # up: never before it
             if due is not None and due < target:
                 target = max(due, self.clock.ms)
@@ -234,6 +121,12 @@ class VirtualBoard:
         now = round((time.monotonic() - self._wall0) * 1000)
         self.clock.advance(max(0, min(now, target) - self.clock.ms))
 
+    def jump(self, ms):
+        """Time passes outside the firmware's sleep (boot, power off, a hung loop)."""
+        if self.tape is not None and ms > 0:
+            self.tape.put("jump", self.clock.ms + ms)
+        self.clock.advance(ms)
+
     def _run_wakeups(self):
         while self._wakeups and self._wakeups[0][0] <= self.clock.ms:
             self._wakeups.pop(0)[1]()
@@ -244,12 +137,21 @@ class VirtualBoard:
             self.to_board.next_due() is not None and \
             self.to_board.next_due() <= self.seconds()
 
-    def wire_read(self):
+    def _pull(self):
+        """Bytes on their way to the board reach its console (once per loop pass: the common
+        case, nothing can have arrived, costs one test)."""
         if self.wire is not None:
-            return self.wire.read_available()
-        return self.to_board.pop(self.seconds())
+            data = self.wire.read_available()
+        elif self.to_board.backlog:
+            data = self.to_board.pop(self.seconds())
+        else:
+            return
+        if data:
+            self.console.put(data)
 
     def wire_write(self, data):
+        if self.tape is not None:
+            self.tape.out += data
         if self.wire is not None:
             self.wire.write(data)
         else:
@@ -271,12 +173,12 @@ class VirtualBoard:
         deploy = os.path.join(os.path.dirname(fw_shell.__file__), "deploy")
         for name in ("boot.py", "main.py"):
             with open(os.path.join(deploy, name), "rb") as src, \
-                    open(self.flash.host_path("/" + name), "wb") as dst:
+                    open(self.flash.path("/" + name), "wb") as dst:
                 dst.write(src.read())
-        os.makedirs(self.flash.host_path("/fw/a"), exist_ok=True)
-        with open(self.flash.host_path("/fw/a/manifest.json"), "w") as f:
+        os.makedirs(self.flash.path("/fw/a"), exist_ok=True)
+        with open(self.flash.path("/fw/a/manifest.json"), "w") as f:
             json.dump({"version": VERSION, "files": {}}, f)
-        with open(self.flash.host_path("/fw/slot"), "w") as f:
+        with open(self.flash.path("/fw/slot"), "w") as f:
             f.write("a")
 
     def _installed_version(self):
@@ -304,30 +206,40 @@ class VirtualBoard:
         if self.hw is not None:
             self._power_down()
         self.hw = hardware.Hardware(self.clock)
-        self.machine = self.hw.module()
+        if self.tape is not None:
+            self.hw.heard = self.tape.input
+        self.machine = self.hw.machine()
         self.powered = True
         self.boots += 1
+        self.fresh = True
         self._apply_inputs()
-        self.clock.advance(BOOT_DELAY_MS)
+        self.jump(BOOT_DELAY_MS)
         self.event("power on")
-        if os.path.exists(self.flash.host_path("/main.py")):
+        if os.path.exists(self.flash.path("/main.py")):
             self._start_firmware()
         else:
             self._start_repl(banner=True)
 
     def _start_firmware(self):
         self.repl = None
-        prof_name = self._chosen_board()
-        data = boards.load(prof_name)
-        self.motor_pin = data["motor"]["pin"]
-        self.shell = fw_shell.start(self.machine, self.clock, self.console, prof_name,
-                                    fs=self.fs, version=self._installed_version())
+        self.at_repl = False
+        name = self._chosen_board()
+        if self.tape is not None:
+            self.tape.boot(name, self._installed_version(), self.fresh)
+        self.fresh = False
+        self.motor_pin = boards.load(name)["motor"]["pin"]
+        self.shell = fw_shell.start(self.machine, self.clock, self.console, name, fs=self.fs,
+                                    version=self._installed_version())
         self.prof = self.shell.prof
         self._apply_inputs()
-        self._seen_log = 0
+        self.recorder.seen_log = 0
 
     def _start_repl(self, banner=True, pending=b""):
+        if self.tape is not None:
+            self.tape.problem = self.tape.problem or \
+                "the REPL took the console at %d ms" % self.ms
         self.shell = None
+        self.at_repl = True
         self.repl = ReplConsole(
             _ReplPort(self), self.flash_dir, on_soft_reset=self._repl_soft_reset,
             on_reset=self.power_on, modules={"machine": self.machine, "time": _VTime(self)})
@@ -337,31 +249,46 @@ class VirtualBoard:
 
     def _repl_soft_reset(self, run_main):
         self.hw.soft_reset()
-        if run_main and os.path.exists(self.flash.host_path("/main.py")):
+        if run_main and os.path.exists(self.flash.path("/main.py")):
             self.event("soft reset")
             self._start_firmware()
             return True
         return False
 
     def _power_down(self):
-        hw = self.hw
-        if hw.wdt is not None:
-            hw.wdt.stop()
-        for w in list(self.clock._waiters):
-            self.clock.cancel(w)  # timers die with the power
+        if self.tape is not None:
+            self.tape.put("down")
+        self.hw.power_down()
         self.flash.close_all()
         self.shell = None
         self.repl = None
+        self.at_repl = False
         self.powered = False
-        self._record(force=True, level=0)
+        self.recorder.record(force=True, level=0)
 
     def power_cut(self, off_ms=200):
         """The supply goes: motor stops, RAM is lost, the flash keeps what it had; power
         returns after off_ms."""
         self.event("power cut")
         self._power_down()
-        self.clock.advance(off_ms)
+        self.jump(off_ms)
         self.power_on()
+
+    def inject(self, target):
+        """Make the firmware call `module.attr[.attr]` raise once; answers the undo, or None
+        when there is no such function."""
+        module, _, path = target.partition(".")
+        try:
+            owner = importlib.import_module("facewave.firmware." + module)
+            parts = path.split(".")
+            for part in parts[:-1]:
+                owner = getattr(owner, part)
+            getattr(owner, parts[-1])
+        except (ImportError, AttributeError, ValueError):
+            return None
+        if self.tape is not None:
+            self.tape.put("fault", target)
+        return hardware.break_once(owner, parts[-1], target)
 
     # -- the world outside the firmware --------------------------------------------------------
     def _apply_inputs(self):
@@ -400,18 +327,18 @@ class VirtualBoard:
 
     # -- running -------------------------------------------------------------------------------
     def step(self):
-        """One loop iteration of whatever has the console, then its sleep."""
+        """One loop pass of whatever has the console, then its sleep."""
         if not self.powered:
             self.power_on()
+        expired = self.hw.wdt_expired
         if self.shell is not None:
-            expired = self.hw.wdt_expired
             try:
-                self.shell.once()
-                self._record()
+                self._once()
+                self.recorder.record()
                 self.shell.sleep()
             except KeyboardInterrupt:  # mpremote's interrupt: the REPL gets the console
                 self.shell.interrupted()
-                self._record()
+                self.recorder.record()
                 self.event("repl")
                 rest = self.shell.link.rest + self.console.take_all()
                 self.wire_write(b"Traceback (most recent call last):\r\n"
@@ -419,18 +346,24 @@ class VirtualBoard:
                 self._start_repl(banner=True, pending=rest)
             except PowerCut:
                 self.power_cut()
-            if self.hw is not None and self.hw.wdt_expired > expired and self.shell:
-                self.event("watchdog reset")
-                self.power_on()
         else:
-            expired = self.hw.wdt_expired
             data = self.console.read(1 << 20)
             if data:
                 self.repl.feed(data)
             self.idle(50)
-            if self.hw.wdt_expired > expired:  # at the REPL too: a started watchdog runs on
-                self.event("watchdog reset")
-                self.power_on()
+        if self.hw is not None and self.hw.wdt_expired > expired:  # at the REPL too
+            self.event("watchdog reset")
+            self.power_on()
+
+    def _once(self):
+        tape = self.tape
+        if tape is None:
+            return self.shell.once()
+        tape.once(self.clock.ms)
+        try:
+            self.shell.once()
+        finally:
+            tape.in_once = False
 
     def run_for(self, ms):
         end = self.clock.ms + ms
@@ -444,46 +377,20 @@ class VirtualBoard:
         when it expires (the motor keeps its last drive until then, as on a board)."""
         self.event("hang")
         wdt = self.hw.wdt
-        self.clock.advance(wdt._fed + wdt.timeout + 1 - self.clock.ms)
+        self.jump(wdt.fed + wdt.timeout + 1 - self.clock.ms)
         self.event("watchdog reset")
         self.power_on()
 
     # -- the trace ---------------------------------------------------------------------------
     def level(self):
         """The motor level the PWM is driving, permille (what a scope would show)."""
-        if self.hw is None or not self.powered:
-            return 0
-        duty = self.hw.duty(getattr(self, "motor_pin", -1))
-        return (duty * 1000 + 65534) // 65535
+        return self.recorder.level()
 
     def led(self):
-        if self.shell is None or self.shell.device is None:
-            return "repl" if self.repl is not None else "off"
-        return LED_NAMES[self.shell.device.led.mode] if self.shell.device.led.mode >= 0 \
-            else "off"
+        return self.recorder.led()
 
     def event(self, text):
-        self.rows.append((self.ms, self.level(), self.led(), text))
-
-    def _record(self, force=False, level=None):
-        """Add a row when the motor level or the LED changes, and the new log entries. Runs
-        after every loop iteration, so the common case (nothing changed) is kept cheap."""
-        shell = self.shell
-        d = shell.device if shell is not None else None
-        lv = self.level() if level is None else level
-        mode = d.led.mode if d is not None and self.powered else -2
-        if force or lv != self._last[0] or mode != self._last[1]:
-            self._last = (lv, mode)
-            self.rows.append((self.ms, lv, self.led(), ""))
-        if d is None:
-            return
-        if d.log.seq > self._seen_log:
-            led = self.led()
-            for _, tick, kind, arg in d.log.entries(self._seen_log):
-                at = self.ms - vclock.ticks_diff(self.clock.ticks_ms(), tick)
-                self.rows.append((at, lv, led, kind + ("" if arg in (0, None, "") else
-                                                       " " + str(arg))))
-            self._seen_log = d.log.seq
+        self.recorder.event(text)
 
     def device_events(self, kind):
         """Times (ms) of the device log entries of `kind` in the trace (e.g. "cue")."""
@@ -515,8 +422,8 @@ class _VTime:
     def __init__(self, board):
         clock = board.clock
         self.ticks_ms = clock.ticks_ms
-        self.ticks_add = vclock.ticks_add
-        self.ticks_diff = vclock.ticks_diff
+        self.ticks_add = clock.ticks_add
+        self.ticks_diff = clock.ticks_diff
         self.sleep_ms = clock.sleep_ms
         self.sleep = clock.sleep
         self.time = lambda: clock.ms // 1000

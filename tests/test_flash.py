@@ -308,9 +308,8 @@ def test_a_damaged_slot_is_caught_on_real_micropython_and_logged_by_the_firmware
     raw = bytearray(tree["/fw/b/facewave/engine.mpy"])
     raw[len(raw) // 2] ^= 0x01
     tree["/fw/b/facewave/engine.mpy"] = bytes(raw)
-    driver = Path(mpvm.__file__).with_name("replay_driver.py").read_text()
     tree.update({"/fw/slot": "b", "/boot.py": BOOT.read_text(),
-                 mpvm.VM_MACHINE: mpvm.VM_MACHINE_SRC, "/lib/replay_driver.py": driver})
+                 **mpvm.vm_lib()})
     out = mpvm.run("exec(open('/boot.py').read())\n"  # puts the slot before /lib
                    "import machine, time\nfrom facewave import shell as fw\n"
                    "shell = fw.start(machine, time, None, 'pico', note=BOOT_NOTE)\n"

@@ -3,7 +3,7 @@ from device_kit import Patterns, hold, profile
 from facewave.firmware import shell
 from facewave.firmware import device as dv
 from facewave.firmware.settings import Settings
-from facewave.sim import clock as vclock
+
 from facewave.sim import hardware as fake
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,10 +58,10 @@ class Echo:
         pass
 
 
-def make(tmp_path, prof=PICO, start=vclock.WRAP - 3000):
-    clock = vclock.Clock(start=start)
+def make(tmp_path, prof=PICO, start=fake.WRAP - 3000):
+    clock = fake.Clock(start=start)
     b = fake.Hardware(clock)
-    m = b.module()
+    m = b.machine()
     b.set_mv(BAT, 4000 * 1000 // prof.battery_ratio)
     b.drive(CHG, 1)  # TP4056 CHRG high: not charging
     b.drive(BUTTON, 1)  # pulled up: not pressed
@@ -89,7 +89,7 @@ def press(sh, b, held=80):
 
 
 def test_boot_drives_the_motor_pin_low_before_anything_else(tmp_path, monkeypatch):
-    clock = vclock.Clock()
+    clock = fake.Clock()
     b = fake.install(clock)
     try:
         monkeypatch.chdir(tmp_path)
@@ -110,7 +110,7 @@ def test_a_bad_profile_leaves_the_motor_off_and_says_why(tmp_path, monkeypatch, 
     data = copy.deepcopy(boards.load("pico"))
     del data["button"]["pin"]
     monkeypatch.setattr(boards, "load", lambda name: data)
-    clock = vclock.Clock()
+    clock = fake.Clock()
     b = fake.install(clock)
     try:
         shell.run("pico")

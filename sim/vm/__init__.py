@@ -1,0 +1,1 @@
+"""What runs inside the MicroPython VM: job files and the harness shared with CPython."""

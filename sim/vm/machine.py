@@ -1,0 +1,15 @@
+"""`machine` in the MicroPython VM, which has none: the virtual hardware of sim/hardware.py
+on a clock that does not move (what the VM tier measures does not wait)."""
+from hardware import Clock, Hardware
+
+hw = Hardware(Clock(), record=False)
+_m = hw.machine()
+Pin = _m.Pin
+PWM = _m.PWM
+ADC = _m.ADC
+WDT = _m.WDT
+Timer = _m.Timer
+mem32 = _m.mem32
+bitstream = _m.bitstream
+reset_cause = _m.reset_cause
+unique_id = _m.unique_id
