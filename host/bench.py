@@ -85,16 +85,16 @@ def run_bench(print_fn):
 
 def _sim_figures(print_fn):
     """The whole firmware on the virtual board: CPython fast mode, then the MicroPython VM."""
-    from .sim import replay, runner
-    from .sim import scenario as sc
+    from .scenarios import compare, runner
+    from .scenarios import spec as sc
 
     best = min((runner.session(ROUTINE) for _ in range(3)), key=lambda s: s.seconds)
     print_fn("simulator, full firmware (board shell, device, engine, protocol):")
     print_fn("  %s session (%d s) in fast mode, CPython   %8.3f s, %s x real time"
              % (ROUTINE, (best.ended - best.started) // 1000, best.seconds,
                 "{:,.0f}".format(best.speedup)))
-    morning = sc.load(Path(runner.__file__).parent / "scenarios" / "morning.toml")
-    cmp = replay.compare(morning)
+    morning = sc.load(Path(sc.__file__).with_name("morning.toml"))
+    cmp = compare.compare(morning)
     print_fn("  morning scenario (%d s) on the MicroPython VM %6.3f s, %s x real time; traces"
              " %s" % (morning.until // 1000, cmp.vm.seconds, "{:,.0f}".format(cmp.speedup),
                       "identical to CPython" if cmp.difference is None else
@@ -153,7 +153,7 @@ def run_link_bench(print_fn):
     import statistics
 
     from .link import Link
-    from .sim.runner import compile_for
+    from .scenarios.runner import compile_for
     from .sim.serial_port import line_time
 
     line_rate = LINK_BAUD / 10  # bytes per second, 8N1

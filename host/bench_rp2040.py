@@ -59,7 +59,7 @@ def _timed(board, args):
 def run_rp2040_bench(print_fn, uf2=None):
     from .link import Link
     from .sim import rp2040
-    from .sim.runner import compile_for
+    from .scenarios.runner import compile_for
 
     try:
         board = rp2040.Rp2040Board(uf2=uf2)

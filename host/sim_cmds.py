@@ -215,16 +215,16 @@ class _Stop(BaseException):
 
 
 def _run(args):
-    from .sim import runner
-    from .sim import scenario as sc
+    from .scenarios import runner
+    from .scenarios import spec as sc
 
     scenario = sc.load(args.scenario)
     flash = _flash_dir(args) if args.flash else None
     both = None
     if args.mpy:
-        from .sim import replay
+        from .scenarios import compare
 
-        both = replay.compare_cli(scenario, flash)
+        both = compare.compare_cli(scenario, flash)
         run = both.record.run
     else:
         run = runner.play(scenario, flash)
@@ -254,7 +254,7 @@ def _outputs(args, board, name, until):
         Path(args.trace).write_text(board.csv())
     if args.plot:
         from . import preview
-        from .sim import runner
+        from .scenarios import runner
 
         preview.plot(runner.trace_of(board, name, until), args.plot, title=name,
                      events=runner.marked_events(board))
@@ -277,7 +277,7 @@ def do_demo(args):
     press, a whole session in virtual time, a summary and a plot."""
     from .firmware.verifier import pct
     from .preview import seconds
-    from .sim import runner
+    from .scenarios import runner
 
     _check_board(args.board)
     wall = time.perf_counter()

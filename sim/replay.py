@@ -1,33 +1,24 @@
-"""The MicroPython tier: any scenario played on CPython, then replayed into the same firmware
-on CPython and on the MicroPython VM, and the three traces compared exactly.
+"""Replays: a run of the CPython virtual board written on a Tape, replayed into the same
+firmware on CPython and on the MicroPython VM (facewave.scenarios.compare compares the three).
 
-Record: the scenario runs on a VirtualBoard with a Tape, which writes down, with its virtual
-time and loop pass, everything that crosses into the firmware (see replay_driver.py for the
-list), plus the flash as it was at the first boot. Replay:
-replay_driver.py, one source file that both interpreters run unchanged, boots
-firmware/board.py's start() on its own fake machine, clock and flash and plays the tape. The
-trace rows the firmware causes (motor level, LED, device log, zones and cues) must be equal in
-the recorded run, the CPython replay and the VM replay; so must every byte the firmware wrote
-to its console.
+Record: a VirtualBoard with a Tape writes down, with its virtual time and loop pass,
+everything that crosses into the firmware (see replay_driver.py for the list), plus the flash
+as it was at the first boot. Replay: replay_driver.py, one source file that both interpreters
+run unchanged, boots firmware/shell.py's start() on sim/hardware.py and plays the tape.
 """
 import binascii
 import importlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-from . import hardware, mpvm, runner
+from . import hardware, mpvm
 from . import replay_driver as driver
 
 DRIVER = Path(driver.__file__)
 HARDWARE = Path(hardware.__file__).read_bytes()
 JOB = Path(__file__).with_name("vm") / "replay_job.py"
-
-
-class ReplayError(RuntimeError):
-    """A run that the replay cannot reproduce (e.g. the REPL took the console)."""
 
 
 class Tape:
@@ -92,28 +83,6 @@ def _snapshot(root):
     return files, sorted(dirs)
 
 
-class Record:
-    """A scenario's recorded CPython run: run (runner.Run), tape (dict), rows (the
-    firmware's rows of its trace), out (bytes the firmware wrote to the console)."""
-
-    def __init__(self, run, tape, rows, out):
-        self.run = run
-        self.tape = tape
-        self.rows = rows
-        self.out = out
-
-
-def record(scenario, flash_dir=None):
-    """Play `scenario` (sim.scenario) on a VirtualBoard with a Tape; answers a Record."""
-    tape = Tape()
-    run = runner.play(scenario, flash_dir, tape=tape)
-    if tape.problem:
-        raise ReplayError("%s cannot be replayed: %s" % (scenario.name, tape.problem))
-    tape.put("end")
-    rows = [tuple(r) for r in run.board.recorder.firmware_rows()]
-    return Record(run, tape.as_dict(), rows, bytes(tape.out))
-
-
 class Replayed:
     """A replay's trace rows, console output and the wall time the replay loop took."""
 
@@ -145,63 +114,6 @@ def replay_vm(tape, mpy=True, vm=None, files=None):
                     out["ms"] / 1000)
 
 
-def first_difference(a, b):
-    """(index, row of a or None, row of b or None) where two traces first differ, or None."""
-    for i in range(max(len(a), len(b))):
-        x = a[i] if i < len(a) else None
-        y = b[i] if i < len(b) else None
-        if x != y:
-            return i, x, y
-    return None
-
-
-class Comparison:
-    """A scenario on both interpreters: the record, both replays, and the first difference
-    (a one-line description, or None when all three traces and outputs agree)."""
-
-    def __init__(self, rec, cpy, mp):
-        self.record = rec
-        self.cpython = cpy
-        self.vm = mp
-        self.virtual_ms = rec.tape["tape"][-1][1] - rec.tape["origin"]
-        self.difference = (_differ("the CPython run", rec.rows, rec.out, "its CPython replay",
-                                   cpy.rows, cpy.out)
-                           or _differ("CPython", cpy.rows, cpy.out, "MicroPython", mp.rows,
-                                      mp.out))
-
-    @property
-    def speedup(self):
-        """Virtual time over the VM's wall time for the replay."""
-        return self.virtual_ms / 1000 / max(self.vm.seconds, 1e-3)
-
-    def summary(self):
-        return {"same": self.difference is None, "difference": self.difference,
-                "rows": len(self.vm.rows), "frames": len(frames(self.vm.out)),
-                "vm_seconds": round(self.vm.seconds, 3), "speedup": round(self.speedup)}
-
-    def report(self):
-        """Print the verdict: stdout when the traces agree, stderr naming the first
-        difference when they do not."""
-        if self.difference:
-            print("facewave: the firmware behaves differently on MicroPython: %s"
-                  % self.difference, file=sys.stderr)
-            return
-        print("MicroPython VM: the same trace (%d rows) and console output (%d frames); the "
-              "replay ran %.1f s of virtual time in %.2f s, %.0fx real time"
-              % (len(self.vm.rows), len(frames(self.vm.out)), self.virtual_ms / 1000,
-                 self.vm.seconds, self.speedup))
-
-
-def _differ(an, a, a_out, bn, b, b_out):
-    d = first_difference(a, b)
-    if d:
-        return "trace row %d: %s %s, %s %s" % (d[0] + 1, an, _row(d[1]), bn, _row(d[2]))
-    d = first_difference(frames(a_out), frames(b_out))
-    if d:
-        return "console output frame %d: %s %r, %s %r" % (d[0] + 1, an, d[1], bn, d[2])
-    return None
-
-
 def frames(out):
     """The firmware's console output as [(frame type, seq, payload)], with JSON payloads
     parsed: MicroPython's dicts keep no insertion order, so its JSON keys come in another
@@ -225,25 +137,3 @@ def frames(out):
                     pass
             got.append((dec.type, dec.seq, payload))
     return got
-
-
-def _row(row):
-    return "(no row)" if row is None else "%d ms, level %d, %s, %r" % tuple(row)
-
-
-def compare(scenario, flash_dir=None, mpy=True, vm=None):
-    """Record `scenario` on CPython, replay it on CPython and on the MicroPython VM."""
-    rec = record(scenario, flash_dir)
-    return Comparison(rec, replay_cpython(rec.tape), replay_vm(rec.tape, mpy=mpy, vm=vm))
-
-
-def compare_cli(scenario, flash_dir=None):
-    """compare() with the VM's absence or a run it cannot replay as one-line errors."""
-    from ..errors import FacewaveError
-
-    try:
-        return compare(scenario, flash_dir)
-    except mpvm.VMUnavailable as e:
-        raise FacewaveError("--mpy: %s" % e, 2) from None
-    except (ReplayError, mpvm.VMError) as e:
-        raise FacewaveError("--mpy: %s" % str(e).strip().splitlines()[-1], 1) from None

@@ -15,7 +15,7 @@ from facewave.bench import big_program
 from facewave.firmware import VERSION
 from facewave.firmware import bytecode as bc
 from facewave.link import Link
-from facewave.sim import runner
+from facewave.scenarios import runner
 from facewave.sim.virtual_board import VirtualBoard
 
 

@@ -18,7 +18,7 @@ from device_kit import EmulatedPico, emulated_pico, mpremote
 from facewave.bench import big_program
 from facewave.firmware import store
 from facewave.link import Link
-from facewave.sim import runner
+from facewave.scenarios import runner
 from facewave.sim.virtual_board import VirtualBoard
 
 TIMEOUT_S = 600  # wall time for one command: the emulator runs busy code at 0.2-0.5x

@@ -14,11 +14,11 @@ import serial
 from facewave.firmware import device as dv
 from facewave.library import builtin_names
 from facewave.link import Link
-from facewave.sim import runner
-from facewave.sim import scenario as sc
+from facewave.scenarios import runner
+from facewave.scenarios import spec as sc
 from facewave.sim.virtual_board import SimSerial, VirtualBoard
 
-SCENARIOS = sorted((Path(runner.__file__).parent / "scenarios").glob("*.toml"))
+SCENARIOS = sc.builtin()
 GOLDEN = Path(__file__).parent / "golden" / "scenarios"
 
 

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from facewave.library import builtin_names
-from facewave.sim import replay, runner
-from facewave.sim import scenario as sc
+from facewave.scenarios import compare
+from facewave import firmware
+from facewave.sim import replay
+from facewave.scenarios import spec as sc
 
-SCENARIOS = sorted((Path(runner.__file__).parent / "scenarios").glob("*.toml"))
-FIRMWARE = Path(runner.__file__).parent.parent / "firmware"
+SCENARIOS = sc.builtin()
+FIRMWARE = Path(firmware.__file__).parent
 
 # What the built-in scenarios leave out: a power cut at a settings write, a double press, link
 # damage (flipped, dropped, delayed bytes), line noise, a brown-out, the charger, a long hold.
@@ -77,7 +79,7 @@ def extra(tmp_path):
 
 
 def _recorded(scenario):
-    rec = replay.record(scenario)
+    rec = compare.record(scenario)
     assert rec.run.failures == []
     return rec
 
@@ -102,7 +104,7 @@ def test_the_replay_covers_power_cuts_at_a_write_link_damage_and_the_charger(ext
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_builtin_scenario_gives_the_same_trace_on_the_micropython_vm(vm, path):
-    both = replay.compare(sc.load(path), vm=vm)
+    both = compare.compare(sc.load(path), vm=vm)
     assert both.difference is None
     assert both.vm.rows == both.record.rows and len(both.vm.rows) > 100
     print("%s on the MicroPython VM (.mpy): %.0f s of virtual time in %.2f s, %.0fx real time"
@@ -110,7 +112,7 @@ def test_builtin_scenario_gives_the_same_trace_on_the_micropython_vm(vm, path):
 
 
 def test_extra_faults_give_the_same_trace_on_the_micropython_vm(vm, extra):
-    both = replay.compare(extra, vm=vm)
+    both = compare.compare(extra, vm=vm)
     assert both.difference is None
     assert replay.frames(both.vm.out) == replay.frames(both.record.out)
 
@@ -122,7 +124,7 @@ def test_a_firmware_that_differs_on_the_vm_is_caught_at_its_first_row(vm):
     assert changed != src
     cpy = replay.replay_cpython(rec.tape)
     mp = replay.replay_vm(rec.tape, vm=vm, files={"/lib/facewave/shell.py": changed})
-    index, want, got = replay.first_difference(cpy.rows, mp.rows)
+    index, want, got = compare.first_difference(cpy.rows, mp.rows)
     assert want[:1] == got[:1] and want[1] > got[1]  # same moment, a weaker motor
     assert all(r[1] == 0 for r in cpy.rows[:index])  # everything before it agreed: motor off
 
@@ -136,15 +138,15 @@ def test_a_different_console_reply_is_caught(monkeypatch):
                         lambda self: dict(hello(self), extra=1))
     cpy = replay.replay_cpython(rec.tape)
     assert cpy.rows == rec.rows
-    why = replay._differ("the run", rec.rows, rec.out, "the replay", cpy.rows, cpy.out)
+    why = compare._differ("the run", rec.rows, rec.out, "the replay", cpy.rows, cpy.out)
     assert why.startswith("console output frame 1: the run (128, ")
 
 
 def test_a_run_that_enters_the_repl_is_refused_in_one_line(tmp_path):
     path = tmp_path / "repl.toml"
     path.write_text('until = "2s"\n\n[[at]]\ntime = "1s"\nserial = "\\r\\u0003"\n')
-    with pytest.raises(replay.ReplayError, match="the REPL took the console at 1"):
-        replay.record(sc.load(path))
+    with pytest.raises(compare.ReplayError, match="the REPL took the console at 1"):
+        compare.record(sc.load(path))
 
 
 def test_sim_run_mpy_reports_the_same_trace_and_its_speed(vm):
@@ -160,7 +162,7 @@ def test_same_trace_across_the_ticks_wrap(vm, tmp_path):
     path = tmp_path / "wrap.toml"
     faults = next(p for p in SCENARIOS if p.stem == "faults")
     path.write_text("start_tick = %d\n%s" % ((1 << 30) - 60000, faults.read_text()))
-    both = replay.compare(sc.load(path), vm=vm)
+    both = compare.compare(sc.load(path), vm=vm)
     assert both.difference is None and len(both.vm.rows) > 100
 
 
@@ -170,5 +172,5 @@ def test_each_builtin_routine_through_the_whole_firmware_is_the_same_on_micropyt
     scenario = sc.parse('patterns = ["%s"]\nuntil = "190s"\n\n[[at]]\ntime = "1s"\n'
                         'command = "play %s"\n\n[[expect]]\nevent = "end"\n' % (name, name),
                         "%s.toml" % name)
-    result = replay.compare(scenario, vm=vm)
+    result = compare.compare(scenario, vm=vm)
     assert result.difference is None, result.difference

@@ -12,7 +12,7 @@ import pytest
 
 from ..lang.lexer import Token, duration
 from . import runner
-from .virtual_board import VirtualBoard
+from ..sim.virtual_board import VirtualBoard
 
 
 class BoardHandle:

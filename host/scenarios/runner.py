@@ -7,8 +7,8 @@ from collections import deque
 from ..errors import FacewaveError
 from ..firmware.profile import Profile
 from ..firmware.verifier import pct
-from . import scenario as sc
-from .virtual_board import SimSerial, VirtualBoard
+from . import spec as sc
+from ..sim.virtual_board import SimSerial, VirtualBoard
 
 PRESS_MS = {"short": 150, "long": 1500}
 DOUBLE_GAP_MS = 150

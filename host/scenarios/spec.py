@@ -97,6 +97,11 @@ class Scenario:
         self.start_tick = start_tick
 
 
+def builtin():
+    """The built-in scenarios' files (morning, battery, faults), beside this module."""
+    return sorted(Path(__file__).parent.glob("*.toml"))
+
+
 def load(path):
     path = Path(path)
     try:
