@@ -92,19 +92,12 @@ class Button:
         """Ticks from now until poll() may have something new, or -1 for "only on an edge"."""
         d = _NEVER
         if self.raw != self.down:
-            d = _sooner(d, ticks.diff(ticks.add(self._t_raw, self.debounce_ms), now))
+            d = ticks.sooner(d, ticks.diff(ticks.add(self._t_raw, self.debounce_ms), now))
         if self.down:
             if not self._long:
-                d = _sooner(d, ticks.diff(ticks.add(self._t_down, self.long_ms), now))
+                d = ticks.sooner(d, ticks.diff(ticks.add(self._t_down, self.long_ms), now))
             elif not self._stuck:
-                d = _sooner(d, ticks.diff(ticks.add(self._t_down, self.stuck_ms), now))
+                d = ticks.sooner(d, ticks.diff(ticks.add(self._t_down, self.stuck_ms), now))
         elif self._pending and self.raw == 0:  # (a bouncing press settles first)
-            d = _sooner(d, ticks.diff(ticks.add(self._t_up, self.double_ms), now))
+            d = ticks.sooner(d, ticks.diff(ticks.add(self._t_up, self.double_ms), now))
         return d
-
-
-def _sooner(d, e):
-    """The smaller of two delays where -1 means none; a past delay counts as 0."""
-    if e < 0:
-        e = 0
-    return e if d < 0 or e < d else d

@@ -368,9 +368,12 @@ class Device:
                 if self.motor.rests != self._rests:
                     self._rests = self.motor.rests
                     self.log.add(now, log.REST, self.motor.heat)
-                d = _sooner(d, self.session.next, now)
-                d = _sooner(d, self.engine.next, now)
-                d = _sooner(d, self.motor.next, now)
+                if self.session.next != NEVER:  # (no loop over a tuple: it would allocate)
+                    d = ticks.sooner(d, ticks.diff(self.session.next, now))
+                if self.engine.next != NEVER:
+                    d = ticks.sooner(d, ticks.diff(self.engine.next, now))
+                if self.motor.next != NEVER:
+                    d = ticks.sooner(d, ticks.diff(self.motor.next, now))
         elif st == PAUSED:
             d = self._timeout(now, self.prof.session_pause_off_ms, d)
         elif st == UPLOADING:
@@ -387,7 +390,8 @@ class Device:
         if self.battery.state == BAT_LOW and (mode == IDLE or mode == RUNNING or mode == PAUSED):
             mode = LOW
         self.led.update(now, mode)
-        d = _sooner(d, self.led.next, now)
+        if self.led.next != NEVER:
+            d = ticks.sooner(d, ticks.diff(self.led.next, now))
         b = self.button.deadline(now)
         if b >= 0 and (d < 0 or b < d):
             d = b
@@ -398,7 +402,7 @@ class Device:
         """Leave a waiting state after `ms` without activity; the delay until then otherwise."""
         left = ms - ticks.diff(now, self._since)
         if left > 0:
-            return _sooner(d, ticks.add(now, left), now)
+            return ticks.sooner(d, left)
         st = self.state
         if st == PAUSED:
             self._halt(now, log.STOP, self.routine)
@@ -409,7 +413,7 @@ class Device:
             self.state = OFF
             self.log.add(now, log.OFF)
         self._since = now
-        return d if self.state == OFF else _sooner(d, now, now)
+        return d if self.state == OFF else 0
 
     def _pattern(self, now):
         """The pattern's level; a pattern without zones starts again where its last turn ended."""
@@ -550,13 +554,3 @@ def _why(e):
     if len(e.args) == 2 and isinstance(e.args[1], str):
         return e.args[1]
     return "%s" % e
-
-
-def _sooner(d, t, now):
-    """The smaller delay of d and absolute tick t (NEVER for none); the past counts as 0."""
-    if t == NEVER:
-        return d
-    e = ticks.diff(t, now)
-    if e < 0:
-        e = 0
-    return e if d < 0 or e < d else d

@@ -75,7 +75,7 @@ class Motor:
             if over > 0:
                 out = 0
                 wait = _MAX_WAIT if over > 60 * self.cool else over * 1000 // self.cool + 1
-                d = _sooner(d, wait)
+                d = ticks.sooner(d, wait)
             else:
                 self.hot = False
                 self._since = now
@@ -88,18 +88,18 @@ class Motor:
             if e < self.soft_ms:
                 late = e % step
                 out = out * (e - late) // self.soft_ms
-                d = _sooner(d, step - late)
+                d = ticks.sooner(d, step - late)
             else:
                 self._since = _NEVER
         if out > 0 and self._end != _NEVER:
             left = ticks.diff(self._end, now)
             if left <= 0:
                 out = 0
-                d = _sooner(d, left)
+                d = ticks.sooner(d, left)
             elif left < self.fade_ms:
                 early = left % step  # until the next point of the grid that ends at _end
                 out = out * (left + (step - early if early else 0)) // self.fade_ms
-                d = _sooner(d, early or step)
+                d = ticks.sooner(d, early or step)
         if out > 0:
             if self._on == _NEVER:
                 self._on = now
@@ -111,15 +111,15 @@ class Motor:
                 self._rest = ticks.add(now, self.rest_ms)
                 self._on = self._kick = _NEVER
                 self.rests += 1
-                d = _sooner(d, self.rest_ms)
+                d = ticks.sooner(d, self.rest_ms)
             else:
-                d = _sooner(d, self.max_on - on_for)
+                d = ticks.sooner(d, self.max_on - on_for)
                 if self._kick != _NEVER:
                     left = ticks.diff(self._kick, now)
                     if left > 0:
                         if out < self.kick_level:
                             out = self.kick_level
-                        d = _sooner(d, left)
+                        d = ticks.sooner(d, left)
                     else:
                         self._kick = _NEVER
         else:
@@ -129,7 +129,7 @@ class Motor:
         if out > self.cool:
             room = self.heat_cap - self.heat
             rise = out - self.cool
-            d = _sooner(d, _MAX_WAIT if room > 60 * rise else room * 1000 // rise + 1)
+            d = ticks.sooner(d, _MAX_WAIT if room > 60 * rise else room * 1000 // rise + 1)
         self.level = out
         self.next = _NEVER if d < 0 else ticks.add(now, d)
         return out
@@ -151,9 +151,3 @@ class Motor:
         if self.heat >= self.heat_cap and not self.hot:
             self.hot = True
             self.rests += 1
-
-
-def _sooner(d, e):
-    if e < 0:
-        e = 0
-    return e if d < 0 or e < d else d

@@ -26,3 +26,10 @@ def diff(a, b):
     elif d < -_HALF:
         d = d + _HALF + _HALF
     return d
+
+
+def sooner(d, e):
+    """The smaller of two delays in ms, d -1 for none; a past delay e counts as 0."""
+    if e < 0:
+        e = 0
+    return e if d < 0 or e < d else d
