@@ -12,13 +12,13 @@ virtual hardware of sim/hardware.py. Each call starts one node process (about 0.
 """
 import base64
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from . import node
 from .vm import harness
 
 NPM_PACKAGE = "@micropython/micropython-webassembly-pyscript"
@@ -54,28 +54,10 @@ class VM:
 
 
 def find_vm():
-    """Find node and the npm package: $FACEWAVE_MPVM (the package's directory), else a
+    """Find node and the npm package: $FACEWAVE_MPVM (the package's folder), else a
     node_modules folder above the facewave package or the current directory."""
-    node = shutil.which("node")
-    if node is None:
-        raise VMUnavailable("node (Node.js >= 18) is not on PATH; install it, then run `npm ci` "
-                            "in the facewave checkout")
-    env = os.environ.get("FACEWAVE_MPVM")
-    if env:
-        package = Path(env)
-        if not (package / "micropython.mjs").is_file():
-            raise VMUnavailable("FACEWAVE_MPVM=%s holds no micropython.mjs of %s"
-                                % (env, NPM_PACKAGE))
-        return VM(node, package)
-    starts = [Path(__file__).resolve().parent, Path.cwd().resolve()]
-    for start in starts:
-        for folder in (start, *start.parents):
-            package = folder / "node_modules" / NPM_PACKAGE
-            if (package / "micropython.mjs").is_file():
-                return VM(node, package)
-    raise VMUnavailable("the MicroPython VM (npm package %s) is not installed; run `npm ci` in "
-                        "the facewave checkout, or set FACEWAVE_MPVM to the package's folder"
-                        % NPM_PACKAGE)
+    return VM(*node.find_package(NPM_PACKAGE, "micropython.mjs", "FACEWAVE_MPVM",
+                                 VMUnavailable))
 
 
 def mpy_cross_argv():
@@ -162,11 +144,18 @@ def vm_lib():
             "/lib/harness.py": HARNESS.read_bytes()}
 
 
+# This VM's collector is conservative and frees garbage only a run or two after the run that
+# left it (stale references linger between runs), so a job's heap readings come after a line
+# "# --- settle ---": three separate runs that collect and print the heap in use.
+_SETTLE = "# --- next run ---\ngc.collect()\nprint(gc.mem_alloc())\n" * 3 + "# --- next run ---\n"
+
+
 def _job(name, params, files=None, **kw):
     """Run job file sim/vm/<name>.py in a fresh VM with `params` as /job.json and vm_lib();
     answer what it printed."""
     tree = {"/job.json": json.dumps(params), **vm_lib(), **(files or {})}
-    return run((VM_DIR / (name + ".py")).read_text(), tree, **kw)
+    code = (VM_DIR / (name + ".py")).read_text().replace("# --- settle ---\n", _SETTLE)
+    return run(code, tree, **kw)
 
 
 def _programs(programs, pdict, now, events):
@@ -267,7 +256,5 @@ def firmware_ram(modules=None, mpy=True):
     before the count starts: they are the VM's, not the firmware's."""
     names = modules or sorted(rel[:-3] for rel in firmware_sources() if "/" not in rel
                               and rel not in ("__init__.py", "main.py", "boot.py"))
-    held, rest = _settled(run((VM_DIR / "ram_job.py").read_text(),
-                              {"/job.json": json.dumps({"modules": list(names)})},
-                              mpy=mpy).split("\n"))
+    held, rest = _settled(_job("ram_job", {"modules": list(names)}, mpy=mpy).split("\n"))
     return held, rest[0].split(), rest[1].split()

@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from . import node
+
 RUNNER = Path(__file__).with_name("rp2040_board.mjs")
 NPM_PACKAGE = "rp2040js"
 UF2_DOWNLOAD = "micropython.org/download/RPI_PICO/"
@@ -131,23 +133,8 @@ def find_bootrom(uf2_path, bootrom=None):
 
 def find_emulator():
     """(node executable, rp2040js package folder); refuses with what to install."""
-    node = shutil.which("node")
-    if node is None:
-        raise Rp2040Error("node (Node.js >= 18) is not on PATH; install it, then run `npm ci` in "
-                          "the facewave checkout")
-    env = os.environ.get("FACEWAVE_RP2040JS")
-    if env:
-        if not (Path(env) / "dist" / "esm" / "index.js").is_file():
-            raise Rp2040Error("FACEWAVE_RP2040JS=%s is not the %s package's folder"
-                              % (env, NPM_PACKAGE))
-        return node, Path(env)
-    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
-        for folder in (start, *start.parents):
-            package = folder / "node_modules" / NPM_PACKAGE
-            if (package / "dist" / "esm" / "index.js").is_file():
-                return node, package
-    raise Rp2040Error("the RP2040 emulator (npm package %s) is not installed; run `npm ci` in "
-                      "the facewave checkout" % NPM_PACKAGE)
+    return node.find_package(NPM_PACKAGE, "dist/esm/index.js", "FACEWAVE_RP2040JS",
+                             Rp2040Error)
 
 
 class Rp2040Board:

@@ -34,16 +34,7 @@ class Console:  # the USB console: what a host sent, read as the shell asks
 
 
 console = Console(binascii.unhexlify(job["host"]))
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
+# --- settle ---
 exec(open("/boot.py").read())  # as a device boots: the root boot.py, then main.py's start
 from facewave.shell import start  # noqa: E402
 
@@ -53,14 +44,5 @@ shell.once()
 while console.data:
     shell.once()
 console = None
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
+# --- settle ---
 print(" ".join(sorted(n[9:] for n in sys.modules if n not in before and n != "facewave")))

@@ -1,7 +1,7 @@
 """In the MicroPython VM: the heap the firmware modules of /job.json hold once imported (see
 sim/mpvm.py firmware_ram()). The job runs in parts, one after the other in the same VM: this
 VM's conservative collector frees garbage only a run or two after the run that left it, so each
-reading comes after three runs that collect and print the heap in use."""
+reading comes after "# --- settle ---": three runs that collect and print the heap in use."""
 import gc
 import json
 import sys
@@ -12,16 +12,7 @@ with open("/job.json") as f:
     names = json.load(f)["modules"]
 done = []
 skipped = []
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
+# --- settle ---
 for name in names:
     try:
         __import__("facewave." + name)
@@ -29,15 +20,6 @@ for name in names:
     except ImportError:  # a board module that needs `machine`, which the VM lacks
         skipped.append(name)
         sys.modules.pop("facewave." + name, None)
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
-gc.collect()
-print(gc.mem_alloc())
-# --- next run ---
+# --- settle ---
 print(" ".join(done))
 print(" ".join(skipped))
