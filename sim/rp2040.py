@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from . import node
+from .serial_port import PortError, raw_pty
 
 RUNNER = Path(__file__).with_name("rp2040_board.mjs")
 NPM_PACKAGE = "rp2040js"
@@ -430,26 +431,14 @@ class Rp2040Board:
     def _open_pty(self):
         """A new pty, linked from `port`: the board's USB device has (re-)enumerated."""
         import tempfile
-        import termios
-        import tty
 
         if self._linkdir is None:
             self._linkdir = tempfile.mkdtemp(prefix="facewave-pico-")
             self.port = os.path.join(self._linkdir, "ttyACM0")
         try:
-            master, slave = os.openpty()
-        except OSError as e:
-            raise Rp2040Error("cannot create a pseudo-terminal: %s" % e.strerror) from None
-        try:
-            path = os.ttyname(slave)
-            tty.setraw(slave, termios.TCSANOW)
-            os.fchmod(slave, 0o600)
-        except OSError as e:
-            os.close(master)
-            raise Rp2040Error("cannot set up the pseudo-terminal: %s" % e.strerror) from None
-        finally:
-            os.close(slave)  # the master sees a hang-up while no program holds the slave
-        os.set_blocking(master, False)
+            master, path = raw_pty()
+        except PortError as e:
+            raise Rp2040Error(str(e)) from None
         tmp = self.port + ".new"
         if os.path.lexists(tmp):
             os.unlink(tmp)

@@ -216,32 +216,39 @@ class _Port:
         return False
 
 
+def raw_pty():
+    """(master fd, slave path) of a new pseudo-terminal in raw mode, readable and writable by
+    its owner only, the master non-blocking. The slave is closed so that the master sees a
+    hang-up while no host has it open; the pty lives on (with its raw settings) as long as the
+    master is open."""
+    if not hasattr(os, "openpty"):
+        raise PortError("pseudo-terminals are not available here; use a socket:// port")
+    import termios
+    import tty
+
+    try:
+        master, slave = os.openpty()
+    except OSError as e:
+        raise PortError("cannot create a pseudo-terminal: %s" % e.strerror) from None
+    try:
+        path = os.ttyname(slave)
+        tty.setraw(slave, termios.TCSANOW)
+        os.fchmod(slave, 0o600)
+    except OSError as e:
+        os.close(master)
+        raise PortError("cannot set up the pseudo-terminal: %s" % e.strerror) from None
+    finally:
+        os.close(slave)
+    os.set_blocking(master, False)
+    return master, path
+
+
 class PtyPort(_Port):
     """The console as a pseudo-terminal: `path` is what the host opens."""
 
     def __init__(self, baud=None, clock=time.monotonic):
         super().__init__(baud, clock)
-        if not hasattr(os, "openpty"):
-            raise PortError("pseudo-terminals are not available here; use a socket:// port")
-        import termios
-        import tty
-
-        try:
-            master, slave = os.openpty()
-        except OSError as e:
-            raise PortError("cannot create a pseudo-terminal: %s" % e.strerror) from None
-        try:
-            self.path = os.ttyname(slave)
-            tty.setraw(slave, termios.TCSANOW)
-            os.fchmod(slave, 0o600)
-        except OSError as e:
-            os.close(master)
-            raise PortError("cannot set up the pseudo-terminal: %s" % e.strerror) from None
-        finally:
-            # The slave is closed so that the master sees a hang-up while no host has it open;
-            # the pty lives on (with its raw settings) as long as the master is open.
-            os.close(slave)
-        os.set_blocking(master, False)
+        master, self.path = raw_pty()
         self._fd = master
         self._poll = select.poll()
         self._poll.register(master, select.POLLIN)
