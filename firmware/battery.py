@@ -14,29 +14,29 @@ _HYST_MV = const(100)
 
 class Battery:
     def __init__(self, prof):
-        self.vref = prof.battery_vref_mv
-        self.ratio = prof.battery_ratio
-        self.low = prof.battery_low_mv
-        self.cutoff = prof.battery_cutoff_mv
+        self.prof = prof  # read every few seconds only: no copies of its fields
         self.mv = 0  # 0: not measured (no sensing counts as a good battery)
         self.state = OK
 
     def millivolts(self, raw):
         """Battery mV for a read_u16() value through the profile's divider."""
-        return raw * self.vref // 65535 * self.ratio // 1000
+        p = self.prof
+        return raw * p.battery_vref_mv // 65535 * p.battery_ratio // 1000
 
     def update(self, mv):
         """Take a reading; answer the new state."""
         self.mv = mv
+        low = self.prof.battery_low_mv
+        cutoff = self.prof.battery_cutoff_mv
         s = self.state
         if mv <= 0:
             s = OK
-        elif mv < self.cutoff:
+        elif mv < cutoff:
             s = CUTOFF
-        elif mv < self.low:
-            if s == OK or mv >= self.cutoff + _HYST_MV:
+        elif mv < low:
+            if s == OK or mv >= cutoff + _HYST_MV:
                 s = LOW
-        elif s == OK or mv >= self.low + _HYST_MV:
+        elif s == OK or mv >= low + _HYST_MV:
             s = OK
         elif s == CUTOFF:
             s = LOW

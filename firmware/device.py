@@ -461,27 +461,22 @@ class Device:
                 self.power(now, 0)
             return
         try:
-            if act == _A_NEXT:
-                if st == RUNNING:
-                    self.play(now, self._after(self.routine))
-                elif st == PAUSED:
-                    self.resume(now)
-                elif st == IDLE:
-                    self.play(now)
-            elif act == _A_POWER:
+            if act == _A_POWER:
                 if st == RUNNING or st == PAUSED:
                     self.stop(now)
                 elif st != CHARGING:
                     self.power(now, 0)
             elif act == _A_INTENSITY:
                 self.set_intensity(now)
-            elif act == _A_PAUSE:
-                if st == RUNNING:
-                    self.pause(now)
-                elif st == PAUSED:
+            elif act == _A_NEXT or act == _A_PAUSE:  # both resume a pause and start from idle
+                if st == PAUSED:
                     self.resume(now)
                 elif st == IDLE:
                     self.play(now)
+                elif st == RUNNING and act == _A_NEXT:
+                    self.play(now, self._after(self.routine))
+                elif st == RUNNING:
+                    self.pause(now)
         except DeviceError as e:  # a press cannot answer back: the log says why
             self.log.add(now, log.BUTTON, e.args[0])
 

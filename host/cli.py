@@ -127,7 +127,7 @@ def do_boards(args):
         if path.stem != "__init__":
             data = import_module("facewave.firmware.boards." + path.stem).PROFILE
             print("%-10s %s" % (path.stem, data.get("description", "")))
-            print("%-10s caps: %s" % ("", device_cmds.caps_line(data)))
+            print("%-10s caps: %s" % ("", device_cmds.caps_line(boards.profile(data).caps())))
     return 0
 
 

@@ -21,7 +21,7 @@ def profile(name="pico", **changes):
         node = data
         parts = path.split("__")
         for part in parts[:-1]:
-            node = node[part]
+            node = node.setdefault(part, {})
         node[parts[-1]] = value
     return boards.profile(data)
 
