@@ -24,10 +24,9 @@ STATUS_ROUNDS = 50
 
 
 def _program():
-    from .lang import compile_file
-    from .library import builtin_path
+    from .programs import load_program
 
-    return compile_file(builtin_path(ROUTINE)).data
+    return load_program(ROUTINE, Profile()).data
 
 
 def _play(e, data, count):

@@ -268,11 +268,11 @@ def do_list(args):
 
 
 def do_upload(args):
-    from . import cli
+    from .programs import load_program
 
     with connected(args) as link:
         profile = _caps_profile(link)
-        prog = cli.load_program(args.source, profile)  # CompileError: file:line:col, exit 1
+        prog = load_program(args.source, profile)  # CompileError: file:line:col, exit 1
         data, name = prog.data, args.name or prog.name
         bar = len(data) > 2048 and not args.json and sys.stderr.isatty()
         summary = link.upload(name, data, progress=bar)
