@@ -363,11 +363,11 @@ def _copy(dev, new, files, total, progress):
 
 def _handshake(port, version, installed, timeout):
     """HELLO to the restarted firmware; its version must be the one just installed."""
-    from .link import Link, LinkError
+    from .link import LinkError
+    from .port import open_link
 
     try:
-        # four tries, each wait twice the last, adding up to `timeout`
-        with Link.open(port, timeout=timeout / 15, retries=3) as link:
+        with open_link(port, timeout) as link:
             hello = link.hello
     except LinkError as e:
         raise FacewaveError("%s, but the device did not answer the handshake: %s (`mpremote"
@@ -383,9 +383,9 @@ def _handshake(port, version, installed, timeout):
 # -- command line (wired into facewave.cli by the command table) ----------------------------
 
 def add_arguments(p):
-    from .device_cmds import _link_args
+    from .port import setup_link
 
-    _link_args(p)  # --port, --json, --timeout as every device verb has them
+    setup_link(p)  # --port, --json, --timeout as every device verb has them
     p.add_argument("--board", help="board profile to use (see `facewave boards`); default: "
                    "keep the board's choice")
     p.add_argument("--no-check", dest="check", action="store_false",
@@ -394,12 +394,12 @@ def add_arguments(p):
 
 
 def run(args):
-    from .device_cmds import _timeout, find_port
+    from .port import find_port, link_timeout
 
     port = find_port(args)
     quiet = args.json
     result = flash(port, board=args.board, progress=not quiet and sys.stderr.isatty(),
-                   check=args.check, timeout=_timeout(args),
+                   check=args.check, timeout=link_timeout(args),
                    out=None if quiet else lambda line: print(line, flush=True))
     if quiet:
         print(json.dumps(result, sort_keys=True))
