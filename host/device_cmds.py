@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 from .errors import FacewaveError
 from .port import DEFAULT_TIMEOUT, find_port, link_timeout, open_link, scan, setup_link
+from .units import duration, size
 
 
 # ---- the connection -----------------------------------------------------------------------------
@@ -49,28 +50,6 @@ def _caps_profile(link):
 
 def _json(obj):
     print(json.dumps(obj, sort_keys=True), flush=True)
-
-
-def duration(ms):
-    """3 min 5 s, 45 s, 1.5 s."""
-    if ms < 10000 and ms % 1000:
-        return "%.1f s" % (ms / 1000)
-    s = (ms + 500) // 1000
-    if s >= 3600:
-        return "%d h %d min" % (s // 3600, s % 3600 // 60) if s % 3600 else "%d h" % (s // 3600)
-    if s >= 60:
-        return "%d min %d s" % (s // 60, s % 60) if s % 60 else "%d min" % (s // 60)
-    return "%d s" % s
-
-
-def size(n):
-    if n < 1024:
-        return "%d B" % n
-    if n < 1024 * 1024:
-        return "%.1f KB" % (n / 1024)
-    if n < 1024 ** 3:
-        return "%.1f MB" % (n / 1024 ** 2)
-    return "%.1f GB" % (n / 1024 ** 3)
 
 
 def status_line(st):

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from .errors import FacewaveError
+from .units import duration, size
 
 ROOT = "/fw"
 POINTER = ROOT + "/slot"
@@ -174,9 +175,9 @@ class _Device:
         except TransportError:
             self.close()
             raise FacewaveError(
-                "no MicroPython REPL answered on %s within %g s: is it a board with MicroPython"
+                "no MicroPython REPL answered on %s within %s: is it a board with MicroPython"
                 " (Pico, ESP32-C3)? Install MicroPython first (see the user guide); nothing was"
-                " changed" % (port, timeout), 2) from None
+                " changed" % (port, duration(timeout * 1000)), 2) from None
 
     def run(self, code):
         """Run `code` on the device and answer what it printed."""
@@ -215,10 +216,6 @@ def _space(files):
     dirs = {p.rsplit("/", 1)[0] for p in files}
     blocks = sum(max(1, math.ceil(len(d) / _BLOCK)) for d in files.values()) + len(dirs) + 4
     return blocks * _BLOCK
-
-
-def _kb(n):
-    return "%.1f KB" % (n / 1024)
 
 
 def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
@@ -267,9 +264,9 @@ def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
                 raise FacewaveError(
                     "not enough space on the board: the firmware needs %s, %s are free (delete"
                     " some patterns with `facewave delete`); %s"
-                    % (_kb(need), _kb(free), intact()))
+                    % (size(need), size(free), intact()))
             total = sum(len(d) for d in files.values())
-            say("copying %d files (%s) to %s" % (len(files), _kb(total), new))
+            say("copying %d files (%s) to %s" % (len(files), size(total), new))
             _copy(dev, new, files, total, progress)
             _verify(dev, new, files, VERSION, intact)
             say("verified %d files on the device (sha256)" % len(files))
@@ -404,7 +401,7 @@ def run(args):
     if quiet:
         print(json.dumps(result, sort_keys=True))
     else:
-        print("firmware %s installed in %s in %.1f s%s" % (
-            result["version"], result["slot"], result["seconds"],
+        print("firmware %s installed in %s in %s%s" % (
+            result["version"], result["slot"], duration(result["seconds"] * 1000),
             "" if result["handshake"] else " (handshake not checked)"))
     return 0

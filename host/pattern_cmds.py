@@ -6,11 +6,11 @@ from pathlib import Path
 from . import library
 from .errors import FacewaveError
 from .programs import board_profile, load_program
+from .units import duration
 
 
 def do_check(args):
     from .lang import CompileError
-    from .preview import seconds
 
     profile = board_profile(args.board)
     failed = 0
@@ -23,11 +23,11 @@ def do_check(args):
             continue
         if prog.elements is None:
             print("%s: ok, bytecode of %s, %s, %d instructions, %d bytes"
-                  % (name, prog.name, seconds(prog.info.duration), prog.info.count,
+                  % (name, prog.name, duration(prog.info.duration), prog.info.count,
                      len(prog.data)))
         else:
             print("%s: ok, %s, %d elements, %d bytes of bytecode"
-                  % (name, seconds(prog.info.duration), prog.elements, len(prog.data)))
+                  % (name, duration(prog.info.duration), prog.elements, len(prog.data)))
     return 1 if failed else 0
 
 
@@ -35,7 +35,7 @@ def do_compile(args):
     prog = load_program(args.file, board_profile(args.board))
     out = Path(args.output or Path(args.file).with_suffix(".fwb").name)
     _write_atomic(out, prog.data)
-    print("wrote %s (%d bytes, %d ms)" % (out, len(prog.data), prog.info.duration))
+    print("wrote %s (%d bytes, %s)" % (out, len(prog.data), duration(prog.info.duration)))
     return 0
 
 
@@ -85,7 +85,7 @@ def do_import(args):
         print(e, file=sys.stderr)
         raise FacewaveError("wrote %s, but it does not pass check (see above); edit it"
                             % out) from None
-    print("wrote %s (%d ms)" % (out, prog.info.duration))
+    print("wrote %s (%s)" % (out, duration(prog.info.duration)))
     return 0
 
 
