@@ -90,20 +90,6 @@ def manifest(version, files):
     return json.dumps({"version": version, "files": digests}, sort_keys=True).encode()
 
 
-def check_board(name):
-    """The board name if firmware/boards has it, else a usage error listing the boards."""
-    from .firmware import boards
-
-    try:
-        boards.load(name)
-        return name
-    except ImportError:
-        known = sorted(p.stem for p in Path(boards.__file__).parent.glob("*.py")
-                       if p.stem != "__init__")
-        raise FacewaveError("unknown board %r: choose one of %s" % (name, ", ".join(known)),
-                            2) from None
-
-
 # -- code run on the device ---------------------------------------------------------------
 
 _STATE = """
@@ -230,9 +216,10 @@ def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
     """
     from .firmware import VERSION
 
+    from .programs import board_profile
+
     say = out or (lambda line: None)
-    if board:
-        check_board(board)
+    board_profile(board)  # an unknown board is refused before the port is opened
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         files = build(tmp)

@@ -53,16 +53,13 @@ def do_preview(args):
 
 
 def do_boards(args):
-    from importlib import import_module
-
     from .device_cmds import caps_line
     from .firmware import boards
 
-    for path in sorted(Path(boards.__file__).parent.glob("*.py")):
-        if path.stem != "__init__":
-            data = import_module("facewave.firmware.boards." + path.stem).PROFILE
-            print("%-10s %s" % (path.stem, data.get("description", "")))
-            print("%-10s caps: %s" % ("", caps_line(data)))
+    for name in boards.names():
+        data = boards.load(name)
+        print("%-10s %s" % (name, data.get("description", "")))
+        print("%-10s caps: %s" % ("", caps_line(data)))
     return 0
 
 

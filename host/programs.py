@@ -11,18 +11,17 @@ from .errors import FacewaveError
 
 
 def board_profile(board=None):
-    """The caps of firmware/boards' `board` (the generic caps for None) to judge patterns by."""
+    """The caps of firmware/boards' `board` (the generic caps for None) to judge patterns by;
+    an unknown board is a usage error that names the known ones."""
+    from .firmware import boards
     from .firmware.profile import Profile, ProfileError
 
     if not board:
         return Profile()
     try:
-        from importlib import import_module
-
-        module = import_module("facewave.firmware.boards." + board.replace("-", "_"))
-        return Profile(module.PROFILE)
-    except ImportError:
-        raise FacewaveError("unknown board %r (see `facewave boards`)" % board, 2) from None
+        return Profile(boards.load(board))
+    except boards.UnknownBoard as e:
+        raise FacewaveError(str(e), 2) from None
     except ProfileError as e:
         raise FacewaveError("board profile %s: %s" % (board, e), 2) from None
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from .errors import FacewaveError
+from .programs import board_profile
 from .units import duration
 
 
@@ -63,22 +64,11 @@ def _flash_dir(args):
     return tempfile.mkdtemp(prefix="facewave-flash-")
 
 
-def _check_board(name):
-    """An unknown --board is a usage error, not a traceback from the virtual board's boot."""
-    from .firmware import boards
-
-    if name:
-        try:
-            boards.load(name)
-        except ImportError:
-            raise FacewaveError("unknown board %r (see `facewave boards`)" % name, 2) from None
-
-
 def _serve(args):
     from .sim.virtual_board import VirtualBoard
     from .sim.serial_port import PortError, open_port
 
-    _check_board(args.board)
+    board_profile(args.board)  # an unknown board is a usage error, not a traceback from its boot
     board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True,
                          firmware=not args.bare)
     try:
@@ -274,7 +264,7 @@ def do_demo(args):
     from .firmware.verifier import pct
     from .sim import runner
 
-    _check_board(args.board)
+    board_profile(args.board)
     wall = time.perf_counter()
     s = runner.session("daily", args.board)
     board, prog, started, ended = s.board, s.program, s.started, s.ended

@@ -159,8 +159,10 @@ def test_zero_times_bare_counts_and_the_documented_forms_are_accepted():
 
 
 @pytest.mark.parametrize("args,message", [
-    (("demo", "--board", "toaster"), "facewave: unknown board 'toaster' (see `facewave boards`)"),
-    (("sim", "--board", "toaster"), "facewave: unknown board 'toaster' (see `facewave boards`)"),
+    (("demo", "--board", "toaster"), "facewave: unknown board 'toaster': choose one of esp32c3,"
+     " pico"),
+    (("sim", "--board", "toaster"), "facewave: unknown board 'toaster': choose one of esp32c3,"
+     " pico"),
     (("sim", "--flash", "afile"), "facewave: --flash afile: not a folder"),
 ], ids=["demo-board", "sim-board", "flash-is-a-file"])
 def test_bad_sim_options_are_one_line_usage_errors(tmp_path, args, message):
