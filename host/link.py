@@ -2,8 +2,8 @@
 
 `Link.open(port)` opens the port (a device path, a pty, or `socket://host:port`), shakes hands
 and checks protocol versions; its methods are the device commands. Every failure surfaces as
-one exception class, LinkError, whose message is one plain-English line; DeviceError (a
-LinkError) means the device understood and said no, anything else is the connection.
+one exception class, LinkError, whose message is one plain-English line; Refused (a LinkError)
+means the device understood and said no, anything else is the connection.
 The framing and the message schema come from the firmware, so the two ends cannot drift.
 """
 import hashlib
@@ -39,8 +39,9 @@ class LinkError(Exception):
     exit_status = 2
 
 
-class DeviceError(LinkError):
-    """The device answered with an error: `code` is one of messages.E_*."""
+class Refused(LinkError):
+    """The device understood and said no (an ERROR reply, what the firmware raised as
+    messages.Refused or refused as device.DeviceError): `code` is one of messages.E_*."""
 
     exit_status = 1
 
@@ -185,7 +186,7 @@ class Link:
                 if rseq != seq:
                     continue  # a late reply to an earlier request
                 if rtype == m.ERROR:
-                    raise DeviceError(*m.unpack_error(rpayload))
+                    raise Refused(*m.unpack_error(rpayload))
                 return rpayload
             if tries.failed():
                 raise self._gave_up(tries, mtype)
@@ -327,7 +328,7 @@ class Link:
             self._send_chunks(data, offset, progress, name)
             try:
                 return m.unpack_json(self.request(m.UPLOAD_COMMIT, b"", self._checking()))
-            except DeviceError as e:
+            except Refused as e:
                 if e.code != m.E_HASH or attempt:
                     raise
         raise AssertionError("unreachable")
@@ -374,7 +375,7 @@ class Link:
                     rtype, rseq, rpayload = reply
                     start, sent_in = _oldest(inflight, until=rseq)
                     if rtype == m.ERROR:
-                        raise DeviceError(*m.unpack_error(rpayload))
+                        raise Refused(*m.unpack_error(rpayload))
                     held, _ = m.unpack_offset(rpayload)
                     if held > acked:
                         if bar:
@@ -465,4 +466,4 @@ def _name(name):
     try:
         return check_name(name).encode("utf-8")
     except m.Refused as e:
-        raise DeviceError(*e.args) from None
+        raise Refused(*e.args) from None
