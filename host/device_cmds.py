@@ -227,16 +227,16 @@ def _tethered(args):
     """Play and keep the playback alive until it ends, Ctrl-C, or this process is told to go
     (kill, a closed terminal); then stop it. If this process dies without a word, the device
     stops by itself when the heartbeats stop."""
-    from .firmware import messages as m
+    from .firmware import messages
     from .link import LinkError
 
     old = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
     show = _Live(args.json)
-    timeout_ms = m.HEARTBEAT_TIMEOUT_MS
+    timeout_ms = messages.HEARTBEAT_TIMEOUT_MS
     try:
         with connected(args) as link:
             timeout_ms = link.hello.get("heartbeat_ms", timeout_ms)
-            period = max(0.05, min(m.HEARTBEAT_MS, timeout_ms // 4) / 1000)
+            period = max(0.05, min(messages.HEARTBEAT_MS, timeout_ms // 4) / 1000)
             try:
                 try:
                     st = link.play(args.name, tethered=True)
@@ -357,12 +357,12 @@ def _setting_value(key, text):
             "%s (%s)" % (k, h) for k, (_, h) in SETTINGS.items())), 2)
     device_key = SETTINGS[key][0]
     if device_key == "routine":
-        from .firmware import messages as m
+        from .firmware import messages
         from .firmware.store import check_name
 
         try:
             return device_key, check_name(text)
-        except m.Refused as e:
+        except messages.Refused as e:
             raise FacewaveError("routine: %s" % e.args[1], 2) from None
     if device_key == "intensity":
         value = int(text) if text.isdigit() else None
