@@ -13,7 +13,7 @@ is checked on the device, then the manifest, the root files and the pointer are 
 to a temporary file and renamed. Cut the cable at any point and the board boots the old
 firmware (or, on a fresh board, the REPL) and can be flashed again.
 
-Files are compiled with mpy-cross (sim/mpvm.py) and copied through mpremote's Python API.
+Files are compiled with mpy-cross (host/build.py) and copied through mpremote's Python API.
 """
 import ast
 import contextlib
@@ -21,9 +21,7 @@ import io
 import json
 import math
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from .errors import FacewaveError
 from .units import duration, size
@@ -31,39 +29,16 @@ from .units import duration, size
 ROOT = "/fw"
 POINTER = ROOT + "/slot"
 BOARD_FILE = "/board"  # firmware/boards/__init__.py chosen()
-PACKAGE = "facewave"
 MANIFEST = "manifest.json"
 CHUNK = 1024  # bytes per mpremote write command; fewer round trips than its default 256
 BAUDRATE = 115200
 _BLOCK = 4096  # flash filesystem block, for the space estimate
 
 
-def _firmware_dir():
-    from . import firmware
-
-    return Path(firmware.__file__).parent
-
-
 def _deploy_dir():
-    return _firmware_dir() / "deploy"
+    from .build import firmware_dir
 
-
-def build(tmp):
-    """{device path inside a slot: .mpy bytes} of the firmware package, compiled in `tmp`."""
-    from .sim.mpvm import VMError, VMUnavailable, compile_mpy, firmware_sources
-
-    files = {}
-    for rel, src in firmware_sources().items():
-        if rel.startswith("deploy/"):
-            continue  # root files, not part of the package
-        out = Path(tmp, rel).with_suffix(".mpy")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            compile_mpy(src, out, PACKAGE + "/" + rel)
-        except (VMError, VMUnavailable) as e:
-            raise FacewaveError("cannot compile the firmware (%s): %s" % (rel, e)) from None
-        files[PACKAGE + "/" + Path(rel).with_suffix(".mpy").as_posix()] = out.read_bytes()
-    return files
+    return firmware_dir() / "deploy"
 
 
 def root_files():
@@ -214,15 +189,14 @@ def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
     Raises FacewaveError (code 2: connection problem, 1: the board refused) with one line that
     says what state the board is left in.
     """
+    from .build import PACKAGE, firmware_files
     from .firmware import VERSION
-
     from .programs import board_profile
 
     say = out or (lambda line: None)
     board_profile(board)  # an unknown board is refused before the port is opened
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
-        files = build(tmp)
+    files = firmware_files(mpy=True, package=PACKAGE)  # {path inside a slot: .mpy bytes}
     roots = root_files()
     dev = _Device(port, timeout)
     s = {"old": None, "new": None, "switched": False}
