@@ -9,26 +9,25 @@ so `facewave --help` is instant.
 import argparse
 import sys
 
-from . import device_cmds, flash, pattern_cmds, sim_cmds
+from . import device_cmds, flash, sim_cmds
 from .errors import FacewaveError
+from .pattern_cmds import (do_bench, do_boards, do_check, do_compile, do_import, do_preview,
+                           do_routines, setup_bench, setup_check, setup_compile, setup_import,
+                           setup_preview)
 
 COMMANDS = {
-    "check": (pattern_cmds.do_check, pattern_cmds.setup_check,
-              "compile and verify pattern files; exit 1 if any fails"),
-    "compile": (pattern_cmds.do_compile, pattern_cmds.setup_compile,
-                "write a pattern's bytecode"),
-    "preview": (pattern_cmds.do_preview, pattern_cmds.setup_preview,
-                "plot a pattern's intensity over time"),
-    "routines": (pattern_cmds.do_routines, None, "list the built-in routines"),
-    "boards": (pattern_cmds.do_boards, None, "list the board profiles (pins and safety caps)"),
+    "check": (do_check, setup_check, "compile and verify pattern files; exit 1 if any fails"),
+    "compile": (do_compile, setup_compile, "write a pattern's bytecode"),
+    "preview": (do_preview, setup_preview, "plot a pattern's intensity over time"),
+    "routines": (do_routines, None, "list the built-in routines"),
+    "boards": (do_boards, None, "list the board profiles (pins and safety caps)"),
     "demo": (sim_cmds.do_demo, sim_cmds.setup_demo,
              "a whole daily session on a virtual board, faster than real time, with a plot"),
     "sim": (sim_cmds.do_sim, sim_cmds.setup_sim,
             "run a virtual board on a pty (or a socket); `sim run SCENARIO` plays a script"),
-    "import": (pattern_cmds.do_import, pattern_cmds.setup_import,
-               "convert an Apple AHAP or Android waveform file"),
-    "bench": (pattern_cmds.do_bench, pattern_cmds.setup_bench,
-              "measure engine speed and MicroPython memory figures (--link: the serial link's)"),
+    "import": (do_import, setup_import, "convert an Apple AHAP or Android waveform file"),
+    "bench": (do_bench, setup_bench, "measure engine speed and MicroPython memory figures "
+              "(--link: the serial link's)"),
     **device_cmds.COMMANDS,
     "flash": (flash.run, flash.add_arguments, "install or upgrade the firmware (mpy-cross + "
               "mpremote); stored patterns and settings are kept"),
