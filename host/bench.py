@@ -24,10 +24,9 @@ STATUS_ROUNDS = 50
 
 
 def _program():
-    from .lang import compile_file
-    from .library import builtin_path
+    from .programs import load_program
 
-    return compile_file(builtin_path(ROUTINE)).data
+    return load_program(ROUTINE, Profile()).data
 
 
 def _play(e, data, count):
@@ -60,13 +59,15 @@ def run_bench(print_fn):
     print_fn("%s (%.1f s, %d steps) in virtual time   %9.3f s, %s x real time"
              % (ROUTINE, duration / 1000, steps, best, "{:,.0f}".format(duration / 1000 / best)))
 
+    from .build import BuildError, firmware_files
     from .sim import mpvm
 
     try:
+        device = firmware_files(mpy=True)  # RAM figures are a device's: .mpy files
         vm = mpvm.measure(data, steps=VM_STEPS)
-        core, _, _ = mpvm.firmware_ram(mpvm.CORE)
-        boot, boot_set, booted, tethered = mpvm.boot_ram()
-    except mpvm.VMUnavailable as err:
+        core, _, _ = mpvm.firmware_ram(mpvm.CORE, device)
+        boot, boot_set, booted, tethered = mpvm.boot_ram(firmware=device)
+    except (mpvm.VMUnavailable, BuildError) as err:
         print_fn("MicroPython figures skipped: %s" % err)
         return
     print_fn("MicroPython 1.27 (WebAssembly VM), %s:" % ROUTINE)

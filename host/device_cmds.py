@@ -1,89 +1,25 @@
-"""The device verbs of `facewave`: find the massager, talk to it, say plainly what went wrong.
+"""The device verbs of `facewave`: talk to the massager, say plainly what went wrong.
 
 Every verb takes --port (any pyserial URL; default $FACEWAVE_PORT, else the one device plugged
 in), --json (one JSON document on stdout, or one object per line for the live verbs) and
---timeout. The conversation itself is link.Link; this module turns its answers into text and
-its LinkError into the one-line FacewaveError of the command line (exit 1 when the device said
-no, 2 when there is no usable connection).
+--timeout; port.py finds and opens the device they name. The conversation itself is
+link.Link; this module turns its answers into text and its LinkError into the one-line
+FacewaveError of the command line (exit 1 when the device said no, 2 when there is no usable
+connection).
 """
 import argparse
 import json
-import os
 import signal
 import sys
 import time
 from contextlib import contextmanager
 
 from .errors import FacewaveError
-
-# USB vendor:product of the boards the firmware runs on. "micropython": the board's own USB
-# (MicroPython or the facewave firmware on it); "maybe": a USB-serial bridge that many ESP32
-# boards carry, and many other gadgets too.
-USB_IDS = {
-    (0x2E8A, 0x0005): ("micropython", "Raspberry Pi Pico (MicroPython)"),
-    (0x303A, 0x1001): ("micropython", "ESP32-C3/S3 built-in USB serial"),
-    (0x10C4, 0xEA60): ("maybe", "CP210x USB-serial bridge (an ESP32 board?)"),
-    (0x1A86, 0x7523): ("maybe", "CH340 USB-serial bridge (an ESP32 board?)"),
-    (0x1A86, 0x55D4): ("maybe", "CH9102 USB-serial bridge (an ESP32 board?)"),
-}
-DEFAULT_TIMEOUT = 5.0  # seconds without an answer before giving up on a device
-_RETRIES = 3  # resends per request; waits double, so the first is timeout / 15
-_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
+from .port import DEFAULT_TIMEOUT, find_port, link_timeout, open_link, scan, setup_link
+from .units import duration, size
 
 
-# ---- finding the device -------------------------------------------------------------------------
-
-def scan():
-    """Every serial port of this computer, marked with what its USB id says it is."""
-    from serial.tools import list_ports
-
-    found = []
-    for p in sorted(list_ports.comports(), key=lambda p: p.device):
-        usb = "%04X:%04X" % (p.vid, p.pid) if p.vid is not None else None
-        kind, what = USB_IDS.get((p.vid, p.pid), (None, None))
-        found.append({"port": p.device, "usb": usb, "kind": kind,
-                      "what": what or (p.description if p.description != "n/a" else "") or "",
-                      "serial": p.serial_number})
-    return found
-
-
-def find_port(args):
-    """--port, else $FACEWAVE_PORT, else the one candidate device plugged in."""
-    port = getattr(args, "port", None) or os.environ.get("FACEWAVE_PORT")
-    if port:
-        return port
-    candidates = [p["port"] for p in scan() if p["kind"]]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise FacewaveError("no device found: plug the massager in with a data cable (some "
-                            "cables only charge), or pass --port; `facewave ports` lists the "
-                            "serial ports", 2)
-    raise FacewaveError("%s devices found (%s): pass --port"
-                        % (_NUMBERS.get(len(candidates), len(candidates)),
-                           ", ".join(candidates)), 2)
-
-
-def _timeout(args):
-    value = getattr(args, "timeout", None)
-    if value is None:
-        text = os.environ.get("FACEWAVE_TIMEOUT")
-        try:
-            value = float(text) if text else DEFAULT_TIMEOUT
-        except ValueError:
-            raise FacewaveError("FACEWAVE_TIMEOUT=%r is not a number of seconds" % text,
-                                2) from None
-    if value <= 0:
-        raise FacewaveError("--timeout must be more than 0 seconds", 2)
-    return value
-
-
-def _open(port, timeout):
-    from .link import Link
-
-    first = timeout / (2 ** (_RETRIES + 1) - 1)  # the waits of all tries add up to timeout
-    return Link.open(port, timeout=first, retries=_RETRIES)
-
+# ---- the connection -----------------------------------------------------------------------------
 
 @contextmanager
 def connected(args):
@@ -91,9 +27,9 @@ def connected(args):
     from .link import LinkError
 
     port = find_port(args)
-    timeout = _timeout(args)
+    timeout = link_timeout(args)
     try:
-        with _open(port, timeout) as link:
+        with open_link(port, timeout) as link:
             yield link
     except LinkError as e:
         raise FacewaveError(str(e), e.exit_status) from None
@@ -114,28 +50,6 @@ def _caps_profile(link):
 
 def _json(obj):
     print(json.dumps(obj, sort_keys=True), flush=True)
-
-
-def duration(ms):
-    """3 min 5 s, 45 s, 1.5 s."""
-    if ms < 10000 and ms % 1000:
-        return "%.1f s" % (ms / 1000)
-    s = (ms + 500) // 1000
-    if s >= 3600:
-        return "%d h %d min" % (s // 3600, s % 3600 // 60) if s % 3600 else "%d h" % (s // 3600)
-    if s >= 60:
-        return "%d min %d s" % (s // 60, s % 60) if s % 60 else "%d min" % (s // 60)
-    return "%d s" % s
-
-
-def size(n):
-    if n < 1024:
-        return "%d B" % n
-    if n < 1024 * 1024:
-        return "%.1f KB" % (n / 1024)
-    if n < 1024 ** 3:
-        return "%.1f MB" % (n / 1024 ** 2)
-    return "%.1f GB" % (n / 1024 ** 3)
 
 
 def status_line(st):
@@ -174,7 +88,7 @@ def do_ports(args):
     if args.probe:
         for p in ports:
             if p["kind"]:
-                p["probe"] = _probe(p["port"], _timeout(args))
+                p["probe"] = _probe(p["port"], link_timeout(args))
     if args.json:
         _json({"ports": ports})
         return 0
@@ -196,7 +110,7 @@ def _probe(port, timeout):
     from .link import LinkError
 
     try:
-        with _open(port, timeout) as link:
+        with open_link(port, timeout) as link:
             h = link.hello
             return {"facewave": True, "firmware": h.get("firmware"),
                     "protocol": h.get("protocol"), "board": h.get("board"),
@@ -268,11 +182,11 @@ def do_list(args):
 
 
 def do_upload(args):
-    from . import cli
+    from .programs import load_program
 
     with connected(args) as link:
         profile = _caps_profile(link)
-        prog = cli.load_program(args.source, profile)  # CompileError: file:line:col, exit 1
+        prog = load_program(args.source, profile)  # CompileError: file:line:col, exit 1
         data, name = prog.data, args.name or prog.name
         bar = len(data) > 2048 and not args.json and sys.stderr.isatty()
         summary = link.upload(name, data, progress=bar)
@@ -313,16 +227,16 @@ def _tethered(args):
     """Play and keep the playback alive until it ends, Ctrl-C, or this process is told to go
     (kill, a closed terminal); then stop it. If this process dies without a word, the device
     stops by itself when the heartbeats stop."""
-    from .firmware import messages as m
+    from .firmware import messages
     from .link import LinkError
 
     old = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
     show = _Live(args.json)
-    timeout_ms = m.HEARTBEAT_TIMEOUT_MS
+    timeout_ms = messages.HEARTBEAT_TIMEOUT_MS
     try:
         with connected(args) as link:
             timeout_ms = link.hello.get("heartbeat_ms", timeout_ms)
-            period = max(0.05, min(m.HEARTBEAT_MS, timeout_ms // 4) / 1000)
+            period = max(0.05, min(messages.HEARTBEAT_MS, timeout_ms // 4) / 1000)
             try:
                 try:
                     st = link.play(args.name, tethered=True)
@@ -443,12 +357,12 @@ def _setting_value(key, text):
             "%s (%s)" % (k, h) for k, (_, h) in SETTINGS.items())), 2)
     device_key = SETTINGS[key][0]
     if device_key == "routine":
-        from .firmware import messages as m
+        from .firmware import messages
         from .firmware.store import check_name
 
         try:
             return device_key, check_name(text)
-        except m.Refused as e:
+        except messages.Refused as e:
             raise FacewaveError("routine: %s" % e.args[1], 2) from None
     if device_key == "intensity":
         value = int(text) if text.isdigit() else None
@@ -548,17 +462,6 @@ def do_watch(args):
 
 # ---- the table ----------------------------------------------------------------------------------
 
-def _link_args(p):
-    # SUPPRESS: `facewave --port P info` works too, the verb's default must not overwrite it
-    p.add_argument("--port", "-p", default=argparse.SUPPRESS, metavar="PORT",
-                   help="serial port or URL (/dev/ttyACM0, COM3, socket://HOST:PORT); "
-                   "default $FACEWAVE_PORT, else the one device plugged in")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="give up on a device silent this long (default %g, or "
-                   "$FACEWAVE_TIMEOUT)" % DEFAULT_TIMEOUT)
-
-
 def _setup_ports(p):
     p.add_argument("--probe", action="store_true",
                    help="open each possible device and ask it what it runs")
@@ -572,12 +475,12 @@ def _setup_upload(p):
                    help="a pattern file (compiled here against the device's caps), a compiled "
                    ".fwb file or the name of a built-in routine")
     p.add_argument("--name", help="name on the device (default: the pattern's own name)")
-    _link_args(p)
+    setup_link(p)
 
 
 def _setup_name(p):
     p.add_argument("name", metavar="NAME", help="a pattern stored on the device")
-    _link_args(p)
+    setup_link(p)
 
 
 def _setup_play(p):
@@ -592,28 +495,28 @@ def _setup_set(p):
     p.add_argument("value", metavar="VALUE")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = "settings:\n" + "\n".join("  %-10s %s" % (k, h) for k, (_, h) in SETTINGS.items())
-    _link_args(p)
+    setup_link(p)
 
 
 def _setup_watch(p):
     p.add_argument("--interval", type=float, default=0.5, metavar="SECONDS",
                    help="time between updates (default 0.5)")
     p.add_argument("--count", type=int, metavar="N", help="stop after N updates")
-    _link_args(p)
+    setup_link(p)
 
 
 COMMANDS = {
     "ports": (do_ports, _setup_ports, "list serial ports, marking the boards facewave runs on"),
-    "info": (do_info, _link_args, "the device: firmware, board, storage, caps, settings"),
-    "list": (do_list, _link_args, "the patterns stored on the device"),
+    "info": (do_info, setup_link, "the device: firmware, board, storage, caps, settings"),
+    "list": (do_list, setup_link, "the patterns stored on the device"),
     "upload": (do_upload, _setup_upload, "compile a pattern for the device and store it there"),
     "delete": (do_delete, _setup_name, "delete a pattern from the device"),
     "play": (do_play, _setup_play, "play a stored pattern"),
-    "stop": (do_stop, _link_args, "stop playing (the motor stops at once)"),
-    "pause": (do_pause, _link_args, "pause the session"),
-    "resume": (do_resume, _link_args, "resume a paused session"),
-    "status": (do_status, _link_args, "what plays, time left, zone, battery"),
+    "stop": (do_stop, setup_link, "stop playing (the motor stops at once)"),
+    "pause": (do_pause, setup_link, "pause the session"),
+    "resume": (do_resume, setup_link, "resume a paused session"),
+    "status": (do_status, setup_link, "what plays, time left, zone, battery"),
     "set": (do_set, _setup_set, "change a setting: intensity, session, cue, routine"),
-    "log": (do_log, _link_args, "the device's event log"),
+    "log": (do_log, setup_link, "the device's event log"),
     "watch": (do_watch, _setup_watch, "live status until Ctrl-C"),
 }

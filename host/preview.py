@@ -1,32 +1,27 @@
 """Pictures and summaries of what a pattern makes the motor do."""
 from .firmware.verifier import pct
+from .units import duration
 
 
 def summary_lines(program, trace):
     info = program.info
     lines = [
         "%s: %s" % (info.name, info.description),
-        "  duration   %s" % seconds(info.duration),
+        "  duration   %s" % duration(info.duration),
         "  elements   %s (%d instructions, %d bytes of bytecode)"
         % ("?" if program.elements is None else program.elements, info.count,
            len(program.data)),
         "  intensity  peak %s, mean %s" % (pct(trace.peak), pct(trace.mean)),
-        "  motor on   longest run without a rest %s" % seconds(info.longest_on),
+        "  motor on   longest run without a rest %s" % duration(info.longest_on),
     ]
     if trace.zones:
         lines.append("  zones      " + ", ".join(
-            "%s at %s" % (name, seconds(t)) for t, name in trace.zones))
+            "%s at %s" % (name, duration(t)) for t, name in trace.zones))
     if trace.cues:
         lines.append("  cues       %d, at %s" % (
-            len(trace.cues), ", ".join(seconds(t) for t in trace.cues[:12])
+            len(trace.cues), ", ".join(duration(t) for t in trace.cues[:12])
             + (" ..." if len(trace.cues) > 12 else "")))
     return lines
-
-
-def seconds(ms):
-    if ms % 1000 == 0:
-        return "%d s" % (ms // 1000)
-    return "%.3g s" % (ms / 1000)
 
 
 def plot(trace, path, title=None, events=()):

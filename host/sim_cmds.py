@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from .errors import FacewaveError
+from .programs import board_profile
+from .units import duration
 
 
 def setup_sim(p):
@@ -62,22 +64,11 @@ def _flash_dir(args):
     return tempfile.mkdtemp(prefix="facewave-flash-")
 
 
-def _check_board(name):
-    """An unknown --board is a usage error, not a traceback from the virtual board's boot."""
-    from .firmware import boards
-
-    if name:
-        try:
-            boards.load(name)
-        except ImportError:
-            raise FacewaveError("unknown board %r (see `facewave boards`)" % name, 2) from None
-
-
 def _serve(args):
     from .sim.virtual_board import VirtualBoard
     from .sim.serial_port import PortError, open_port
 
-    _check_board(args.board)
+    board_profile(args.board)  # an unknown board is a usage error, not a traceback from its boot
     board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True,
                          firmware=not args.bare)
     try:
@@ -108,7 +99,7 @@ def _serve(args):
         for sig, handler in old.items():
             signal.signal(sig, handler)
         port.close()
-    print("\nvirtual board stopped after %.1f s" % (board.ms / 1000))
+    print("\nvirtual board stopped after %s" % duration(board.ms))
     if not args.flash:
         shutil.rmtree(board.flash_dir, ignore_errors=True)
     return 0
@@ -162,7 +153,7 @@ def _serve_rp2040(args):
                 raise FacewaveError("the emulated Pico stopped: %s"
                                     % (board.failure or "the emulator exited"), 1)
             for ms, why in board.reset_log[seen:]:
-                print("%s reset at %.1f s of board time" % (why, ms / 1000))
+                print("%s reset at %s of board time" % (why, duration(ms)))
                 seen += 1
             sys.stdout.flush()
     except _Stop:
@@ -175,8 +166,8 @@ def _serve_rp2040(args):
             for sig, handler in old.items():
                 signal.signal(sig, handler)
     resets = board.resets if board is not None else 0
-    print("\nemulated Pico stopped after %.1f s (%d reset%s)"
-          % (time.monotonic() - started, resets, "" if resets == 1 else "s"))
+    print("\nemulated Pico stopped after %s (%d reset%s)"
+          % (duration((time.monotonic() - started) * 1000), resets, "" if resets == 1 else "s"))
     return 0
 
 
@@ -237,8 +228,9 @@ def _run(args):
                                      for e, why in run.failures],
                           **({"mpy": both.summary()} if both else {})}))
     else:
-        print("%s: %d events, %s of virtual time in %.2f s"
-              % (scenario.name, len(scenario.events), _secs(scenario.until), run.seconds))
+        print("%s: %d events, %s of virtual time in %s"
+              % (scenario.name, len(scenario.events), duration(scenario.until),
+                 duration(run.seconds * 1000)))
         for e, why in run.failures:
             print("%s:%d: expected %s: %s" % (scenario.path, e.line, e.describe(), why),
                   file=sys.stderr)
@@ -260,12 +252,6 @@ def _outputs(args, board, name, until):
                      events=runner.marked_events(board))
 
 
-def _secs(ms):
-    from .preview import seconds
-
-    return seconds(ms)
-
-
 def setup_demo(p):
     p.add_argument("--plot", default="facewave-demo.png", help="where to write the plot")
     p.add_argument("--trace", metavar="OUT.csv", help="also write the trace")
@@ -276,10 +262,9 @@ def do_demo(args):
     """The main job: a virtual board, the daily routine uploaded over the protocol, a button
     press, a whole session in virtual time, a summary and a plot."""
     from .firmware.verifier import pct
-    from .preview import seconds
     from .scenarios import runner
 
-    _check_board(args.board)
+    board_profile(args.board)
     wall = time.perf_counter()
     s = runner.session("daily", args.board)
     board, prog, started, ended = s.board, s.program, s.started, s.ended
@@ -291,20 +276,20 @@ def do_demo(args):
     print("facewave demo: a virtual %s board runs the firmware; the daily routine is uploaded"
           " over the serial protocol and started with the button" % args.board)
     print("  routine    %s: %s" % (prog.name, prog.info.description))
-    print("  upload     %d bytes in %d ms of virtual time" % (len(prog.data), s.upload_ms))
-    print("  session    %s, from %s to %s" % (seconds(ended - started), seconds(started),
-                                               seconds(ended)))
-    print("  zones      " + ", ".join("%s at %s" % (n, seconds(t - started))
+    print("  upload     %d bytes in %s of virtual time" % (len(prog.data), duration(s.upload_ms)))
+    print("  session    %s, from %s to %s" % (duration(ended - started), duration(started),
+                                               duration(ended)))
+    print("  zones      " + ", ".join("%s at %s" % (n, duration(t - started))
                                       for t, n in trace.zones))
     print("  cues       %d, at %s" % (len(trace.cues), ", ".join(
-        seconds(t - started) for t in trace.cues)))
+        duration(t - started) for t in trace.cues)))
     print("  intensity  peak %s, mean %s (motor PWM as the board drives it)"
           % (pct(max((lv for _, lv in played), default=0)), pct(mean)))
-    print("  events     " + ", ".join("%s %s" % (ev, seconds(t)) for t, ev in marks))
-    print("  speed      %s of session in %.3f s: %.0fx real time"
-          % (seconds(ended - started), s.seconds, s.speedup))
+    print("  events     " + ", ".join("%s %s" % (ev, duration(t)) for t, ev in marks))
+    print("  speed      %s of session in %s: %.0fx real time"
+          % (duration(ended - started), duration(s.seconds * 1000), s.speedup))
     preview_plot(board, trace, marks, args)
-    print("  total      %.2f s" % (time.perf_counter() - wall))
+    print("  total      %s" % duration((time.perf_counter() - wall) * 1000))
     return 0
 
 

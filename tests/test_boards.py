@@ -60,10 +60,22 @@ def test_bad_fields_are_refused_in_one_line(path, value, delete, message):
     assert "\n" not in str(e.value)
 
 
-def test_unknown_board_names_are_import_errors():
-    for name in ("nope", "../x", "", "pico.x"):
-        with pytest.raises(ImportError):
+def test_unknown_board_names_are_import_errors_that_name_the_boards():
+    assert boards.names() == NAMES
+    for name in ("nope", "../x", "", "pico.x", "__init__"):
+        with pytest.raises(ImportError) as e:
             boards.load(name)
+        assert str(e.value) == "unknown board %r: choose one of %s" % (name, ", ".join(NAMES))
+
+
+def test_the_board_check_runs_on_micropython_too(vm):
+    from facewave import build
+    from facewave.sim import mpvm
+
+    out = mpvm.run("from facewave import boards\ntry:\n    boards.load('toaster')\n"
+                   "except ImportError as e:\n    print(e)\n",
+                   firmware=build.firmware_files(mpy=True))
+    assert out.strip() == "unknown board 'toaster': choose one of %s" % ", ".join(NAMES)
 
 
 def test_every_firmware_file_compiles_with_mpy_cross(tmp_path):

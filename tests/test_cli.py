@@ -69,8 +69,9 @@ def test_preview_writes_png_and_summary(tmp_path):
     png = tmp_path / "daily.png"
     code, out, _ = run("preview", "daily", "-o", png)
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "zones      forehead at 0 s, cheeks at 45 s, jaw-line at 90 s, neck at 135 s" in out
-    assert "duration   180 s" in out
+    assert ("zones      forehead at 0 s, cheeks at 45 s, jaw-line at 1 min 30 s, "
+            "neck at 2 min 15 s") in out
+    assert "duration   3 min" in out
 
 
 def test_routines_lists_builtins_with_descriptions():

@@ -7,6 +7,7 @@ from contextlib import redirect_stdout
 from device_kit import hold
 from facewave.firmware import boards, device, log, profile
 from facewave.firmware import settings as stg
+from facewave import build
 from facewave.sim import mpvm
 
 HARNESS = '''
@@ -49,7 +50,7 @@ def test_same_trace_as_cpython_and_no_allocation_per_tick(vm):
             "gc.collect()\na = gc.mem_alloc()\n"
             "for i in range(10000):\n    now = d.next\n    d.tick(now)\n"
             'gc.collect()\nprint("alloc", gc.mem_alloc() - a, d.state)\n')
-    out = mpvm.run(code, mpy=True).splitlines()
+    out = mpvm.run(code, firmware=build.firmware_files(mpy=True)).splitlines()
     buf = io.StringIO()
     with redirect_stdout(buf):
         exec(harness, {"device": device, "log": log, "boards": boards, "profile": profile,

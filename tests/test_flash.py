@@ -17,6 +17,7 @@ import serial
 from conftest import SerialBoard
 from device_kit import LoopPort
 from facewave import flash as fl
+from facewave.build import PACKAGE, firmware_files
 from facewave.errors import FacewaveError
 from facewave.firmware import VERSION
 from facewave.firmware import boards
@@ -174,8 +175,7 @@ def test_a_fresh_board_gets_the_compiled_package_in_slot_a(flash):
     assert (flash / "board").read_text() == "pico"
     assert (flash / "boot.py").read_bytes() == BOOT.read_bytes()
     # the very files mpy-cross makes of firmware/, boards too, and nothing from deploy/
-    want = {p.replace("/lib/", "", 1): data for p, data in mpvm.firmware_files(mpy=True).items()
-            if "/deploy/" not in p}
+    want = firmware_files(mpy=True, package=PACKAGE)
     slot = flash / "fw" / "a"
     got = {p.relative_to(slot).as_posix(): p.read_bytes() for p in slot.rglob("*.mpy")}
     assert got == want and "facewave/boards/esp32c3.mpy" in got
@@ -299,8 +299,8 @@ def test_boot_with_no_intact_slot_runs_no_firmware_and_says_so(flash):
     assert note == "firmware in /fw/a failed its SHA-256 check; booted /fw/b"
 
 
-def test_a_damaged_slot_is_caught_on_real_micropython_and_logged_by_the_firmware(tmp_path, vm):
-    files = fl.build(tmp_path)
+def test_a_damaged_slot_is_caught_on_real_micropython_and_logged_by_the_firmware(vm):
+    files = firmware_files(mpy=True, package=PACKAGE)
     tree = {}
     for s in ("a", "b"):
         tree.update({"/fw/%s/%s" % (s, p): data for p, data in files.items()})
@@ -320,8 +320,8 @@ def test_a_damaged_slot_is_caught_on_real_micropython_and_logged_by_the_firmware
     assert lines == ["facewave: " + note, "/fw/a/facewave/shell.mpy", str(("boot", note))]
 
 
-def test_boot_py_runs_on_real_micropython_and_imports_the_slot(tmp_path, vm):
-    files = {"/fw/b/" + p: data for p, data in fl.build(tmp_path).items()}
+def test_boot_py_runs_on_real_micropython_and_imports_the_slot(vm):
+    files = {"/fw/b/" + p: data for p, data in firmware_files(True, PACKAGE).items()}
     files.update({"/fw/slot": "b", "/fw/b/manifest.json": "{}", "/boot.py": BOOT.read_text()})
     out = mpvm.run("exec(open('/boot.py').read())\nimport facewave.engine\n"
                    "print(facewave.engine.__file__)", files=files, timeout=60)

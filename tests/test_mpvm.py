@@ -113,7 +113,7 @@ def test_no_allocation_per_engine_step(name, stored):
 
 def test_allocation_in_the_step_path_is_seen():
     """The measurement itself works: a ramp that builds one tuple per step shows up."""
-    shapes = (mpvm.firmware_sources()["shapes.py"].read_text()
+    shapes = (mpvm.sources()[mpvm.VM_PACKAGE + "/shapes.py"].decode()
               + "\n_ramp = ramp\n\n\ndef ramp(*args):\n    return _ramp(*args)\n")
     m = mpvm.measure(RAMPS, steps=1000, files={mpvm.VM_PACKAGE + "/shapes.py": shapes},
                      timed=False)

@@ -26,7 +26,7 @@ from facewave.firmware.profile import Profile
 from facewave.firmware.protocol import Protocol
 from facewave.firmware.settings import Settings
 from facewave.firmware.store import Store
-from facewave.link import DeviceError, Link, LinkError
+from facewave.link import Link, LinkError, Refused
 from facewave.sim.virtual_board import SimSerial, VirtualBoard
 
 BAUD = 115200
@@ -232,7 +232,7 @@ def test_every_command_through_the_link(tmp_path):
 ])
 def test_refusals_are_device_errors_with_one_line(tmp_path, call, code):
     _, link = connect(make_device(tmp_path))
-    with pytest.raises(DeviceError) as e:
+    with pytest.raises(Refused) as e:
         call(link)
     assert e.value.code == code and e.value.exit_status == 1
     assert "\n" not in str(e.value) and str(e.value)
@@ -262,7 +262,7 @@ def test_no_playing_during_an_upload(tmp_path):
     _, link = connect(make_device(tmp_path))
     link.upload("a", hold_program())
     link.request(m.UPLOAD_BEGIN, m.pack_begin(100, bytes(32), "b"))
-    with pytest.raises(DeviceError) as e:
+    with pytest.raises(Refused) as e:
         link.play("a")
     assert e.value.code == m.E_STATE and "upload" in str(e.value)
 
@@ -277,7 +277,7 @@ def test_a_fault_in_the_device_core_stops_the_motor(tmp_path):
         raise RuntimeError("boom")
 
     proto.device.zone = broken  # read for the reply, after the stop
-    with pytest.raises(DeviceError) as e:
+    with pytest.raises(Refused) as e:
         link.stop()
     assert e.value.code == m.E_INTERNAL and "motor stopped" in str(e.value)
     assert proto.device.level == 0 and proto.device.state != RUNNING
@@ -399,7 +399,7 @@ def test_faulty_link_uploads_verify_or_fail_clearly(tmp_path, seed, fault):
         link.handshake()
         link.upload("p", new)
         assert stored(proto.store, "p") == new
-    except DeviceError as e:
+    except Refused as e:
         assert e.code in (m.E_HASH, m.E_NO_UPLOAD), e
     except LinkError as e:
         assert str(e).startswith(("virtual stopped answering", "upload to virtual stalled",
@@ -528,7 +528,7 @@ def test_upload_time_and_throughput_at_115200_baud(tmp_path):
     # random binary: the worst case of stuffing; the device refuses it only at the commit
     junk = os.urandom(32768)
     t1 = wire.t
-    with pytest.raises(DeviceError):
+    with pytest.raises(Refused):
         link.upload("junk", junk)
     random_eff = len(junk) / ((wire.t - t1) * LINE_RATE)
     mpremote_s = len(junk) / (LINE_RATE * MPREMOTE_CP_EFFICIENCY)

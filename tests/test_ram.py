@@ -4,13 +4,16 @@
 on a fake `machine` plus one loop iteration, in the real MicroPython VM, as .mpy): modules used
 at boot only are dropped, and the protocol is loaded when a host first speaks. The figures
 are printed for the issue's benchmark note; the budgets only stop them growing back. Each reading
-comes after collections in runs of their own (mpvm._SETTLE): this WebAssembly build frees
+comes after collections in runs of their own (see sim/vm/ram_job.py): this WebAssembly build frees
 garbage only a run or two later, so garbage made while importing would count as held, or, left
 in the baseline, would hide part of what the firmware holds.
 """
 
 import pytest
+from facewave import build
 from facewave.sim import mpvm
+
+DEVICE = build.firmware_files(mpy=True)  # the firmware as a device holds it
 
 # The target is 40 KB after import; these budgets hold the levels reached so far. Reading
 # stored programs in pieces (program.py) costs about 0.5 KB held and saves a buffer of the
@@ -24,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("vm")  # the MicroPython VM, see conftest
 
 
 def test_boot_set_ram_within_budget():
-    imported, names, held, tethered = mpvm.boot_ram("pico")
+    imported, names, held, tethered = mpvm.boot_ram("pico", DEVICE)
     print("\nheld after boot (%d modules): %s" % (len(names), " ".join(names)))
     print("RAM after importing them (.mpy): %d B; after booting: %d B; with a host: %d B"
           % (imported, held, tethered))
@@ -38,13 +41,13 @@ def test_boot_set_ram_within_budget():
 
 def test_no_board_data_is_held_whichever_board_boots():
     """boot.py loads the board it finds; start() may be told another: both are dropped."""
-    _, names = mpvm.boot_modules("esp32c3")
+    _, names = mpvm.boot_modules("esp32c3", DEVICE)
     assert "shell" in names and not [n for n in names if n.startswith("boards")]
 
 
 def test_engine_alone_leaves_the_verifier_out():
     """The tick path (engine) does not pull in the verifier: a player needs no checker."""
-    ram, done, _ = mpvm.firmware_ram(["engine"])
+    ram, done, _ = mpvm.firmware_ram(["engine"], DEVICE)
     print("\nengine with its imports: %d B" % ram)
     assert done == ["engine"]
-    assert ram < mpvm.firmware_ram(["engine", "verifier"])[0]
+    assert ram < mpvm.firmware_ram(["engine", "verifier"], DEVICE)[0]

@@ -2,8 +2,9 @@
 board's fields (pins, motor, button, LED, battery, session timings) on top of the caps that
 profile.py checks.
 
-Adding a board is adding a file here; nothing else names the boards. `chosen()` names the board
-in the file /board on the device (one word, written by `facewave flash --board`), else the
+Adding a board is adding a file here; nothing else names the boards: names() lists them, load()
+is the one check of a name, for the device, the simulator and the host. `chosen()` names the
+board in the file /board on the device (one word, written by `facewave flash --board`), else the
 default for the port MicroPython runs on. A device needs this package at boot only: board.start()
 drops it once the profile is built.
 """
@@ -76,14 +77,38 @@ def chosen(path="/board"):
     return _DEFAULT.get(sys.platform, "pico")
 
 
+class UnknownBoard(ImportError):
+    """There is no board profile of that name; the message names the boards there are."""
+
+
+def names():
+    """The boards there is a profile for: the modules of this package, sorted."""
+    import os
+
+    cut = max(__file__.rfind("/"), __file__.rfind("\\"))
+    found = set()
+    for entry in os.listdir(__file__[:cut] if cut >= 0 else "."):
+        if entry.endswith(".py") or entry.endswith(".mpy"):
+            found.add(entry[:entry.rfind(".")])
+    found.discard("__init__")
+    return sorted(found)
+
+
 def load(name):
-    """The PROFILE dict of board `name`; ImportError if there is no such board."""
+    """The PROFILE dict of board `name`; UnknownBoard (an ImportError) if there is none."""
     for c in name or "-":
         if not (c.isalpha() or c.isdigit() or c == "_"):
-            raise ImportError("no board called %r" % name)
+            raise _unknown(name)
     full = __name__ + "." + name
-    __import__(full)
-    return sys.modules[full].PROFILE
+    try:
+        __import__(full)
+        return sys.modules[full].PROFILE
+    except (ImportError, AttributeError):  # no such module, or one that is no board (__init__)
+        raise _unknown(name)
+
+
+def _unknown(name):
+    return UnknownBoard("unknown board %r: choose one of %s" % (name, ", ".join(names())))
 
 
 def profile(data):

@@ -4,6 +4,7 @@ the trace rows the firmware causes (motor level, LED, device log, zones and cues
 byte it wrote to its console."""
 import sys
 
+from .. import build
 from ..errors import FacewaveError
 from ..sim import mpvm
 from ..sim.replay import Tape, frames, replay_cpython, replay_vm
@@ -97,10 +98,11 @@ def _row(row):
     return "(no row)" if row is None else "%d ms, level %d, %s, %r" % tuple(row)
 
 
-def compare(scenario, flash_dir=None, mpy=True, vm=None):
+def compare(scenario, flash_dir=None, vm=None):
     """Record `scenario` on CPython, replay it on CPython and on the MicroPython VM."""
     rec = record(scenario, flash_dir)
-    return Comparison(rec, replay_cpython(rec.tape), replay_vm(rec.tape, mpy=mpy, vm=vm))
+    device = build.firmware_files(mpy=True)  # as a device holds it
+    return Comparison(rec, replay_cpython(rec.tape), replay_vm(rec.tape, device, vm))
 
 
 def compare_cli(scenario, flash_dir=None):

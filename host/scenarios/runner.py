@@ -37,7 +37,7 @@ def host(board):
 
 def compile_for(board_link, name):
     """A built-in routine or a pattern file, compiled against the device's own caps."""
-    from ..cli import load_program
+    from ..programs import load_program
 
     return load_program(name, Profile(board_link.hello["caps"]))
 

@@ -154,9 +154,8 @@ def parse(text, filename="<scenario>", directory=None):
     board = str(doc.get("board", "pico"))
     try:
         boards.load(board)
-    except ImportError:
-        raise ScenarioError("%s: unknown board %r (see `facewave boards`)"
-                            % (filename, board)) from None
+    except boards.UnknownBoard as e:
+        raise ScenarioError("%s: %s" % (filename, e)) from None
     return Scenario(filename, str(doc.get("name", Path(filename).stem)), board, patterns,
                     until, events, expects, start)
 

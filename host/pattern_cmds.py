@@ -1,0 +1,157 @@
+"""The verbs of `facewave` that need no device: check, compile, preview and import pattern
+files, list the built-in routines and the boards, bench the engine."""
+import sys
+from pathlib import Path
+
+from . import library
+from .errors import FacewaveError
+from .programs import board_profile, load_program
+from .units import duration
+
+
+def do_check(args):
+    from .lang import CompileError
+
+    profile = board_profile(args.board)
+    failed = 0
+    for name in args.files:
+        try:
+            prog = load_program(name, profile)
+        except (CompileError, FacewaveError) as e:
+            print(e if isinstance(e, CompileError) else "facewave: %s" % e, file=sys.stderr)
+            failed += 1
+            continue
+        if prog.elements is None:
+            print("%s: ok, bytecode of %s, %s, %d instructions, %d bytes"
+                  % (name, prog.name, duration(prog.info.duration), prog.info.count,
+                     len(prog.data)))
+        else:
+            print("%s: ok, %s, %d elements, %d bytes of bytecode"
+                  % (name, duration(prog.info.duration), prog.elements, len(prog.data)))
+    return 1 if failed else 0
+
+
+def do_compile(args):
+    prog = load_program(args.file, board_profile(args.board))
+    out = Path(args.output or Path(args.file).with_suffix(".fwb").name)
+    _write_atomic(out, prog.data)
+    print("wrote %s (%d bytes, %s)" % (out, len(prog.data), duration(prog.info.duration)))
+    return 0
+
+
+def do_preview(args):
+    from . import playback, preview
+
+    profile = board_profile(args.board)
+    prog = load_program(args.file, profile)
+    trace = playback.play(prog, profile)
+    print("\n".join(preview.summary_lines(prog, trace)))
+    out = args.output or prog.name + ".png"
+    preview.plot(trace, out)
+    print("  plot       %s" % out)
+    return 0
+
+
+def do_boards(args):
+    from .device_cmds import caps_line
+    from .firmware import boards
+
+    for name in boards.names():
+        data = boards.load(name)
+        print("%-10s %s" % (name, data.get("description", "")))
+        print("%-10s caps: %s" % ("", caps_line(boards.profile(data).caps())))
+    return 0
+
+
+def do_routines(args):
+    for name in library.builtin_names():
+        print("%-12s %s" % (name, library.describe(library.builtin_path(name))))
+    return 0
+
+
+def do_import(args):
+    from . import importers
+    from .lang import CompileError, compile_file
+
+    text = importers.convert(Path(args.file), args.name, args.repeat)
+    out = Path(args.output)
+    _write_atomic(out, text.encode())
+    try:
+        prog = compile_file(out, board_profile(args.board))
+    except CompileError as e:
+        print(e, file=sys.stderr)
+        raise FacewaveError("wrote %s, but it does not pass check (see above); edit it"
+                            % out) from None
+    print("wrote %s (%s)" % (out, duration(prog.info.duration)))
+    return 0
+
+
+def do_bench(args):
+    from . import bench
+
+    if args.rp2040:
+        from .bench_rp2040 import run_rp2040_bench
+
+        run_rp2040_bench(print, args.uf2)
+    else:
+        (bench.run_link_bench if args.link else bench.run_bench)(print)
+    return 0
+
+
+def _write_atomic(path, data):
+    """Never leave a half-written output: write beside it, then rename over it."""
+    import os
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise FacewaveError("cannot write %s: %s" % (path, e.strerror or e)) from None
+
+
+# -- arguments ----------------------------------------------------------------------------------
+def _board_arg(p):
+    p.add_argument("--board", help="judge against this board's caps (default: the generic caps)")
+
+
+def setup_check(p):
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="pattern files, built-in names or compiled .fwb files")
+    _board_arg(p)
+
+
+def setup_compile(p):
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT", help="bytecode file (default NAME.fwb)")
+    _board_arg(p)
+
+
+def setup_preview(p):
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT.png", help="plot file (default NAME.png)")
+    _board_arg(p)
+
+
+def setup_bench(p):
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--link", action="store_true", help="the serial link instead: upload times,"
+                     " throughput and status round trip through a virtual board at 115200 baud")
+    how.add_argument("--rp2040", action="store_true", help="the figures on the emulated Pico "
+                     "(the genuine MicroPython UF2 in rp2040js), in board time: flash, RAM, "
+                     "status round trip, uploads beside mpremote's fs cp")
+    p.add_argument("--uf2", metavar="FILE", help="with --rp2040: the RPI_PICO UF2 (default: "
+                   "$FACEWAVE_RP2_UF2)")
+
+
+def setup_import(p):
+    p.add_argument("file", metavar="FILE", help="an Apple .ahap file or an Android waveform "
+                   "(.json with timings, amplitudes and repeat)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.fw")
+    p.add_argument("--name", help="pattern name (default: from the file name)")
+    p.add_argument("--repeat", type=int, metavar="N",
+                   help="turns to play a waveform that repeats forever")
+    _board_arg(p)

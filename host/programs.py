@@ -1,0 +1,69 @@
+"""A pattern file, a compiled .fwb or a built-in routine, as a Program judged against a profile.
+
+Every command that takes a pattern (check, compile, preview, upload, the simulator's scenarios,
+bench) comes here, so a name means the same thing to all of them, and a compiled file gets the
+device's own verifier.
+"""
+from pathlib import Path
+
+from . import library
+from .errors import FacewaveError
+
+
+def board_profile(board=None):
+    """The caps of firmware/boards' `board` (the generic caps for None) to judge patterns by;
+    an unknown board is a usage error that names the known ones."""
+    from .firmware import boards
+    from .firmware.profile import Profile, ProfileError
+
+    if not board:
+        return Profile()
+    try:
+        return Profile(boards.load(board))
+    except boards.UnknownBoard as e:
+        raise FacewaveError(str(e), 2) from None
+    except ProfileError as e:
+        raise FacewaveError("board profile %s: %s" % (board, e), 2) from None
+
+
+def load_program(path_or_name, profile):
+    """A pattern file, a compiled .fwb file (checked by the device's verifier), or the name of
+    a built-in routine, as a Program judged against `profile`'s caps."""
+    from .lang import Program, compile_file
+
+    path = Path(path_or_name)
+    if not path.exists():
+        if not library.builtin_path(path_or_name):
+            raise FacewaveError("%s: no such file, and no built-in routine of that name (see "
+                                "`facewave routines`)" % path_or_name)
+        path = library.builtin_path(path_or_name)
+    if _is_bytecode(path):
+        info = _verify_bytecode(path, profile)
+        return Program(path.read_bytes(), info, [], None, str(path))
+    return compile_file(path, profile)
+
+
+def _is_bytecode(name):
+    from .firmware import bytecode
+
+    try:
+        with open(name, "rb") as f:
+            return f.read(len(bytecode.MAGIC)) == bytecode.MAGIC
+    except OSError:
+        return False
+
+
+def _verify_bytecode(name, profile):
+    """The device's own check of a compiled file."""
+    from .firmware import bytecode
+    from .firmware.verifier import verify
+
+    try:
+        with open(name, "rb") as f:
+            data = f.read(bytecode.HEADER_SIZE + bytecode.MAX_BODY + 1)
+        return verify(data, profile)
+    except OSError as e:
+        raise FacewaveError("%s: %s" % (name, e.strerror or e)) from None
+    except bytecode.VerifyError as e:
+        where = " (instruction %d)" % e.args[1] if e.args[1] >= 0 else ""
+        raise FacewaveError("%s: rejected%s: %s" % (name, where, e.args[0])) from None
