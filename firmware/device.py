@@ -139,28 +139,12 @@ class Device:
             self._drain(now)
             self.button.edge(now, arg)
             self._drain(now)
-        elif kind == PLAY:
-            self.play(now, arg)
-        elif kind == STOP:
-            self.stop(now)
-        elif kind == PAUSE:
-            self.pause(now)
-        elif kind == RESUME:
-            self.resume(now)
         elif kind == NEXT:
             self.play(now, self._after(self.routine or self.settings.routine))
-        elif kind == INTENSITY:
-            self.set_intensity(now, arg)
-        elif kind == BATTERY:
-            self._battery(now, arg)
-        elif kind == CHARGER:
-            self._charger(now, arg)
-        elif kind == UPLOAD:
-            self.upload(now, arg)
-        elif kind == FAULT:
-            self.fault(now, arg)
-        elif kind == POWER:
-            self.power(now, arg)
+        elif STOP <= kind <= RESUME:
+            _BARE[kind - STOP](self, now)
+        elif kind in _WITH_ARG:
+            _WITH_ARG[kind](self, now, arg)
         else:
             raise DeviceError("unknown event %r" % kind)
 
@@ -542,6 +526,14 @@ class Device:
         """The name of the zone playing, or ""."""
         z = self.engine.zone - 2 if self.session.active else -1
         return self._zones[z] if 0 <= z < len(self._zones) else ""
+
+
+# The events that are one method call, by kind (the functions, taken once: no bound method is
+# made per event).
+_BARE = (Device.stop, Device.pause, Device.resume)  # STOP, PAUSE, RESUME: (now)
+_WITH_ARG = {PLAY: Device.play, INTENSITY: Device.set_intensity, BATTERY: Device._battery,
+             CHARGER: Device._charger, UPLOAD: Device.upload, FAULT: Device.fault,
+             POWER: Device.power}  # (now, arg)
 
 
 def _why(e):
