@@ -15,20 +15,14 @@ The emulator is `sim/rp2040_board.mjs` (Node.js), driven over a pipe of JSON lin
 thread passes bytes between the pty and the emulated USB CDC, and raises DTR while a program
 holds the pty open, as a USB host does for /dev/ttyACM0.
 """
-import atexit
 import base64
-import json
 import os
-import queue
 import select
 import shutil
-import signal
-import subprocess
-import threading
-import time
 from pathlib import Path
 
 from . import node
+from .node_board import NodeBoard
 from .serial_port import PortError, raw_pty
 
 RUNNER = Path(__file__).with_name("rp2040_board.mjs")
@@ -44,36 +38,6 @@ _HUP_POLL_S = 0.01  # how often to look for a program opening the pty while none
 
 class Rp2040Error(Exception):
     """The emulated Pico cannot be started or has failed; the message is one line."""
-
-
-_open_boards = set()
-_lock = threading.Lock()
-_sigterm_hooked = False
-
-
-def _close_all():
-    for board in list(_open_boards):
-        board.close()
-
-
-def _on_sigterm(signum, frame):
-    """SIGTERM with nobody else handling it: stop the emulators (the flash is saved, the ptys
-    and links go), then die of the signal as the process would have."""
-    _close_all()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-
-
-def _track(board):
-    global _sigterm_hooked
-    with _lock:
-        _open_boards.add(board)
-        if not _sigterm_hooked:
-            _sigterm_hooked = True
-            atexit.register(_close_all)
-            if (threading.current_thread() is threading.main_thread()
-                    and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
-                signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def battery_raw(mv):
@@ -138,7 +102,7 @@ def find_emulator():
                              Rp2040Error)
 
 
-class Rp2040Board:
+class Rp2040Board(NodeBoard):
     """An emulated Raspberry Pi Pico running the genuine MicroPython UF2.
 
     `uf2`, `bootrom`: see find_uf2() / find_bootrom(). `flash`: a file that holds the board's
@@ -147,7 +111,11 @@ class Rp2040Board:
     time; 0: idle time skipped). Busy code runs at what the emulator manages (0.2-0.5x).
     """
 
+    error = Rp2040Error
+    what = "the emulated Pico"
+
     def __init__(self, uf2=None, flash=None, bootrom=None, speed=1.0):
+        super().__init__()
         self.uf2 = find_uf2(uf2)
         self.bootrom = find_bootrom(self.uf2, bootrom)
         self.node, self.package = find_emulator()
@@ -162,20 +130,10 @@ class Rp2040Board:
         self.breaks = []  # (board ms, code, pc) of BKPT/UDF the core hit (a crash, a panic)
         self.warnings = []  # (board ms, message): what rp2040js met and does not emulate
         self.connected = False  # a program holds the port open (DTR raised)
-        self._proc = None
         self._master = -1
         self._trace = []  # (board ms, freq_hz, duty_u16) at each change
         self._pwm = None  # the motor pin's last state (the emulator's pwm event)
-        self._lines = queue.Queue()  # command lines for the emulator's stdin
-        self._cond = threading.Condition()
-        self._replies = {}
-        self._next_id = 0
         self._out = bytearray()  # board -> host bytes not yet written to the pty
-        self._stderr = []
-        self._threads = []
-        self._stop = False
-        self._closed = False
-        self._exit_error = None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -193,63 +151,21 @@ class Rp2040Board:
                 "--rp2040js", str(self.package), "--speed", repr(float(self.speed))]
         if self.flash is not None:
             argv += ["--flash", str(self.flash)]
-        _track(self)
         try:
             self._open_pty()
-            # a session of its own: Ctrl-C at a terminal reaches us, and we stop the emulator
-            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, start_new_session=True)
-            for target in (self._pump, self._write_stdin, self._read_stderr):
-                t = threading.Thread(target=target, daemon=True, name="rp2040-" + target.__name__)
-                t.start()
-                self._threads.append(t)
+            self._spawn(argv)
             self.wait_usb(1, timeout)
         except BaseException:
             self.close()
             raise
         return self
 
-    def close(self):
-        """Stop the emulator (it saves the flash first), remove the pty. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        _open_boards.discard(self)
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            self._lines.put(b'{"c":"quit"}\n')
-            self._lines.put(None)  # then the end of its stdin
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self._stop = True
-        self._lines.put(None)
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(timeout=5)
-        if proc is not None:
-            for f in (proc.stdin, proc.stdout, proc.stderr):
-                try:
-                    f.close()
-                except (OSError, ValueError):
-                    pass
+    def _release(self):
+        """The pty and its link go with the emulator."""
         if self._master >= 0:
             os.close(self._master)
             self._master = -1
         self._remove_link()
-        with self._cond:
-            self._cond.notify_all()
-
-    @property
-    def failure(self):
-        """Why the emulator stopped by itself (a one-line message), or None."""
-        return self._exit_error
-
-    @property
-    def running(self):
-        return self._proc is not None and self._proc.poll() is None and not self._closed
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -346,58 +262,7 @@ class Rp2040Board:
                        "USB did not come back within %.0f s of the reset" % timeout)
             return self.resets
 
-    def _wait(self, cond, timeout, what):
-        deadline = time.monotonic() + timeout
-        while not cond():
-            if self._exit_error or self._closed:
-                raise Rp2040Error(self._exit_error or "the emulated Pico is closed")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Rp2040Error(what)
-            self._cond.wait(min(left, 0.5))
-
-    # -- the control channel ---------------------------------------------------------------
-
-    def _send(self, msg):
-        """Queue a command: a writer thread takes it to the emulator, so that no caller (and not
-        the relay, the only reader of the emulator's events) ever blocks on a full pipe."""
-        self._check_alive()
-        self._lines.put((json.dumps(msg, separators=(",", ":")) + "\n").encode())
-
-    def _write_stdin(self):
-        stdin = self._proc.stdin
-        try:
-            while True:
-                line = self._lines.get()
-                if line is None:
-                    break
-                stdin.write(line)
-                stdin.flush()
-        except (OSError, ValueError):
-            pass  # the emulator has gone; the relay reports why
-        finally:
-            try:
-                stdin.close()
-            except (OSError, ValueError):
-                pass
-
-    def _request(self, msg, timeout):
-        with self._cond:
-            self._next_id += 1
-            rid = msg["id"] = self._next_id
-        self._send(msg)
-        with self._cond:
-            self._wait(lambda: rid in self._replies, timeout,
-                       "the emulator did not answer within %.0f s" % timeout)
-            return self._replies.pop(rid)
-
-    def _check_alive(self):
-        if self._proc is None:
-            raise Rp2040Error("the emulated Pico is not started")
-        if self._exit_error:
-            raise Rp2040Error(self._exit_error)
-        if self._closed:
-            raise Rp2040Error("the emulated Pico is closed")
+    # -- events, the pty and the relay ------------------------------------------------------
 
     def _event(self, m):
         kind = m.pop("e", None)
@@ -426,7 +291,6 @@ class Rp2040Board:
                 self._replies[m["id"]] = m
             self._cond.notify_all()
 
-    # -- the pty and the relay -------------------------------------------------------------
 
     def _open_pty(self):
         """A new pty, linked from `port`: the board's USB device has (re-)enumerated."""
@@ -482,45 +346,19 @@ class Rp2040Board:
         if not self._exit_error:
             self._send({"c": "dtr", "v": on})
 
-    def _pump(self):
-        """Relay thread: the emulator's events, the pty's bytes both ways, DTR."""
-        out = self._proc.stdout.fileno()
-        os.set_blocking(out, False)
-        pending = b""
-        try:
-            while not self._stop:
-                present = self._master >= 0 and self._host_present()
-                if present != self.connected:
-                    self._set_connected(present)
-                poller = select.poll()
-                poller.register(out, select.POLLIN)
-                if self.connected:
-                    poller.register(self._master, select.POLLIN
-                                    | (select.POLLOUT if self._out else 0))
-                events = dict(poller.poll(200 if self.connected else _HUP_POLL_S * 1000))
-                if out in events:
-                    try:
-                        chunk = os.read(out, 1 << 16)
-                    except BlockingIOError:
-                        chunk = None
-                    if chunk == b"":
-                        break  # the emulator has exited
-                    if chunk:
-                        pending += chunk
-                        *lines, pending = pending.split(b"\n")
-                        for line in lines:
-                            try:
-                                event = json.loads(line) if line.strip() else None
-                            except ValueError:
-                                event = None  # not ours (a library printing): not an event
-                            if isinstance(event, dict):
-                                self._event(event)
-                if self.connected:
-                    self._relay(events.get(self._master, 0))
-        except Exception as e:  # a failure here must not hang the callers
-            self._exit_error = "the relay failed: %s" % e
-        finally:
-            self._finish()
+    def _watch(self, poller):
+        """DTR follows the pty's hang-up; the pty is watched while a program holds it."""
+        present = self._master >= 0 and self._host_present()
+        if present != self.connected:
+            self._set_connected(present)
+        if not self.connected:
+            return _HUP_POLL_S * 1000
+        poller.register(self._master, select.POLLIN | (select.POLLOUT if self._out else 0))
+        return 200
+
+    def _serve(self, events):
+        if self.connected:
+            self._relay(events.get(self._master, 0))
 
     def _relay(self, ev):
         if ev & (select.POLLIN | select.POLLHUP):
@@ -538,23 +376,3 @@ class Rp2040Board:
                 pass
             except OSError:
                 del self._out[:]
-
-    def _finish(self):
-        proc = self._proc
-        try:
-            rc = proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            rc = None
-        for t in self._threads:
-            if t.name == "rp2040-_read_stderr":
-                t.join(timeout=2)  # its last lines: why the emulator stopped
-        with self._cond:
-            if not self._closed and not self._exit_error:
-                why = next((ln.strip() for ln in self._stderr if ln.strip()), "")
-                self._exit_error = why or "the emulator exited (code %s)" % rc
-            self._cond.notify_all()
-
-    def _read_stderr(self):
-        for raw in self._proc.stderr:
-            self._stderr.append(raw.decode("utf-8", "replace").rstrip("\n"))
-            del self._stderr[:-50]

@@ -70,7 +70,7 @@ TODAY = {
     "sim/repl.py": 2,
     "sim/replay.py": 6,
     "sim/replay_driver.py": 2,
-    "sim/rp2040.py": 12,
+    "sim/rp2040.py": 2,
     "sim/serial_port.py": 9,
     "sim/virtual_board.py": 25,
 }
