@@ -65,6 +65,17 @@ def manifest(version, files):
     return json.dumps({"version": version, "files": digests}, sort_keys=True).encode()
 
 
+def fresh_board(files, version):
+    """{device path: bytes} that a flash leaves on a board that had nothing on it: the root
+    files, `files` (the package, {path inside a slot: bytes}) in slot a with its manifest, and
+    the pointer (for the VM board, which starts from a flash folder)."""
+    tree = root_files()
+    tree.update({ROOT + "/a/" + path: data for path, data in files.items()})
+    tree[ROOT + "/a/" + MANIFEST] = manifest(version, files)
+    tree[POINTER] = b"a"
+    return tree
+
+
 # -- code run on the device ---------------------------------------------------------------
 
 _STATE = """

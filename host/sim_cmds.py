@@ -19,19 +19,24 @@ def setup_sim(p):
     p.add_argument("--trace", metavar="OUT.csv", help="write the trace (ms, level, led, event)")
     p.add_argument("--plot", metavar="OUT.png", help="plot motor level, zones, cues, events")
     p.add_argument("--json", action="store_true", help="machine-readable result")
-    p.add_argument("--flash", metavar="DIR", help="folder used as the board's flash (kept); "
-                   "default: a new temporary folder. With --rp2040: a FILE, the Pico's 2 MB "
-                   "flash image (kept)")
+    p.add_argument("--flash", metavar="DIR", help="folder used as the board's flash (kept; "
+                   "with --vm written back at every reset and at exit); default: a new "
+                   "temporary folder. With --rp2040: a FILE, the Pico's 2 MB flash image (kept)")
     p.add_argument("--board", help="board profile (default: pico, or the flash's /board)")
     p.add_argument("--socket", nargs="?", const=0, type=int, metavar="PORT",
                    help="serve on socket://127.0.0.1:PORT instead of a pty (0: any free port)")
     p.add_argument("--baud", type=int, metavar="N", help="throttle the link to N baud")
-    p.add_argument("--bare", action="store_true",
-                   help="a board with plain MicroPython only (for trying `facewave flash`)")
+    p.add_argument("--bare", action="store_true", help="with --vm (implied): a board with plain "
+                   "MicroPython only, for trying `facewave flash`")
     p.add_argument("--mpy", action="store_true", help="sim run: replay the run into the "
                    "firmware on the MicroPython VM too; exit 1 unless the traces are equal")
+    p.add_argument("--vm", action="store_true", help="the firmware in MicroPython's WebAssembly "
+                   "VM (from `npm ci`), in real time: mpremote and `facewave flash` meet "
+                   "MicroPython's own REPL, as on a board; with --flash DIR, patterns and "
+                   "firmware stay for the next run")
     p.add_argument("--rp2040", action="store_true", help="an emulated Raspberry Pi Pico that "
-                   "runs the genuine MicroPython UF2 (rp2040js, from `npm ci`), on a pty")
+                   "runs the genuine MicroPython UF2 (rp2040js, from `npm ci`), on a pty: the "
+                   "real port, slower")
     p.add_argument("--uf2", metavar="FILE", help="with --rp2040: MicroPython's RPI_PICO UF2 "
                    "(default: $FACEWAVE_RP2_UF2, a file or a folder holding it)")
 
@@ -43,8 +48,12 @@ def do_sim(args):
         return _run(args)
     if args.uf2 and not args.rp2040:
         raise FacewaveError("--uf2 goes with --rp2040", 2)
+    if args.vm and args.rp2040:
+        raise FacewaveError("--vm or --rp2040, not both", 2)
     if args.rp2040 and args.action is None and not args.scenario:
         return _serve_rp2040(args)
+    if (args.vm or args.bare) and args.action is None and not args.scenario:
+        return _serve_vm(args)
     if args.scenario:
         raise FacewaveError("unexpected %r: did you mean `facewave sim run %s`?"
                             % (args.scenario, args.scenario), 2)
@@ -69,8 +78,7 @@ def _serve(args):
     from .sim.serial_port import PortError, open_port
 
     board_profile(args.board)  # an unknown board is a usage error, not a traceback from its boot
-    board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True,
-                         firmware=not args.bare)
+    board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True)
     try:
         spec = "pty" if args.socket is None else "socket:%d" % args.socket
         port = open_port(spec, baud=args.baud, clock=board.seconds)
@@ -78,8 +86,7 @@ def _serve(args):
         raise FacewaveError("cannot open the virtual board's port: %s" % e, 2) from None
     board.wire = port
     board.power_on()
-    print("virtual facewave board (%s) on %s" % (board._chosen_board() if not args.bare
-                                                  else "plain MicroPython", port.url))
+    print("virtual facewave board (%s) on %s" % (board._chosen_board(), port.url))
     print("flash: %s" % board.flash_dir)
     print("try:   facewave --port %s info      (Ctrl-C here to stop the board)" % port.url)
     sys.stdout.flush()
@@ -103,6 +110,70 @@ def _serve(args):
     if not args.flash:
         shutil.rmtree(board.flash_dir, ignore_errors=True)
     return 0
+
+
+def _serve_vm(args):
+    """`facewave sim --vm` (or --bare): the VM board's console on a pty or a socket, until Ctrl-C
+    or SIGTERM; the flash folder is written back at every reset and at exit."""
+    from .sim.vm_board import VMBoard, VMBoardError
+
+    for given, option in ((args.baud, "--baud"), (args.trace, "--trace"), (args.plot, "--plot"),
+                          (args.mpy, "--mpy"), (args.json, "--json")):
+        if given:
+            raise FacewaveError("%s does not go with --vm" % option, 2)
+    board_profile(args.board)
+    files = None if args.bare else flashed()
+    stop = []
+
+    def ctrl_c(signum, frame):
+        if not stop:
+            stop.append(signum)
+            raise _Stop
+
+    old = {sig: signal.signal(sig, ctrl_c) for sig in (signal.SIGINT, signal.SIGTERM)}
+    board = None
+    started = time.monotonic()
+    try:
+        try:
+            board = VMBoard(_flash_dir(args) if args.flash else None, files=files,
+                            board=args.board,
+                            port="pty" if args.socket is None else "socket:%d" % args.socket)
+            board.start()
+        except VMBoardError as e:
+            raise FacewaveError(str(e), 2) from None
+        print("VM board (%s, MicroPython's WebAssembly VM) on %s"
+              % ("plain MicroPython" if args.bare else "facewave firmware", board.url))
+        print("flash: %s" % (board.flash if args.flash else "not kept (no --flash DIR)"))
+        print("try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.url)
+        sys.stdout.flush()
+        while not stop:
+            time.sleep(0.2)
+            if not board.running:
+                raise FacewaveError("the VM board stopped: %s"
+                                    % (board.failure or "node exited"), 1)
+    except _Stop:
+        pass
+    finally:
+        try:
+            if board is not None:
+                board.close()
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+    resets = len(board.boots) - 1 if board is not None else 0
+    print("\nVM board stopped after %s (%d reset%s)"
+          % (duration((time.monotonic() - started) * 1000), resets, "" if resets == 1 else "s"))
+    return 0
+
+
+def flashed():
+    """{device path: bytes}: this facewave's firmware as `facewave flash` leaves it on a board
+    that had nothing on it."""
+    from .build import PACKAGE, firmware_files
+    from .firmware import VERSION
+    from .flash import fresh_board
+
+    return fresh_board(firmware_files(mpy=True, package=PACKAGE), VERSION)
 
 
 def _serve_rp2040(args):

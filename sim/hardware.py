@@ -325,6 +325,10 @@ class WDT:
             self.hw.clock.cancel(self._h)
             self._h = None
 
+    def left(self, now):
+        """Ms from `now` (the clock's ms) before it counts a reset unless fed (-1: stopped)."""
+        return -1 if self._h is None else self.fed + self.timeout - now
+
     def _arm(self):
         clock = self.hw.clock
         self._h = clock.every(self.fed + self.timeout + 1 - clock.ms, self._ring, True)
