@@ -36,15 +36,13 @@ class SerialBoard:
     `call(fn)`, between two loop iterations. `unplug()` pulls the cable: the port goes away and
     the board runs on with nobody listening; `stop()` ends the thread."""
 
-    def __init__(self, root, kind="pty", baud=None, board=None, firmware=True, version=None):
+    def __init__(self, root, kind="pty", baud=None, board=None):
         import threading
 
         from facewave.sim import serial_port
         from facewave.sim.virtual_board import VirtualBoard
 
-        self.board = VirtualBoard(root, board=board, realtime=True, firmware=firmware)
-        if version is not None:
-            set_version(self.board, version)
+        self.board = VirtualBoard(root, board=board, realtime=True)
         self.port = serial_port.open_port(kind, baud=baud, clock=self.board.seconds)
         self.board.wire = self.port
         self.url = self.port.url

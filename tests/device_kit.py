@@ -1,9 +1,14 @@
 """Helpers for the device tests: a board profile, patterns in memory, a device under a clock,
-and the emulated Pico or the reason there is none."""
+the firmware as a flash leaves it (for the VM board), and the emulated Pico or the reason there
+is none."""
 import copy
+import functools
 import os
+import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -123,22 +128,24 @@ class Clock:
         self.event(dv.BUTTON, 0)
 
 
-class LoopPort:
-    """Collects what the console writes; the test feeds the console directly."""
+@functools.cache
+def flashed(version=None, mpy=True):
+    """{device path: bytes}: this firmware as `facewave flash` leaves it on an empty board (what
+    a VMBoard's `files` take), or with mpy=False its sources in the slot; `version`: a .mpy
+    firmware that says it is that one, an older one."""
+    from facewave import build
+    from facewave.firmware import VERSION
+    from facewave.flash import fresh_board
 
-    def __init__(self):
-        self.out = bytearray()
-
-    def write(self, data):
-        self.out += data
-
-    def read_available(self):
-        return b""
-
-    def take(self):
-        data = bytes(self.out)
-        del self.out[:]
-        return data
+    files = build.firmware_files(mpy=mpy, package=build.PACKAGE)
+    if version:
+        src = (build.firmware_dir() / "__init__.py").read_text()
+        with tempfile.TemporaryDirectory() as tmp:
+            init = Path(tmp, "__init__.py")
+            init.write_text(re.sub(r'\nVERSION = "[^"]*"', '\nVERSION = "%s"' % version, src))
+            build.compile_mpy(init, init.with_suffix(".mpy"), build.PACKAGE + "/__init__.py")
+            files[build.PACKAGE + "/__init__.mpy"] = init.with_suffix(".mpy").read_bytes()
+    return fresh_board(files, version or VERSION)
 
 
 def emulated_pico():

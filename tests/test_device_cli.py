@@ -358,38 +358,13 @@ def test_a_port_where_nothing_answers():
     one_line_error(err, "no answer from %s" % port.path, "facewave flash")
 
 
-class _Prompt(threading.Thread):
-    """A board with plain MicroPython: whatever arrives, it answers with its banner and prompt."""
+def test_a_board_with_plain_micropython(vm, tmp_path):
+    from facewave.sim.vm_board import VMBoard
 
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.port = port
-        self.running = True
-        self.start()
-
-    def run(self):
-        while self.running:
-            self.port.wait(0.01)
-            if self.port.read_available():
-                self.port.write(b"\r\nMicroPython v1.24.0 on 2024-10-25; Raspberry Pi Pico with"
-                                b" RP2040\r\nType \"help()\" for more information.\r\n>>> ")
-
-    def close(self):
-        self.running = False
-        self.join()
-        self.port.close()
-
-
-def test_a_board_with_plain_micropython():
-    from facewave.sim import serial_port
-
-    board = _Prompt(serial_port.open_port("pty"))
-    try:
-        code, _, err = run("list", "--port", board.port.path, *FAST)
-    finally:
-        board.close()
+    with VMBoard(tmp_path / "flash") as board:  # MicroPython's own REPL
+        code, _, err = run("list", "--port", board.url, *FAST)
     assert code == 2
-    one_line_error(err, "MicroPython prompt", "facewave flash --port %s" % board.port.path)
+    one_line_error(err, "MicroPython prompt", "facewave flash --port %s" % board.url)
 
 
 def test_a_socket_nobody_listens_on():

@@ -1,18 +1,17 @@
 """End to end through the whole virtual board on a pty: power cuts at every filesystem write
-of an upload, a damaged link, a tethered host that goes away, and `facewave flash` onto a board
-running the firmware and onto one with plain MicroPython. The host is the real `facewave` in a
-subprocess; the board is the simulator's (tests/conftest.py SerialBoard)."""
+of an upload, a damaged link, a tethered host that goes away. The host is the real `facewave` in
+a subprocess; the board is the simulator's (tests/conftest.py SerialBoard). `facewave flash`
+meets a real MicroPython REPL: tests/test_flash.py (the VM board) and
+tests/test_rp2040_firmware.py (the emulated Pico, the command line)."""
 import hashlib
 import json
 import tempfile
 import time
 
 import pytest
-from conftest import SerialBoard
 from test_device_cli import Running, one_line_error, run, run_json
 
 from facewave.bench import big_program
-from facewave.firmware import VERSION
 from facewave.firmware import bytecode as bc
 from facewave.link import Link
 from facewave.scenarios import runner
@@ -184,44 +183,3 @@ def test_tethered_playback_stops_when_the_cable_is_pulled(serial_board):
 
     gone, off, heartbeat_ms = tethered(serial_board, pull)
     assert off - gone <= heartbeat_ms + 100
-
-
-# ---- facewave flash onto the virtual board -------------------------------------------------
-
-def test_flash_a_board_running_older_firmware_keeps_its_patterns(tmp_path):
-    board = SerialBoard(tmp_path / "flash", version="0.0.1")
-    try:
-        port = board.url
-        assert run_json("info", "--port", port)["firmware"] == "0.0.1"
-        assert run("upload", "daily", "--port", port)[0] == 0
-        assert run("set", "intensity", "2", "--port", port)[0] == 0
-        code, out, err = run("flash", "--port", port, "--json")
-        assert code == 0, err
-        summary = json.loads(out)
-        assert summary["handshake"]["firmware"] == VERSION
-        assert summary["previous_version"] == "0.0.1"
-        info = run_json("info", "--port", port)
-        assert info["firmware"] == VERSION and info["settings"]["intensity"] == 2
-        assert [p["name"] for p in run_json("list", "--port", port)["patterns"]] == ["daily"]
-        assert run_json("play", "daily", "--port", port)["state"] == "running"
-        assert board.call(lambda b: b.boots) == 1  # mpremote's soft reset, no power cycle
-    finally:
-        board.stop()
-
-
-def test_flash_a_board_with_plain_micropython(tmp_path):
-    board = SerialBoard(tmp_path / "flash", firmware=False)
-    try:
-        port = board.url
-        code, _, err = run("info", "--port", port, "--timeout", "0.5")
-        assert code == 2
-        one_line_error(err, "facewave flash")
-        code, out, err = run("flash", "--port", port)
-        assert code == 0, err
-        assert "no facewave firmware" in out
-        info = run_json("info", "--port", port)
-        assert info["firmware"] == VERSION and info["board"] == "pico"
-        assert run("upload", "daily", "--port", port)[0] == 0
-        assert (tmp_path / "flash" / "patterns" / "daily.fwb").exists()
-    finally:
-        board.stop()

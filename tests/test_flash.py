@@ -1,52 +1,62 @@
-"""`facewave flash` against the virtual board's REPL over a pty, with the real mpremote code:
-the simulator's whole board (plain MicroPython, or running the firmware) where the handshake
-matters, and a REPL stand-in where a test pulls the cable or shrinks the flash.
-
-The board's flash is a directory, so each test looks at what a board would boot: boot.py itself
-is run by the REPL emulation (and once by the real MicroPython VM) to see which slot it picks.
+"""`facewave flash` with the real mpremote code against the VM board (sim/vm_board.py): the
+genuine firmware and boot.py in MicroPython's WebAssembly VM, its own REPL, over a pty. The
+board's flash is a folder, written back when the board stops, so each test looks at what a
+board would boot, and boots it: boot.py runs on the VM board, whose raw REPL then says which
+slot it put on sys.path.
 """
+import ast
+import functools
 import hashlib
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import serial
-from conftest import SerialBoard
-from device_kit import LoopPort
+
+import facewave.build
+from device_kit import flashed
 from facewave import flash as fl
-from facewave.build import PACKAGE, firmware_files
+from facewave.build import LIB, PACKAGE, firmware_files
 from facewave.errors import FacewaveError
 from facewave.firmware import VERSION
-from facewave.firmware import boards
-from facewave.firmware.boards import pico
-from facewave.firmware.device import Device
-from facewave.firmware.protocol import Protocol
-from facewave.firmware.settings import Settings
-from facewave.firmware.store import Store
 from facewave.link import Link
-from facewave.sim import mpvm
-from facewave.sim.repl import ReplConsole
 from facewave.sim.serial_port import PtyPort
+from facewave.sim.vm_board import VMBoard
 
 BOOT = fl._deploy_dir() / "boot.py"
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")
+pytestmark = [pytest.mark.usefixtures("vm"),  # the MicroPython VM, see conftest
+              pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")]
+
+
+def plain(flash, **kw):
+    """A VM board on `flash` as it is, nothing installed (plain MicroPython if it is empty)."""
+    return VMBoard(flash, **kw)
+
+
+def flashed_board(flash, **kw):
+    """A VM board that runs slot a, as `facewave flash` left it on an empty board."""
+    return VMBoard(flash, files=flashed(), **kw)
+
+
+def at_repl(board, expression):
+    """The value of `expression` on a running board, read at its raw REPL entered without a soft
+    reset: after boot.py, whose globals are there (BOOT_NOTE among them)."""
+    from mpremote.transport_serial import SerialTransport
+
+    t = SerialTransport(board.url, timeout=1)
+    try:
+        t.enter_raw_repl(soft_reset=False)
+        return ast.literal_eval(t.exec("import sys\nprint(repr(%s))" % expression).decode())
+    finally:
+        t.close()
 
 
 def after_boot(flash, expression):
-    """The value of `expression` once boot.py has run on this flash, run by the REPL."""
-    port = LoopPort()
-    console = ReplConsole(port, flash)
-    console.start()
-    console.feed(b"\x01")
-    del port.out[:]
-    console.feed(BOOT.read_bytes() + b"\nprint(repr(%s))\x04" % expression.encode())
-    out, err, _ = bytes(port.out)[2:].split(b"\x04")
-    assert err == b"", err
-    return eval(out.decode().strip().splitlines()[-1])  # after any line boot.py printed
+    """The value of `expression` on the VM board booted from this flash, at its raw REPL."""
+    with plain(flash) as board:
+        return at_repl(board, expression)
 
 
 def booted_slot(flash):
@@ -72,86 +82,19 @@ def snapshot(flash, skip=("fw", "boot.py", "main.py", "board")):
     return out
 
 
-class Board(threading.Thread):
-    """A virtual board: the REPL on a pty; with `firmware`, a fake board shell that runs the
-    real device protocol when main.py and a slot are installed, as main.py would, reporting the
-    slot manifest's version, and hands the console back to the REPL on Ctrl-C / Ctrl-A."""
+@pytest.fixture(autouse=True, scope="module")
+def built_once():
+    """The firmware compiled once for the module (mpy-cross takes 0.5 s a build): every flash
+    here sends the same files."""
+    build = firmware_files
 
-    def __init__(self, flash, port=None, firmware=False, cut_after=None, flash_size=None):
-        super().__init__(daemon=True)
-        self.flash = flash
-        self.port = port or PtyPort()
-        self.firmware = firmware
-        self.cut_after = cut_after  # host bytes after which the cable is pulled
-        self.received = 0
-        self.resets = []  # run_main of every soft reset
-        self.proto = None
-        self.handbacks = 0  # times the firmware gave the console to the REPL
-        self.running = True
-        kw = {"flash_size": flash_size} if flash_size else {}
-        self.console = ReplConsole(self.port, flash, on_soft_reset=self._soft, **kw)
-        self.url = self.port.url
+    @functools.cache
+    def once(mpy=False, package=LIB):
+        return build(mpy, package)
 
-    def _soft(self, run_main):
-        self.resets.append(run_main)
-        return bool(run_main and self._boot())
-
-    def _boot(self):
-        slot = booted_slot(self.flash)
-        if not (self.firmware and slot and Path(self.flash, "main.py").exists()):
-            return False
-        version = json.loads(Path(self.flash, slot[1:], "manifest.json").read_text())["version"]
-        prof = boards.profile(dict(pico.PROFILE, name="test-board"))
-        settings = Settings(os.path.join(self.flash, "settings.json"),
-                            session_ms=prof.session_default_ms, cue_ms=prof.session_cue_ms)
-        store = Store(os.path.join(self.flash, "patterns"))
-        device = Device(prof, store, settings)
-        device.boot(0)
-        self.proto = Protocol(device, store, prof, version=version)
-        return True
-
-    def _read(self):
-        data = self.port.read_available()
-        self.received += len(data)
-        if self.cut_after is not None and self.received >= self.cut_after:
-            self.port.close()  # the cable is pulled: the host's next read or write fails
-            self.running = False
-            return b""
-        return data
-
-    def run(self):
-        if not self._boot():
-            self.console.start()
-        start = time.monotonic()
-        while self.running:
-            self.port.wait(0.01)
-            data = self._read()
-            if not data:
-                continue
-            if self.console.active:
-                self.console.feed(data)
-                continue
-            proto = self.proto
-            out = proto.feed(int((time.monotonic() - start) * 1000), data)
-            if out:
-                self.port.write(out)
-            if proto.repl:  # the shell raises KeyboardInterrupt: the REPL has the console
-                self.handbacks += 1
-                self.port.write(b"Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n")
-                self.console.start(banner=False)
-                self.console.feed(proto.rest)
-
-    def close(self):
-        self.running = False
-        self.join(5)
-        self.port.close()
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(facewave.build, "firmware_files", lambda *a, **k: dict(once(*a, **k)))
+        yield
 
 
 @pytest.fixture
@@ -167,8 +110,11 @@ def run_flash(url, **kw):
 
 
 def test_a_fresh_board_gets_the_compiled_package_in_slot_a(flash):
-    with Board(flash) as board:
+    with plain(flash) as board:
         result = run_flash(board.url, board="pico")
+        with Link.open(board.url) as link:  # the final soft reset ran boot.py and main.py
+            assert link.hello["firmware"] == VERSION
+        assert at_repl(board, "sys.path[0]") == "/fw/a"
     assert result["slot"] == "/fw/a" and result["previous"] is None
     assert result["version"] == VERSION and result["handshake"] is None
     assert (flash / "fw" / "slot").read_text() == "a"
@@ -182,8 +128,6 @@ def test_a_fresh_board_gets_the_compiled_package_in_slot_a(flash):
     manifest = json.loads((slot / "manifest.json").read_text())
     assert manifest["version"] == VERSION and set(manifest["files"]) == set(want)
     assert complete(flash, "/fw/a")
-    assert booted_slot(flash) == "/fw/a"
-    assert board.resets[-1] is True  # the final soft reset runs boot.py and main.py
     assert not any(p.name.endswith(".tmp") for p in flash.rglob("*"))
 
 
@@ -193,17 +137,19 @@ def test_flashing_again_switches_slots_and_keeps_patterns_settings_and_board(fla
     (flash / "settings.json").write_text('{"intensity": 2}')
     (flash / "board").write_text("esp32c3")
     kept = snapshot(flash)
-    with Board(flash) as board:
+    with plain(flash) as board:
         slots = [run_flash(board.url)["slot"] for _ in range(3)]
+        assert at_repl(board, "sys.path[0]") == "/fw/a"
     assert slots == ["/fw/a", "/fw/b", "/fw/a"]
     assert snapshot(flash) == kept and (flash / "board").read_text() == "esp32c3"
     assert complete(flash, "/fw/a") and complete(flash, "/fw/b")  # the other is the fallback
-    assert booted_slot(flash) == "/fw/a"
 
 
-def count_host_bytes(flash):
-    """Bytes the host sends for one whole flash (to place the cuts)."""
-    with Board(flash) as board:
+@pytest.fixture(scope="module")
+def flash_bytes(tmp_path_factory):
+    """Bytes the host sends for one whole flash onto a board that runs slot a (to place the
+    cuts)."""
+    with flashed_board(tmp_path_factory.mktemp("count") / "flash") as board:
         run_flash(board.url)
     return board.received
 
@@ -211,27 +157,30 @@ def count_host_bytes(flash):
 # where the cable goes: a share of the bytes the host sends, or so many bytes before the end
 # (-60: while the pointer is written, -1: after the switch, during the soft reset)
 @pytest.mark.parametrize("cut", [0.01, 0.3, 0.6, 0.9, 0.99, -60, -1])
-def test_a_cable_pulled_mid_flash_leaves_a_complete_slot_and_a_board_that_flashes(flash, cut):
-    total = count_host_bytes(flash)  # the board now runs slot a
-    with Board(flash, cut_after=total + cut if cut < 0 else int(total * cut)) as board:
+def test_a_cable_pulled_mid_flash_leaves_a_complete_slot_and_a_board_that_flashes(
+        flash, flash_bytes, cut):
+    # a board that runs slot a, as `facewave flash` left it
+    with flashed_board(flash, cut_after=flash_bytes + cut if cut < 0 else int(flash_bytes * cut)) \
+            as board:
         try:
             result = run_flash(board.url)
         except FacewaveError as e:
             message, code = str(e), e.code
         else:
             message, code = "flashed: " + result["slot"], 0
-    booted = booted_slot(flash)
-    assert booted in ("/fw/a", "/fw/b") and complete(flash, booted), message
-    if code:
-        assert code == 2 and "lost the connection" in message and "\n" not in message
-        if booted == "/fw/a":  # cut before the board was even asked, or after
-            assert ("old firmware (%s, /fw/a) is intact" % VERSION in message
-                    or "nothing was changed" in message)
-        else:
-            assert "is installed in /fw/b" in message
-    with Board(flash) as board:
+    with plain(flash) as board:  # boots what the cut left, and is flashed again
+        booted = at_repl(board, "sys.path[0]")
+        assert booted in ("/fw/a", "/fw/b") and complete(flash, booted), message
+        if code:
+            assert code == 2 and "lost the connection" in message and "\n" not in message
+            if booted == "/fw/a":  # cut before the board was even asked, or after
+                assert ("old firmware (%s, /fw/a) is intact" % VERSION in message
+                        or "nothing was changed" in message)
+            else:
+                assert "is installed in /fw/b" in message
         again = run_flash(board.url)
-    assert booted_slot(flash) == again["slot"] and complete(flash, again["slot"])
+        assert at_repl(board, "sys.path[0]") == again["slot"]
+    assert complete(flash, again["slot"])
 
 
 @pytest.mark.parametrize("pointer, slots, expected", [
@@ -245,6 +194,7 @@ def test_a_cable_pulled_mid_flash_leaves_a_complete_slot_and_a_board_that_flashe
 ])
 def test_boot_picks_the_named_slot_only_when_its_manifest_exists(flash, pointer, slots,
                                                                  expected):
+    (flash / "boot.py").write_bytes(BOOT.read_bytes())
     for s in ("a", "b"):
         (flash / "fw" / s / "facewave").mkdir(parents=True)
     for s in slots:
@@ -255,7 +205,8 @@ def test_boot_picks_the_named_slot_only_when_its_manifest_exists(flash, pointer,
 
 
 def install(flash, slot, files):
-    """What a finished flash leaves in `slot`: the files, then their manifest."""
+    """What a finished flash leaves in `slot`: the files, then their manifest; and boot.py."""
+    (flash / "boot.py").write_bytes(BOOT.read_bytes())
     for path, data in files.items():
         target = flash / "fw" / slot / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -280,9 +231,8 @@ def test_boot_passes_over_a_slot_whose_files_fail_their_hash(flash, damage):
         victim.unlink()
     else:
         (flash / "fw" / "b" / "manifest.json").write_text('{"files": ')
-    assert booted_slot(flash) == "/fw/a"
-    note = after_boot(flash, "BOOT_NOTE")
-    assert note == "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
+    note = "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
+    assert after_boot(flash, "(sys.path[0], BOOT_NOTE)") == ("/fw/a", note)
 
 
 def test_boot_with_no_intact_slot_runs_no_firmware_and_says_so(flash):
@@ -290,76 +240,59 @@ def test_boot_with_no_intact_slot_runs_no_firmware_and_says_so(flash):
     for s in ("a", "b"):
         install(flash, s, files)
         (flash / "fw" / s / "facewave" / "engine.mpy").write_bytes(b"garbage")
-    assert booted_slot(flash) == ""
-    note = after_boot(flash, "BOOT_NOTE")
-    assert note == "firmware in /fw/a and /fw/b failed its SHA-256 check; no intact firmware"
+    note = "firmware in /fw/a and /fw/b failed its SHA-256 check; no intact firmware"
+    assert after_boot(flash, "(sys.path[0], BOOT_NOTE)") == ("", note)
     install(flash, "b", files)  # `facewave flash` mends one
-    assert booted_slot(flash) == "/fw/b"
-    note = after_boot(flash, "BOOT_NOTE")
-    assert note == "firmware in /fw/a failed its SHA-256 check; booted /fw/b"
+    note = "firmware in /fw/a failed its SHA-256 check; booted /fw/b"
+    assert after_boot(flash, "(sys.path[0], BOOT_NOTE)") == ("/fw/b", note)
 
 
-def test_a_damaged_slot_is_caught_on_real_micropython_and_logged_by_the_firmware(vm):
+def test_a_damaged_slot_is_passed_over_and_the_firmware_logs_it(flash, tmp_path):
     files = firmware_files(mpy=True, package=PACKAGE)
-    tree = {}
     for s in ("a", "b"):
-        tree.update({"/fw/%s/%s" % (s, p): data for p, data in files.items()})
-        tree["/fw/%s/manifest.json" % s] = fl.manifest(VERSION, files)
-    raw = bytearray(tree["/fw/b/facewave/engine.mpy"])
+        install(flash, s, files)
+    victim = flash / "fw" / "b" / "facewave" / "engine.mpy"
+    raw = bytearray(victim.read_bytes())
     raw[len(raw) // 2] ^= 0x01
-    tree["/fw/b/facewave/engine.mpy"] = bytes(raw)
-    tree.update({"/fw/slot": "b", "/boot.py": BOOT.read_text(),
-                 **mpvm.vm_lib()})
-    out = mpvm.run("exec(open('/boot.py').read())\n"  # puts the slot before /lib
-                   "import machine, time\nfrom facewave import shell as fw\n"
-                   "shell = fw.start(machine, time, None, 'pico', note=BOOT_NOTE)\n"
-                   "print(fw.__file__)\nprint(shell.device.log.entries()[0][2:])",
-                   files=tree, timeout=60)
-    lines = out.strip().splitlines()
-    note = "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
-    assert lines == ["facewave: " + note, "/fw/a/facewave/shell.mpy", str(("boot", note))]
+    victim.write_bytes(bytes(raw))
+    (flash / "fw" / "slot").write_text("b")
+    for name, data in fl.root_files().items():
+        (flash / name[1:]).write_bytes(data)
+    with plain(flash) as board:  # boot.py and main.py, as on a board
+        with Link.open(board.url) as link:
+            boot = next(e for e in link.log() if e["event"] == "boot")
+    assert boot["arg"] == "firmware in /fw/b failed its SHA-256 check; booted /fw/a"
 
 
-def test_boot_py_runs_on_real_micropython_and_imports_the_slot(vm):
-    files = {"/fw/b/" + p: data for p, data in firmware_files(True, PACKAGE).items()}
-    files.update({"/fw/slot": "b", "/fw/b/manifest.json": "{}", "/boot.py": BOOT.read_text()})
-    out = mpvm.run("exec(open('/boot.py').read())\nimport facewave.engine\n"
-                   "print(facewave.engine.__file__)", files=files, timeout=60)
-    assert out.strip() == "/fw/b/facewave/engine.mpy"
-
-
-def test_a_board_running_the_firmware_is_reached_upgraded_and_keeps_its_patterns(tmp_path):
-    # the simulator's whole board running an older firmware (its slot manifest says 0.0.1)
-    board = SerialBoard(tmp_path / "flash", version="0.0.1")
-    try:
+def test_a_board_running_the_firmware_is_reached_upgraded_and_keeps_its_patterns(flash):
+    with VMBoard(flash, files=flashed("0.0.1")) as board:  # a board running an older firmware
         with Link.open(board.url) as link:
             assert link.info()["firmware"] == "0.0.1"
             link.upload("mine", pico_program(), progress=False)
+            link.set("intensity", 2)
         result = fl.flash(board.url, progress=False)  # the handshake is checked
-        events = board.call(lambda b: [ev for _, _, _, ev in b.rows])
-        assert "repl" in events  # mpremote's Ctrl-C reached the REPL through the firmware
+        assert board.handovers == 1  # mpremote's Ctrl-C reached the REPL through the firmware
         assert result["handshake"]["firmware"] == VERSION and result["slot"] == "/fw/b"
+        assert result["previous_version"] == "0.0.1"
         with Link.open(board.url) as link:
-            assert link.info()["firmware"] == VERSION
+            info = link.info()
+            assert info["firmware"] == VERSION and info["settings"]["intensity"] == 2
             assert [p["name"] for p in link.list()] == ["mine"]
-    finally:
-        board.stop()
-    flash = tmp_path / "flash"
+            assert link.play("mine")["state"] == "running"
+        assert board.boots.count("power") == 1 and "reset" not in board.boots  # soft resets
+        assert at_repl(board, "sys.path[0]") == "/fw/b"
     assert (flash / "fw" / "a" / "manifest.json").exists()  # the old slot stays as fallback
-    assert complete(flash, "/fw/b") and booted_slot(flash) == "/fw/b"
+    assert complete(flash, "/fw/b")
 
 
-def test_a_board_with_plain_micropython_runs_the_firmware_after_a_flash(tmp_path):
-    board = SerialBoard(tmp_path / "flash", firmware=False)  # `facewave sim --bare`
-    try:
+def test_a_board_with_plain_micropython_runs_the_firmware_after_a_flash(flash):
+    with plain(flash) as board:  # `facewave sim --bare`
         result = fl.flash(board.url, progress=False)
         assert result["previous"] is None and result["handshake"]["firmware"] == VERSION
         with Link.open(board.url) as link:
             link.upload("mine", pico_program(), progress=False)
             assert link.play("mine")["state"] == "running"
-    finally:
-        board.stop()
-    assert complete(tmp_path / "flash", "/fw/a")
+    assert complete(flash, "/fw/a")
 
 
 def pico_program():
@@ -378,7 +311,7 @@ def test_no_such_port(tmp_path):
 
 
 def test_a_busy_port_is_named(flash):
-    with Board(flash) as board:
+    with plain(flash) as board:
         with serial.serial_for_url(board.url, exclusive=True):
             with pytest.raises(FacewaveError) as e:
                 run_flash(board.url)
@@ -404,7 +337,7 @@ def test_a_small_flash_is_refused_before_anything_is_written(flash):
     (flash / "patterns").mkdir()
     (flash / "patterns" / "mine.fwb").write_bytes(b"x" * 5000)
     kept = snapshot(flash)
-    with Board(flash, flash_size=64 * 1024) as board:
+    with plain(flash, size=64 * 1024) as board:
         with pytest.raises(FacewaveError) as e:
             run_flash(board.url)
     assert e.value.code == 1 and "not enough space" in str(e.value)
@@ -412,21 +345,9 @@ def test_a_small_flash_is_refused_before_anything_is_written(flash):
     assert snapshot(flash) == kept and not (flash / "fw" / "slot").exists()
 
 
-def test_a_filesystem_that_fills_up_mid_copy_keeps_the_old_firmware(flash):
-    count_host_bytes(flash)  # slot a installed
-    with Board(flash) as board:
-        fs = board.console.flash
-        real_open = fs.open
-
-        def open_with_quota(path, mode="r", *args, **kwargs):
-            f = real_open(path, mode, *args, **kwargs)
-            if "w" in mode and fs.board_path(path).startswith("/fw/b/facewave/e"):
-                def full(data):
-                    raise OSError(28, "ENOSPC")
-                f.write = full
-            return f
-
-        fs.open = open_with_quota  # in place from the soft reset mpremote starts with
+def test_a_filesystem_that_fills_up_mid_copy_keeps_the_old_firmware(flash, flash_bytes):
+    # a board that runs slot a, whose flash is full once half the flash has been sent
+    with flashed_board(flash, fill_after=flash_bytes // 2) as board:
         with pytest.raises(FacewaveError) as e:
             run_flash(board.url)
     assert e.value.code == 1 and "filesystem is full" in str(e.value)
@@ -439,7 +360,7 @@ def test_command_line_flash_prints_a_summary(flash, capsys):
 
     parser = argparse.ArgumentParser()
     fl.add_arguments(parser)
-    with Board(flash) as board:
+    with plain(flash) as board:
         assert fl.run(parser.parse_args(["--port", board.url, "--no-check", "--board",
                                          "esp32c3"])) == 0
         out = capsys.readouterr().out

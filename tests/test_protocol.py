@@ -2,12 +2,14 @@
 
 Most tests use a virtual 115200-baud wire in virtual time (deterministic, with injectable
 faults), so upload times are computed from bytes on the line, never measured. A few run real
-pyserial over the simulator's pty and socket ports, and a few the simulator's whole board with
-its link faults (a noisy link, a silent one).
+pyserial over the simulator's pty and socket ports, a few the simulator's whole board with its
+link faults (a noisy link, a silent one), and one MicroPython's own REPL (the VM board).
 """
 import hashlib
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 
@@ -28,6 +30,7 @@ from facewave.firmware.settings import Settings
 from facewave.firmware.store import Store
 from facewave.link import Link, LinkError, Refused
 from facewave.sim.virtual_board import SimSerial, VirtualBoard
+from facewave.sim.vm_board import VMBoard
 
 BAUD = 115200
 LINE_RATE = BAUD / 10  # bytes per second, 8N1
@@ -625,20 +628,7 @@ def test_port_errors_are_one_plain_line(tmp_path):
     assert "no serial port" in str(e.value) and e.value.exit_status == 2
 
 
-class Prompt(Board):
-    """A board at the plain MicroPython prompt: it echoes what it gets (so the host reads its
-    own frames back, which are no answer) and answers with a prompt."""
-
-    def run(self):
-        while self.running:
-            self.port.wait(0.01)
-            data = self.port.read_available()
-            if data:
-                self.port.write(data + b"\r\nMicroPython v1.24.0 on 2024-10-25; Raspberry Pi"
-                                b" Pico\r\n>>> ")
-
-
-def test_silent_port_and_repl_prompt_are_told_apart(tmp_path):
+def test_silent_port_and_repl_prompt_are_told_apart(tmp_path, vm):
     serial_port = pytest.importorskip("facewave.sim.serial_port")
     port = serial_port.open_port("pty")
     try:
@@ -647,36 +637,17 @@ def test_silent_port_and_repl_prompt_are_told_apart(tmp_path):
         assert "no answer from" in str(e.value)
     finally:
         port.close()
-    board = Prompt(None, serial_port.open_port("pty"))
-    try:
+    with VMBoard(tmp_path / "flash") as board:  # plain MicroPython's REPL
         with pytest.raises(LinkError) as e:
-            Link.open(board.port.path, timeout=0.05, retries=1)
+            Link.open(board.url, timeout=0.05, retries=1)
         assert "MicroPython prompt" in str(e.value) and "facewave flash" in str(e.value)
-    finally:
-        board.close()
-
-
-class QuietPrompt(Board):
-    """The friendly REPL after `mpremote resume exec`: it echoes what it gets and shows its
-    prompt only after a CR."""
-
-    def run(self):
-        while self.running:
-            self.port.wait(0.01)
-            data = self.port.read_available()
-            if data:
-                self.port.write(data + (b"\r\n>>> " if b"\r" in data else b""))
-
-
-def test_a_prompt_that_shows_only_after_a_cr_is_named(tmp_path):
-    serial_port = pytest.importorskip("facewave.sim.serial_port")
-    board = QuietPrompt(None, serial_port.open_port("pty"))
-    try:
+        # the friendly REPL after `mpremote resume exec`: it echoes our frames, and shows its
+        # prompt only after a CR
+        subprocess.run([sys.executable, "-m", "mpremote", "connect", board.url, "resume",
+                        "exec", "pass"], check=True, capture_output=True, timeout=30)
         with pytest.raises(LinkError) as e:
-            Link.open(board.port.path, timeout=0.05, retries=1)
+            Link.open(board.url, timeout=0.05, retries=1)
         assert "MicroPython prompt" in str(e.value)
-    finally:
-        board.close()
 
 
 def test_older_firmware_is_named(tmp_path):

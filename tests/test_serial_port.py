@@ -1,4 +1,5 @@
-"""The virtual serial port: pyserial opens the pty and the socket URL and the board answers."""
+"""The virtual serial port: pyserial opens the pty and the socket URL and the board answers (the
+VM board's REPL, MicroPython's own)."""
 
 import os
 import socket
@@ -9,8 +10,8 @@ import time
 import pytest
 import serial
 from facewave.sim import serial_port
-from facewave.sim.repl import ConsoleThread, ReplConsole
 from facewave.sim.serial_port import Line, PortError, PtyPort, SocketPort, line_time, open_port
+from facewave.sim.vm_board import VMBoard
 
 needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")
 
@@ -54,10 +55,10 @@ def serve_until(port, condition, tries=100):
 
 
 @pytest.fixture
-def flash(tmp_path):
-    path = tmp_path / "flash"
-    path.mkdir()
-    return path
+def repl(vm, tmp_path):
+    """A VM board with plain MicroPython on a pty: the REPL has the console."""
+    with VMBoard(tmp_path / "flash") as board:
+        yield board
 
 
 # -- the line-rate throttle ---------------------------------------------------------------
@@ -102,16 +103,16 @@ def test_without_a_baud_rate_bytes_pass_at_once():
 
 
 @needs_pty
-def test_pty_is_raw_private_and_pyserial_gets_the_friendly_prompt(flash):
-    with PtyPort() as port, ConsoleThread(ReplConsole(port, flash)):
-        assert port.path.startswith("/dev/")
-        assert stat.S_IMODE(os.stat(port.path).st_mode) == 0o600
-        with serial.Serial(port.path, 115200, timeout=2) as ser:
-            ser.write(b"\r\x03\r\x02")
-            data = read_until(ser, b'Type "help()" for more information.\r\n>>> ')
-            assert b"MicroPython v1.29.0 on" in data and data.endswith(b">>> ")
-            ser.write(b"6*7\r")
-            assert b"6*7\r\n42\r\n>>> " in read_until(ser, b"42\r\n>>> ")
+def test_pty_is_raw_private_and_pyserial_gets_the_friendly_prompt(repl):
+    port = repl.port
+    assert port.path.startswith("/dev/")
+    assert stat.S_IMODE(os.stat(port.path).st_mode) == 0o600
+    with serial.Serial(port.path, 115200, timeout=2) as ser:
+        ser.write(b"\r\x03\r\x02")
+        data = read_until(ser, b'Type "help()" for more information.\r\n>>> ')
+        assert b"MicroPython v1.27.0 on" in data and data.endswith(b">>> ")
+        ser.write(b"6*7\r")
+        assert b"6*7\r\n42\r\n>>> " in read_until(ser, b"42\r\n>>> ")
 
 
 @needs_pty
@@ -128,16 +129,16 @@ def test_pty_slave_has_no_echo_and_no_newline_translation():
 
 
 @needs_pty
-def test_pty_host_can_close_and_reopen(flash):
-    with PtyPort() as port, ConsoleThread(ReplConsole(port, flash)):
-        for _ in range(2):
-            with serial.Serial(port.path, 115200, timeout=2) as ser:
-                ser.write(b"\r\x03\r\x01")
-                assert read_until(ser, b"raw REPL; CTRL-B to exit\r\n>").endswith(
-                    b"raw REPL; CTRL-B to exit\r\n>")
-                ser.write(b"\r\x02")
-            wait_for(lambda: not port.connected)
-        assert port.connections == 2
+def test_pty_host_can_close_and_reopen(repl):
+    port = repl.port
+    for _ in range(2):
+        with serial.Serial(port.path, 115200, timeout=2) as ser:
+            ser.write(b"\r\x03\r\x01")
+            assert read_until(ser, b"raw REPL; CTRL-B to exit\r\n>").endswith(
+                b"raw REPL; CTRL-B to exit\r\n>")
+            ser.write(b"\r\x02")
+        wait_for(lambda: not port.connected)
+    assert port.connections == 2
 
 
 @needs_pty
@@ -166,8 +167,9 @@ def test_a_pty_that_cannot_be_created_is_a_clear_error(monkeypatch):
 # -- the socket ----------------------------------------------------------------------------
 
 
-def test_socket_url_answers_pyserial(flash):
-    with SocketPort() as port, ConsoleThread(ReplConsole(port, flash)):
+def test_socket_url_answers_pyserial(vm, tmp_path):
+    with VMBoard(tmp_path / "flash", port="socket") as board:
+        port = board.port
         assert port.url.startswith("socket://127.0.0.1:")
         with serial.serial_for_url(port.url, timeout=2) as ser:
             ser.write(b"\r\x03\r\x01")
