@@ -194,8 +194,8 @@ class Link:
 
     def _prompt(self):
         """What a silent board says to a bare CR: a MicroPython REPL echoes our frames without
-        a prompt (after `mpremote resume`, say) but answers a CR with `>>> `; a running facewave
-        takes it as noise between frames."""
+        a prompt (after `mpremote resume`, say) but answers a CR with `>>> `, or `... ` when
+        the echo left a bracket open; a running facewave takes it as noise between frames."""
         try:
             self.port.write(b"\r")
             self.port.timeout = min(self.timeout, 0.5)
@@ -226,7 +226,7 @@ class Link:
             return LinkError("%s stopped answering (%s): cable pulled or device reset?"
                              % (self.name, _NAMES.get(mtype, "request")))
         seen = bytes(self._garbage) + self._prompt()
-        if b">>>" in seen or b"raw REPL" in seen or b"MicroPython" in seen:
+        if any(sign in seen for sign in (b">>>", b"\r\n... ", b"raw REPL", b"MicroPython")):
             return LinkError("%s is at the MicroPython prompt, not running facewave: install"
                              " it with `facewave flash --port %s`" % (self.name, self.name))
         return LinkError("no answer from %s: it is not a facewave device, or its firmware is"

@@ -637,16 +637,17 @@ def test_silent_port_and_repl_prompt_are_told_apart(tmp_path, vm):
         assert "no answer from" in str(e.value)
     finally:
         port.close()
-    with VMBoard(tmp_path / "flash") as board:  # plain MicroPython's REPL
+    # plain MicroPython's REPL, answering in real time (through Node.js: give it 0.3 s)
+    with VMBoard(tmp_path / "flash") as board:
         with pytest.raises(LinkError) as e:
-            Link.open(board.url, timeout=0.05, retries=1)
+            Link.open(board.url, timeout=0.3, retries=1)
         assert "MicroPython prompt" in str(e.value) and "facewave flash" in str(e.value)
         # the friendly REPL after `mpremote resume exec`: it echoes our frames, and shows its
         # prompt only after a CR
         subprocess.run([sys.executable, "-m", "mpremote", "connect", board.url, "resume",
                         "exec", "pass"], check=True, capture_output=True, timeout=30)
         with pytest.raises(LinkError) as e:
-            Link.open(board.url, timeout=0.05, retries=1)
+            Link.open(board.url, timeout=0.3, retries=1)
         assert "MicroPython prompt" in str(e.value)
 
 
