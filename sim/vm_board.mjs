@@ -64,8 +64,10 @@ function parseArgs(argv) {
     if (a === "--micropython") opts.micropython = value();
     else if (a === "--flash") opts.flash = value();
     else if (a === "--module") {
-      const [name, file] = value().split("=");
-      opts.modules.push([name, file]);
+      const spec = value();
+      const at = spec.indexOf("=");
+      if (at < 1) throw new InputError(`--module ${spec}: NAME=FILE`);
+      opts.modules.push([spec.slice(0, at), spec.slice(at + 1)]);
     } else if (a === "--size") {
       opts.size = Number(value());
       if (!(opts.size >= BLOCK)) throw new InputError("--size must be at least one block");
