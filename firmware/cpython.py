@@ -9,13 +9,9 @@ def const(value):
     return value
 
 
-_kbd_intr = 3
-
-
 def kbd_intr(char):
-    """Remember the interrupt character (the CPython REPL of the virtual board reads it)."""
-    global _kbd_intr
-    _kbd_intr = char
+    """Nothing to arm: on CPython the virtual board's console raises no KeyboardInterrupt of
+    its own; the firmware's protocol raises it when mpremote asks for the REPL."""
 
 
 sys.modules.setdefault("micropython", sys.modules[__name__])

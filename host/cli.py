@@ -1,37 +1,33 @@
 """`facewave`: compile, check, preview and play massage patterns; talk to and flash a device.
 
-One command table (verb -> handler, argument setup) over the modules that hold the handlers
-(pattern_cmds, sim_cmds, device_cmds, flash), none of which imports this one; errors are
-translated once, here: a FacewaveError or CompileError prints one plain message and exits
-1 (operation failed) or 2 (usage or connection problem). Heavy imports stay inside handlers
-so `facewave --help` is instant.
+One command table (verb -> handler, argument setup, help), gathered from the modules that
+hold the handlers (pattern_cmds, sim_cmds, device_cmds, flash), none of which imports this
+one; errors are translated once, here: a FacewaveError or CompileError prints one plain
+message and exits 1 (operation failed) or 2 (usage or connection problem). Heavy imports stay
+inside handlers so `facewave --help` is instant.
 """
 import argparse
 import sys
 
-from . import device_cmds, flash, sim_cmds
+from . import device_cmds, flash, pattern_cmds, sim_cmds
 from .errors import FacewaveError
-from .pattern_cmds import (do_bench, do_boards, do_check, do_compile, do_import, do_preview,
-                           do_routines, setup_bench, setup_check, setup_compile, setup_import,
-                           setup_preview)
 
-COMMANDS = {
-    "check": (do_check, setup_check, "compile and verify pattern files; exit 1 if any fails"),
-    "compile": (do_compile, setup_compile, "write a pattern's bytecode"),
-    "preview": (do_preview, setup_preview, "plot a pattern's intensity over time"),
-    "routines": (do_routines, None, "list the built-in routines"),
-    "boards": (do_boards, None, "list the board profiles (pins and safety caps)"),
-    "demo": (sim_cmds.do_demo, sim_cmds.setup_demo,
-             "a whole daily session on a virtual board, faster than real time, with a plot"),
-    "sim": (sim_cmds.do_sim, sim_cmds.setup_sim,
-            "run a virtual board on a pty (or a socket); `sim run SCENARIO` plays a script"),
-    "import": (do_import, setup_import, "convert an Apple AHAP or Android waveform file"),
-    "bench": (do_bench, setup_bench, "measure engine speed and MicroPython memory figures "
-              "(--link: the serial link's)"),
-    **device_cmds.COMMANDS,
-    "flash": (flash.run, flash.add_arguments, "install or upgrade the firmware (mpy-cross + "
-              "mpremote); stored patterns and settings are kept"),
-}
+# The modules that hold the verbs, in the order of `facewave --help`: each lists its handlers
+# (VERBS, do_VERB), whose docstring's first paragraph is the verb's help, and sets up a verb's
+# arguments with its setup_VERB, or SETUP where it has none. None of them imports this one.
+MODULES = (pattern_cmds, sim_cmds, device_cmds, flash)
+
+
+def commands():
+    """{verb: (handler, setup or None, help)} of every module's verbs."""
+    table = {}
+    for module in MODULES:
+        for handler in module.VERBS:
+            verb = handler.__name__[3:]
+            help_text = " ".join(handler.__doc__.split("\n\n")[0].split())
+            table[verb] = (handler, getattr(module, "setup_" + verb, module.SETUP), help_text)
+    return table
+
 
 EPILOG = """examples:
   facewave routines                 the built-in routines
@@ -58,7 +54,7 @@ def build_parser():
     parser.add_argument("--port", "-p", metavar="PORT",
                         help="the device's serial port, for the device commands")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for verb, (handler, setup, help_text) in COMMANDS.items():
+    for verb, (handler, setup, help_text) in commands().items():
         p = sub.add_parser(verb, help=help_text, description=help_text)
         if setup:
             setup(p)

@@ -84,18 +84,16 @@ def _table(rows):
 # ---- verbs --------------------------------------------------------------------------------------
 
 def do_ports(args):
+    """List serial ports, marking the boards facewave runs on."""
     ports = scan()
     if args.probe:
         for p in ports:
             if p["kind"]:
                 p["probe"] = _probe(p["port"], link_timeout(args))
-    if args.json:
-        _json({"ports": ports})
+    width = _listing(args, {"ports": ports}, ports, "port",
+                     "no serial ports found: plug the massager in with a data cable")
+    if width is None:
         return 0
-    if not ports:
-        print("no serial ports found: plug the massager in with a data cable")
-        return 0
-    width = max(len(p["port"]) for p in ports)
     for p in ports:
         mark = {"micropython": "*", "maybe": "?"}.get(p["kind"], " ")
         print("%s %-*s  %-9s  %s" % (mark, width, p["port"], p["usb"] or "-", p["what"]))
@@ -121,6 +119,7 @@ def _probe(port, timeout):
 
 
 def do_info(args):
+    """The device: firmware, board, storage, caps, settings."""
     with connected(args) as link:
         info = link.info()
     info["port"] = link.name
@@ -161,16 +160,27 @@ def _pct(permille):
     return "%g%%" % (permille / 10)
 
 
+def _listing(args, payload, rows, key, empty):
+    """A listing's JSON (`payload`), or its `empty` line when there are no rows: then None;
+    else the width of its first column, the rows' `key`."""
+    if args.json:
+        _json(payload)
+        return None
+    if not rows:
+        print(empty)
+        return None
+    return max(len(row[key]) for row in rows)
+
+
 def do_list(args):
+    """The patterns stored on the device."""
     with connected(args) as link:
         patterns = link.list()
-    if args.json:
-        _json({"port": link.name, "patterns": patterns})
+    width = _listing(args, {"port": link.name, "patterns": patterns}, patterns, "name",
+                     "no patterns on the device: `facewave upload daily` stores the daily "
+                     "routine")
+    if width is None:
         return 0
-    if not patterns:
-        print("no patterns on the device: `facewave upload daily` stores the daily routine")
-        return 0
-    width = max(len(p["name"]) for p in patterns)
     for p in patterns:
         if "error" in p:
             print("%-*s  %9s  unusable: %s" % (width, p["name"], size(p.get("size", 0)),
@@ -182,6 +192,7 @@ def do_list(args):
 
 
 def do_upload(args):
+    """Compile a pattern for the device and store it there."""
     from .programs import load_program
 
     with connected(args) as link:
@@ -201,6 +212,7 @@ def do_upload(args):
 
 
 def do_delete(args):
+    """Delete a pattern from the device."""
     with connected(args) as link:
         link.delete(args.name)
     if args.json:
@@ -211,6 +223,7 @@ def do_delete(args):
 
 
 def do_play(args):
+    """Play a stored pattern."""
     if args.tethered:
         return _tethered(args)
     with connected(args) as link:
@@ -297,7 +310,7 @@ class _Live:
             print()
 
 
-def _simple(method):
+def _simple(method, help_text):
     def handler(args):
         with connected(args) as link:
             st = getattr(link, method)()
@@ -308,16 +321,17 @@ def _simple(method):
         return 0
 
     handler.__name__ = handler.__qualname__ = "do_" + method
-    handler.__doc__ = "`facewave %s`" % method
+    handler.__doc__ = help_text
     return handler
 
 
-do_stop = _simple("stop")
-do_pause = _simple("pause")
-do_resume = _simple("resume")
+do_stop = _simple("stop", "Stop playing (the motor stops at once).")
+do_pause = _simple("pause", "Pause the session.")
+do_resume = _simple("resume", "Resume a paused session.")
 
 
 def do_status(args):
+    """What plays, time left, zone, battery."""
     with connected(args) as link:
         st = link.status()
     if args.json:
@@ -395,6 +409,7 @@ def _ms(text):
 
 
 def do_set(args):
+    """Change a setting: intensity, session, cue, routine."""
     device_key, value = _setting_value(args.key, args.value)
     with connected(args) as link:
         if device_key == "routine" and value not in [p["name"] for p in link.list()]:
@@ -414,6 +429,7 @@ def do_set(args):
 # ---- the event log ------------------------------------------------------------------------------
 
 def do_log(args):
+    """The device's event log."""
     from .firmware import ticks
 
     with connected(args) as link:
@@ -443,6 +459,7 @@ def do_log(args):
 # ---- watch --------------------------------------------------------------------------------------
 
 def do_watch(args):
+    """Live status until Ctrl-C."""
     show = _Live(args.json)
     n = 0
     try:
@@ -462,7 +479,7 @@ def do_watch(args):
 
 # ---- the table ----------------------------------------------------------------------------------
 
-def _setup_ports(p):
+def setup_ports(p):
     p.add_argument("--probe", action="store_true",
                    help="open each possible device and ask it what it runs")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -470,7 +487,7 @@ def _setup_ports(p):
                    help="how long to wait for each probed device (default %g)" % DEFAULT_TIMEOUT)
 
 
-def _setup_upload(p):
+def setup_upload(p):
     p.add_argument("source", metavar="FILE|ROUTINE",
                    help="a pattern file (compiled here against the device's caps), a compiled "
                    ".fwb file or the name of a built-in routine")
@@ -478,19 +495,19 @@ def _setup_upload(p):
     setup_link(p)
 
 
-def _setup_name(p):
+def setup_delete(p):
     p.add_argument("name", metavar="NAME", help="a pattern stored on the device")
     setup_link(p)
 
 
-def _setup_play(p):
-    _setup_name(p)
+def setup_play(p):
+    setup_delete(p)
     p.add_argument("--tethered", action="store_true",
                    help="stay connected: the device stops when this command ends or this "
                    "computer goes silent")
 
 
-def _setup_set(p):
+def setup_set(p):
     p.add_argument("key", metavar="KEY", help=", ".join(SETTINGS))
     p.add_argument("value", metavar="VALUE")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -498,25 +515,15 @@ def _setup_set(p):
     setup_link(p)
 
 
-def _setup_watch(p):
+def setup_watch(p):
     p.add_argument("--interval", type=float, default=0.5, metavar="SECONDS",
                    help="time between updates (default 0.5)")
     p.add_argument("--count", type=int, metavar="N", help="stop after N updates")
     setup_link(p)
 
 
-COMMANDS = {
-    "ports": (do_ports, _setup_ports, "list serial ports, marking the boards facewave runs on"),
-    "info": (do_info, setup_link, "the device: firmware, board, storage, caps, settings"),
-    "list": (do_list, setup_link, "the patterns stored on the device"),
-    "upload": (do_upload, _setup_upload, "compile a pattern for the device and store it there"),
-    "delete": (do_delete, _setup_name, "delete a pattern from the device"),
-    "play": (do_play, _setup_play, "play a stored pattern"),
-    "stop": (do_stop, setup_link, "stop playing (the motor stops at once)"),
-    "pause": (do_pause, setup_link, "pause the session"),
-    "resume": (do_resume, setup_link, "resume a paused session"),
-    "status": (do_status, setup_link, "what plays, time left, zone, battery"),
-    "set": (do_set, _setup_set, "change a setting: intensity, session, cue, routine"),
-    "log": (do_log, setup_link, "the device's event log"),
-    "watch": (do_watch, _setup_watch, "live status until Ctrl-C"),
-}
+# The verbs, in the order of `facewave --help`; each one's help is its docstring's first
+# paragraph, its arguments setup_VERB's (setup_link where there is none).
+VERBS = (do_ports, do_info, do_list, do_upload, do_delete, do_play, do_stop, do_pause,
+         do_resume, do_status, do_set, do_log, do_watch)
+SETUP = setup_link

@@ -349,9 +349,9 @@ def _handshake(port, version, installed, timeout):
     return hello
 
 
-# -- command line (wired into facewave.cli by the command table) ----------------------------
+# -- command line (gathered by facewave.cli) ------------------------------------------------
 
-def add_arguments(p):
+def setup_flash(p):
     from .port import setup_link
 
     setup_link(p)  # --port, --json, --timeout as every device verb has them
@@ -362,7 +362,9 @@ def add_arguments(p):
                    "REPL, without the firmware's board shell)")
 
 
-def run(args):
+def do_flash(args):
+    """Install or upgrade the firmware (mpy-cross + mpremote); stored patterns and settings are
+    kept."""
     from .port import find_port, link_timeout
 
     port = find_port(args)
@@ -377,3 +379,7 @@ def run(args):
             result["version"], result["slot"], duration(result["seconds"] * 1000),
             "" if result["handshake"] else " (handshake not checked)"))
     return 0
+
+
+VERBS = (do_flash,)
+SETUP = None

@@ -6,10 +6,12 @@ from pathlib import Path
 from . import library
 from .errors import FacewaveError
 from .programs import board_profile, load_program
+from .sim_cmds import setup_rp2040
 from .units import duration
 
 
 def do_check(args):
+    """Compile and verify pattern files; exit 1 if any fails."""
     from .lang import CompileError
 
     profile = board_profile(args.board)
@@ -32,6 +34,7 @@ def do_check(args):
 
 
 def do_compile(args):
+    """Write a pattern's bytecode."""
     prog = load_program(args.file, board_profile(args.board))
     out = Path(args.output or Path(args.file).with_suffix(".fwb").name)
     _write_atomic(out, prog.data)
@@ -40,6 +43,7 @@ def do_compile(args):
 
 
 def do_preview(args):
+    """Plot a pattern's intensity over time."""
     from . import playback, preview
 
     profile = board_profile(args.board)
@@ -53,6 +57,7 @@ def do_preview(args):
 
 
 def do_boards(args):
+    """List the board profiles (pins and safety caps)."""
     from .device_cmds import caps_line
     from .firmware import boards
 
@@ -64,12 +69,14 @@ def do_boards(args):
 
 
 def do_routines(args):
+    """List the built-in routines."""
     for name in library.builtin_names():
         print("%-12s %s" % (name, library.describe(library.builtin_path(name))))
     return 0
 
 
 def do_import(args):
+    """Convert an Apple AHAP or Android waveform file."""
     from . import importers
     from .lang import CompileError, compile_file
 
@@ -87,6 +94,7 @@ def do_import(args):
 
 
 def do_bench(args):
+    """Measure engine speed and MicroPython memory figures (--link: the serial link's)."""
     from . import bench
 
     if args.rp2040:
@@ -140,11 +148,9 @@ def setup_bench(p):
     how = p.add_mutually_exclusive_group()
     how.add_argument("--link", action="store_true", help="the serial link instead: upload times,"
                      " throughput and status round trip through a virtual board at 115200 baud")
-    how.add_argument("--rp2040", action="store_true", help="the figures on the emulated Pico "
-                     "(the genuine MicroPython UF2 in rp2040js), in board time: flash, RAM, "
-                     "status round trip, uploads beside mpremote's fs cp")
-    p.add_argument("--uf2", metavar="FILE", help="with --rp2040: the RPI_PICO UF2 (default: "
-                   "$FACEWAVE_RP2_UF2)")
+    setup_rp2040(p, how, "the figures on the emulated Pico (the genuine MicroPython UF2 in "
+                 "rp2040js), in board time: flash, RAM, status round trip, uploads beside "
+                 "mpremote's fs cp")
 
 
 def setup_import(p):
@@ -155,3 +161,8 @@ def setup_import(p):
     p.add_argument("--repeat", type=int, metavar="N",
                    help="turns to play a waveform that repeats forever")
     _board_arg(p)
+
+
+# The verbs, in the order of `facewave --help` (see device_cmds.VERBS)
+VERBS = (do_check, do_compile, do_preview, do_routines, do_boards, do_import, do_bench)
+SETUP = None

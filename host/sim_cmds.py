@@ -6,6 +6,7 @@ import select
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import FacewaveError
@@ -34,14 +35,19 @@ def setup_sim(p):
                    "VM (from `npm ci`), in real time: mpremote and `facewave flash` meet "
                    "MicroPython's own REPL, as on a board; with --flash DIR, patterns and "
                    "firmware stay for the next run")
-    p.add_argument("--rp2040", action="store_true", help="an emulated Raspberry Pi Pico that "
-                   "runs the genuine MicroPython UF2 (rp2040js, from `npm ci`), on a pty: the "
-                   "real port, slower")
+    setup_rp2040(p, p, "an emulated Raspberry Pi Pico that runs the genuine MicroPython UF2 "
+                 "(rp2040js, from `npm ci`), on a pty: the real port, slower")
+
+
+def setup_rp2040(p, group, help_text):
+    """--rp2040 (in `group`, p or one of its groups) and its --uf2, for sim and bench."""
+    group.add_argument("--rp2040", action="store_true", help=help_text)
     p.add_argument("--uf2", metavar="FILE", help="with --rp2040: MicroPython's RPI_PICO UF2 "
                    "(default: $FACEWAVE_RP2_UF2, a file or a folder holding it)")
 
 
 def do_sim(args):
+    """Run a virtual board on a pty (or a socket); `sim run SCENARIO` plays a script."""
     if args.action == "run":
         if not args.scenario:
             raise FacewaveError("facewave sim run needs a SCENARIO file", 2)
@@ -90,21 +96,11 @@ def _serve(args):
     print("flash: %s" % board.flash_dir)
     print("try:   facewave --port %s info      (Ctrl-C here to stop the board)" % port.url)
     sys.stdout.flush()
-    stop = []
-
-    def ctrl_c(signum, frame):
-        stop.append(signum)
-        raise _Stop
-
-    old = {sig: signal.signal(sig, ctrl_c) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop:
-            board.step()
-    except _Stop:
-        pass
+        with _until_stopped() as stop:
+            while not stop:
+                board.step()
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
         port.close()
     print("\nvirtual board stopped after %s" % duration(board.ms))
     if not args.flash:
@@ -123,46 +119,22 @@ def _serve_vm(args):
             raise FacewaveError("%s does not go with --vm" % option, 2)
     board_profile(args.board)
     files = None if args.bare else flashed()
-    stop = []
+    port = "pty" if args.socket is None else "socket:%d" % args.socket
 
-    def ctrl_c(signum, frame):
-        if not stop:
-            stop.append(signum)
-            raise _Stop
+    def make():
+        return VMBoard(_flash_dir(args) if args.flash else None, files=files,
+                       board=args.board, port=port)
 
-    old = {sig: signal.signal(sig, ctrl_c) for sig in (signal.SIGINT, signal.SIGTERM)}
-    board = None
-    started = time.monotonic()
-    try:
-        try:
-            board = VMBoard(_flash_dir(args) if args.flash else None, files=files,
-                            board=args.board,
-                            port="pty" if args.socket is None else "socket:%d" % args.socket)
-            board.start()
-        except VMBoardError as e:
-            raise FacewaveError(str(e), 2) from None
-        print("VM board (%s, MicroPython's WebAssembly VM) on %s"
-              % ("plain MicroPython" if args.bare else "facewave firmware", board.url))
-        print("flash: %s" % (board.flash if args.flash else "not kept (no --flash DIR)"))
-        print("try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.url)
-        sys.stdout.flush()
-        while not stop:
-            time.sleep(0.2)
-            if not board.running:
-                raise FacewaveError("the VM board stopped: %s"
-                                    % (board.failure or "node exited"), 1)
-    except _Stop:
-        pass
-    finally:
-        try:
-            if board is not None:
-                board.close()
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
+    def banner(board):
+        return ["VM board (%s, MicroPython's WebAssembly VM) on %s"
+                % ("plain MicroPython" if args.bare else "facewave firmware", board.url),
+                "flash: %s" % (board.flash if args.flash else "not kept (no --flash DIR)"),
+                "try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.url]
+
+    board, seconds = _serve_node(make, VMBoardError, banner, lambda board: time.sleep(0.2))
     resets = len(board.boots) - 1 if board is not None else 0
     print("\nVM board stopped after %s (%d reset%s)"
-          % (duration((time.monotonic() - started) * 1000), resets, "" if resets == 1 else "s"))
+          % (duration(seconds * 1000), resets, "" if resets == 1 else "s"))
     return 0
 
 
@@ -189,56 +161,33 @@ def _serve_rp2040(args):
     if args.flash and Path(args.flash).is_dir():
         raise FacewaveError("--flash %s: a folder; with --rp2040 it is a file, the Pico's 2 MB "
                             "flash image" % args.flash, 2)
-    stop = []
+    typing = [sys.stdin is not None and not sys.stdin.closed]
+    seen = [0]
 
-    def ctrl_c(signum, frame):
-        if not stop:
-            stop.append(signum)
-            raise _Stop
+    def banner(board):
+        return ["emulated Raspberry Pi Pico (%s, rp2040js) on %s" % (board.uf2.name, board.port),
+                "flash: %s" % (board.flash or "not kept (no --flash FILE)"),
+                "try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.port,
+                "type:  press [MS] | hold | release | charger on|off | battery MV | pwm"]
 
-    old = {sig: signal.signal(sig, ctrl_c) for sig in (signal.SIGINT, signal.SIGTERM)}
-    board = None
-    started = time.monotonic()
-    try:
-        try:
-            board = Rp2040Board(uf2=args.uf2, flash=args.flash)
-            board.start()
-        except Rp2040Error as e:
-            raise FacewaveError(str(e), 2) from None
-        print("emulated Raspberry Pi Pico (%s, rp2040js) on %s" % (board.uf2.name, board.port))
-        print("flash: %s" % (board.flash or "not kept (no --flash FILE)"))
-        print("try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.port)
-        print("type:  press [MS] | hold | release | charger on|off | battery MV | pwm")
+    def poll(board):
+        if typing[0] and select.select([sys.stdin], [], [], 0.2)[0]:
+            line = sys.stdin.readline()
+            typing[0] = bool(line)  # end of input: the board runs on
+            if line.strip():
+                print(_drive(board, line.split()))
+        elif not typing[0]:
+            time.sleep(0.2)
+        for ms, why in board.reset_log[seen[0]:]:
+            print("%s reset at %s of board time" % (why, duration(ms)))
+            seen[0] += 1
         sys.stdout.flush()
-        seen = 0
-        typing = sys.stdin is not None and not sys.stdin.closed
-        while not stop:
-            if typing and select.select([sys.stdin], [], [], 0.2)[0]:
-                line = sys.stdin.readline()
-                typing = bool(line)  # end of input: the board runs on
-                if line.strip():
-                    print(_drive(board, line.split()))
-            elif not typing:
-                time.sleep(0.2)
-            if not board.running:
-                raise FacewaveError("the emulated Pico stopped: %s"
-                                    % (board.failure or "the emulator exited"), 1)
-            for ms, why in board.reset_log[seen:]:
-                print("%s reset at %s of board time" % (why, duration(ms)))
-                seen += 1
-            sys.stdout.flush()
-    except _Stop:
-        pass
-    finally:
-        try:
-            if board is not None:
-                board.close()
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
+
+    board, seconds = _serve_node(lambda: Rp2040Board(uf2=args.uf2, flash=args.flash),
+                                 Rp2040Error, banner, poll)
     resets = board.resets if board is not None else 0
     print("\nemulated Pico stopped after %s (%d reset%s)"
-          % (duration((time.monotonic() - started) * 1000), resets, "" if resets == 1 else "s"))
+          % (duration(seconds * 1000), resets, "" if resets == 1 else "s"))
     return 0
 
 
@@ -269,6 +218,54 @@ def _drive(board, words):
     except ValueError:
         pass
     return "say: press [MS] | hold | release | charger on|off | battery MV | pwm"
+
+
+def _serve_node(make, error, banner, poll):
+    """Run a board that Node.js holds (the VM board, the emulated Pico) until Ctrl-C or
+    SIGTERM: make() gives it, `error` is its exception class, banner(board) the lines that say
+    how to reach it, poll(board) runs while it serves. Answers (the board, closed, or None if
+    it never started; the seconds it served)."""
+    board = None
+    started = time.monotonic()
+    with _until_stopped() as stop:
+        try:
+            try:
+                board = make()
+                board.start()
+            except error as e:
+                raise FacewaveError(str(e), 2) from None
+            print("\n".join(banner(board)))
+            sys.stdout.flush()
+            while not stop:
+                poll(board)
+                if not board.running:
+                    raise FacewaveError("%s stopped: %s" % (board.what, board.failure
+                                                            or "node exited"), 1)
+        finally:
+            if board is not None:
+                board.close()
+    return board, time.monotonic() - started
+
+
+@contextmanager
+def _until_stopped():
+    """Ctrl-C or SIGTERM ends the block quietly: yields a list that is no longer empty once
+    one came (a loop's `while not stop`)."""
+    stop = []
+
+    def ctrl_c(signum, frame):
+        if not stop:
+            stop.append(signum)
+            raise _Stop
+
+    old = {sig: signal.signal(sig, ctrl_c) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    except _Stop:
+        pass
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 class _Stop(BaseException):
@@ -330,7 +327,9 @@ def setup_demo(p):
 
 
 def do_demo(args):
-    """The main job: a virtual board, the daily routine uploaded over the protocol, a button
+    """A whole daily session on a virtual board, faster than real time, with a plot.
+
+    The main job: a virtual board, the daily routine uploaded over the protocol, a button
     press, a whole session in virtual time, a summary and a plot."""
     from .firmware.verifier import pct
     from .scenarios import runner
@@ -373,3 +372,8 @@ def preview_plot(board, trace, marks, args):
     if args.trace:
         Path(args.trace).write_text(board.csv())
         print("  trace      %s" % args.trace)
+
+
+# The verbs, in the order of `facewave --help` (see device_cmds.VERBS)
+VERBS = (do_demo, do_sim)
+SETUP = None

@@ -27,6 +27,7 @@
 //   {"e":"warn","msg":TEXT}    rp2040js met something it does not emulate (once per message)
 //   {"e":"state",...}, {"e":"saved",...}, {"e":"bye"}
 // exit: 0 after quit; 2 bad input (one line on stderr); 1 an emulator failure.
+import { parseArgs as parseArgv } from "node:util";
 import {
   existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync,
 } from "node:fs";
@@ -59,26 +60,25 @@ const ROM_FUNCS = { RE: "erase", RP: "program", IF: "connect", EX: "exit_xip", F
 class InputError extends Error {}
 
 function parseArgs(argv) {
-  const opts = { speed: 1 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new InputError(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === "--uf2") opts.uf2 = value();
-    else if (a === "--bootrom") opts.bootrom = value();
-    else if (a === "--flash") opts.flash = value();
-    else if (a === "--rp2040js") opts.rp2040js = value();
-    else if (a === "--speed") {
-      opts.speed = Number(value());
-      if (!(opts.speed >= 0)) throw new InputError("--speed must be a number >= 0");
-    } else if (a === "--check") opts.check = true;
-    else throw new InputError(`unknown option ${a}`);
-  }
+  const opts = options(argv, {
+    uf2: { type: "string" }, bootrom: { type: "string" }, flash: { type: "string" },
+    rp2040js: { type: "string" }, speed: { type: "string", default: "1" },
+    check: { type: "boolean" } });
+  opts.speed = Number(opts.speed);
+  if (!(opts.speed >= 0)) throw new InputError("--speed must be a number >= 0");
   if (!opts.uf2) throw new InputError("--uf2 FILE is required");
   if (!opts.bootrom) throw new InputError("--bootrom FILE is required");
   return opts;
+}
+
+// node's own argument parser, its refusals as InputError
+function options(argv, spec) {
+  try {
+    return { ...parseArgv({ args: argv, options: spec, strict: true }).values };
+  } catch (error) {
+    if (!String(error.code).startsWith("ERR_PARSE_ARGS")) throw error;
+    throw new InputError(error.message);
+  }
 }
 
 function readInput(path, what) {

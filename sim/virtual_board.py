@@ -5,8 +5,9 @@ console, recorder), its console reached by a host through a pty, a socket or in-
 Time jumps straight to the firmware's next deadline (or the next scripted event, or the next
 byte from the host), so idle and hold time cost nothing. Power cuts, watchdog resets and
 mpremote's interrupt behave as on a board: the motor PWM goes to 0, RAM is lost, the flash
-keeps what was written, and the firmware boots again from the flash (or the REPL takes the
-console).
+keeps what was written, and the firmware boots again from the flash. This board has no
+MicroPython REPL (sim/vm_board.py and sim/rp2040.py have the real one): at the hand-over it
+says so and waits for a soft reset.
 """
 import importlib
 import json
@@ -19,11 +20,12 @@ from ..firmware import device as dv
 from ..firmware import shell as fw_shell
 from . import hardware
 from .hardware import PowerCut
-from .repl import FRIENDLY, ReplConsole
 from .serial_port import Line
 
 BOOT_DELAY_MS = 100  # from power on (or reset) to the firmware's first loop
 BATTERY_MV = 4000  # a charged cell
+NO_REPL = (b"facewave virtual board (the firmware on CPython): no MicroPython REPL here; "
+           b"`facewave sim --vm` has the real one. Ctrl-D boots the firmware again.\r\n")
 
 
 class VirtualBoard:
@@ -32,7 +34,7 @@ class VirtualBoard:
     host tools with their own timeouts); otherwise time jumps (fast mode)."""
 
     def __init__(self, flash_dir, board=None, start_tick=0, wire=None, realtime=False,
-                 firmware=True, baud=None, tape=None):
+                 baud=None, tape=None):
         self.flash_dir = str(flash_dir)
         os.makedirs(self.flash_dir, exist_ok=True)
         self.clock = hardware.Clock(start=start_tick)
@@ -51,7 +53,6 @@ class VirtualBoard:
         self.host_rx = bytearray()
         self.tape = tape  # a replay.Tape that writes down what crosses into the firmware
         self.shell = None
-        self.repl = None
         self.at_repl = False
         self.hw = None
         self.motor_pin = -1
@@ -66,7 +67,7 @@ class VirtualBoard:
         if tape is not None:
             tape.board = self
             self.console.heard = tape.rx
-        if firmware and not os.path.exists(self.flash.path("/main.py")):
+        if not os.path.exists(self.flash.path("/main.py")):
             self._factory_install()
 
     # -- time ----------------------------------------------------------------------------------
@@ -201,8 +202,8 @@ class VirtualBoard:
             return "pico"
 
     def power_on(self):
-        """Power (or reset): new hardware state, then the firmware boots if it is installed;
-        a board without /main.py offers the REPL, as plain MicroPython does."""
+        """Power (or reset): new hardware state, then the firmware boots (from the factory
+        install the board was made with, or what `facewave flash` left)."""
         if self.hw is not None:
             self._power_down()
         self.hw = hardware.Hardware(self.clock)
@@ -215,13 +216,9 @@ class VirtualBoard:
         self._apply_inputs()
         self.jump(BOOT_DELAY_MS)
         self.event("power on")
-        if os.path.exists(self.flash.path("/main.py")):
-            self._start_firmware()
-        else:
-            self._start_repl(banner=True)
+        self._start_firmware()
 
     def _start_firmware(self):
-        self.repl = None
         self.at_repl = False
         name = self._chosen_board()
         if self.tape is not None:
@@ -234,26 +231,21 @@ class VirtualBoard:
         self._apply_inputs()
         self.recorder.seen_log = 0
 
-    def _start_repl(self, banner=True, pending=b""):
+    def _start_repl(self):
+        """The console goes to the REPL. This board runs the firmware on CPython: it has no
+        MicroPython REPL to give (the VM board and the emulated Pico have the real one), so it
+        says so, and Ctrl-D (a soft reset) boots the firmware again."""
         if self.tape is not None:
             self.tape.problem = self.tape.problem or \
                 "the REPL took the console at %d ms" % self.ms
         self.shell = None
         self.at_repl = True
-        self.repl = ReplConsole(
-            _ReplPort(self), self.flash_dir, on_soft_reset=self._repl_soft_reset,
-            on_reset=self.power_on, modules={"machine": self.machine, "time": _VTime(self)})
-        self.repl.start(FRIENDLY, banner=banner)
-        if pending:
-            self.repl.feed(pending)
+        self.wire_write(NO_REPL)
 
-    def _repl_soft_reset(self, run_main):
+    def _soft_reset(self):
         self.hw.soft_reset()
-        if run_main and os.path.exists(self.flash.path("/main.py")):
-            self.event("soft reset")
-            self._start_firmware()
-            return True
-        return False
+        self.event("soft reset")
+        self._start_firmware()
 
     def _power_down(self):
         if self.tape is not None:
@@ -261,7 +253,6 @@ class VirtualBoard:
         self.hw.power_down()
         self.flash.close_all()
         self.shell = None
-        self.repl = None
         self.at_repl = False
         self.powered = False
         self.recorder.record(force=True, level=0)
@@ -340,17 +331,17 @@ class VirtualBoard:
                 self.shell.interrupted()
                 self.recorder.record()
                 self.event("repl")
-                rest = self.shell.link.rest + self.console.take_all()
+                self.console.take_all()
                 self.wire_write(b"Traceback (most recent call last):\r\n"
                                 b"KeyboardInterrupt: \r\n")
-                self._start_repl(banner=True, pending=rest)
+                self._start_repl()
             except PowerCut:
                 self.power_cut()
         else:
-            data = self.console.read(1 << 20)
-            if data:
-                self.repl.feed(data)
-            self.idle(50)
+            if b"\x04" in self.console.read(1 << 20):
+                self._soft_reset()
+            else:
+                self.idle(50)
         if self.hw is not None and self.hw.wdt_expired > expired:  # at the REPL too
             self.event("watchdog reset")
             self.power_on()
@@ -401,32 +392,6 @@ class VirtualBoard:
         lines += ["%d,%d,%s,%s" % (t, lv, led, ev.replace(",", ";"))
                   for t, lv, led, ev in sorted(self.rows, key=lambda r: r[0])]
         return "\n".join(lines) + "\n"
-
-
-class _ReplPort:
-    """The REPL's view of the wire: it writes to the host; its input comes through step()."""
-
-    def __init__(self, board):
-        self.board = board
-
-    def write(self, data):
-        self.board.wire_write(data)
-
-    def read_available(self):
-        return b""
-
-
-class _VTime:
-    """`time` for code run at the virtual board's REPL: ticks from the virtual clock."""
-
-    def __init__(self, board):
-        clock = board.clock
-        self.ticks_ms = clock.ticks_ms
-        self.ticks_add = clock.ticks_add
-        self.ticks_diff = clock.ticks_diff
-        self.sleep_ms = clock.sleep_ms
-        self.sleep = clock.sleep
-        self.time = lambda: clock.ms // 1000
 
 
 class SimSerial:

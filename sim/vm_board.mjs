@@ -34,6 +34,7 @@
 // stdin through mp_hal_stdin_rx_chr(), which the webassembly port defines as 0
 // (ports/webassembly/mphalport.h): it would read NULs for ever, so the raw REPL must never see
 // that Ctrl-A. See rawPaste below.
+import { parseArgs as parseArgv } from "node:util";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -54,27 +55,25 @@ const MP_ERRNO = { EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12
 class InputError extends Error {}
 
 function parseArgs(argv) {
-  const opts = { modules: [], size: 1408 * 1024 }; // a Pico's littlefs
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new InputError(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === "--micropython") opts.micropython = value();
-    else if (a === "--flash") opts.flash = value();
-    else if (a === "--module") {
-      const spec = value();
-      const at = spec.indexOf("=");
-      if (at < 1) throw new InputError(`--module ${spec}: NAME=FILE`);
-      opts.modules.push([spec.slice(0, at), spec.slice(at + 1)]);
-    } else if (a === "--size") {
-      opts.size = Number(value());
-      if (!(opts.size >= BLOCK)) throw new InputError("--size must be at least one block");
-    } else throw new InputError(`unknown option ${a}`);
+  let values;
+  try {
+    ({ values } = parseArgv({ args: argv, strict: true, options: {
+      micropython: { type: "string" }, flash: { type: "string" },
+      module: { type: "string", multiple: true, default: [] },
+      size: { type: "string", default: String(1408 * 1024) } } })); // a Pico's littlefs
+  } catch (error) {
+    if (!String(error.code).startsWith("ERR_PARSE_ARGS")) throw error;
+    throw new InputError(error.message);
   }
-  if (!opts.micropython || !opts.flash) throw new InputError("--micropython and --flash needed");
-  return opts;
+  const modules = values.module.map((spec) => {
+    const at = spec.indexOf("=");
+    if (at < 1) throw new InputError(`--module ${spec}: NAME=FILE`);
+    return [spec.slice(0, at), spec.slice(at + 1)];
+  });
+  const size = Number(values.size);
+  if (!(size >= BLOCK)) throw new InputError("--size must be at least one block");
+  if (!values.micropython || !values.flash) throw new InputError("--micropython and --flash needed");
+  return { micropython: values.micropython, flash: values.flash, modules, size };
 }
 
 function emit(obj) {
