@@ -359,13 +359,13 @@ def test_command_line_flash_prints_a_summary(flash, capsys):
     import argparse
 
     parser = argparse.ArgumentParser()
-    fl.add_arguments(parser)
+    fl.setup_flash(parser)
     with plain(flash) as board:
-        assert fl.run(parser.parse_args(["--port", board.url, "--no-check", "--board",
+        assert fl.do_flash(parser.parse_args(["--port", board.url, "--no-check", "--board",
                                          "esp32c3"])) == 0
         out = capsys.readouterr().out
         assert "no facewave firmware" in out and "installed in /fw/a" in out
-        assert fl.run(parser.parse_args(["--port", board.url, "--no-check", "--json"])) == 0
+        assert fl.do_flash(parser.parse_args(["--port", board.url, "--no-check", "--json"])) == 0
         summary = json.loads(capsys.readouterr().out)
     assert summary["slot"] == "/fw/b" and summary["board"] == "esp32c3"
     assert summary["previous"] == "/fw/a" and summary["previous_version"] == VERSION
