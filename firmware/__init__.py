@@ -22,8 +22,8 @@ def drop(name):
         del sys.modules[key]
         dot = key.rfind(".")
         parent = sys.modules.get(key[:dot])
-        if parent is not None and hasattr(parent, key[dot + 1:]):
-            delattr(parent, key[dot + 1:])
+        if parent is not None and hasattr(parent, key[dot + 1 :]):
+            delattr(parent, key[dot + 1 :])
 
 
 def verify(data, prof):

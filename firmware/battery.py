@@ -3,6 +3,7 @@
 Low warns and shortens sessions; cut-off allows no motor. A state is left only when the voltage
 has come back a margin above its threshold, so the sag of a starting motor cannot flap it.
 """
+
 from micropython import const
 
 OK = const(0)

@@ -7,6 +7,7 @@ debounce_ms. A long press fires while the button is still held, at press + long_
 never waits for the release. A short press waits double_ms for a second press, unless no double
 press is mapped, then it fires on release.
 """
+
 from micropython import const
 
 from . import ticks
@@ -21,8 +22,7 @@ _NEVER = const(-1)
 
 
 class Button:
-    def __init__(self, debounce_ms=30, long_ms=1000, double_ms=350, stuck_ms=15000,
-                 double=True):
+    def __init__(self, debounce_ms=30, long_ms=1000, double_ms=350, stuck_ms=15000, double=True):
         self.debounce_ms = debounce_ms
         self.long_ms = long_ms
         self.double_ms = double_ms
@@ -58,8 +58,7 @@ class Button:
             if self._long and not self._stuck and held >= self.stuck_ms:
                 self._stuck = True
                 return STUCK
-        elif self._pending and self.raw == 0 \
-                and ticks.diff(now, self._t_up) >= self.double_ms:
+        elif self._pending and self.raw == 0 and ticks.diff(now, self._t_up) >= self.double_ms:
             self._pending = False
             return SHORT
         return NONE

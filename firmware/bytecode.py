@@ -7,9 +7,10 @@ An instruction is  op u8 | x u8 | a u16 | b u16 | c u16 | t u32  (little endian)
 keeps the engine's reads to plain indexing (no allocation) and makes jump targets instruction
 indices. Strings: 0 is the pattern name, 1 its description, 2.. the zone names.
 """
-import struct
 
 import binascii
+import struct
+
 from micropython import const
 
 MAGIC = b"FWPB"

@@ -1,6 +1,7 @@
 """What the firmware takes from MicroPython's `micropython` module, for CPython: the host tool
 and the simulator import the unchanged firmware. firmware/__init__.py registers this module as
 `micropython` when the interpreter has none; a device never imports it."""
+
 import sys
 
 

@@ -9,6 +9,7 @@ States: off, idle, running, paused, uploading, charging, low (battery below cut-
 Every way out of running (stop, end, timeout, cut-off, charger, upload, fault) goes through
 _halt(), which sets the motor to 0 before anything else.
 """
+
 from micropython import const
 
 from . import button as bt
@@ -55,8 +56,13 @@ _A_NEXT = const(1)
 _A_POWER = const(2)
 _A_INTENSITY = const(3)
 _A_PAUSE = const(4)
-_ACTIONS = {"none": _A_NONE, "next": _A_NEXT, "power": _A_POWER, "intensity": _A_INTENSITY,
-            "pause": _A_PAUSE}
+_ACTIONS = {
+    "none": _A_NONE,
+    "next": _A_NEXT,
+    "power": _A_POWER,
+    "intensity": _A_INTENSITY,
+    "pause": _A_PAUSE,
+}
 
 
 class DeviceError(ValueError):
@@ -71,18 +77,27 @@ class Device:
         self.prof = prof
         self.patterns = patterns
         self.log = events if events is not None else log.Log()
-        self.settings = settings or Settings(session_ms=prof.session_default_ms,
-                                             cue_ms=prof.session_cue_ms)
+        self.settings = settings or Settings(
+            session_ms=prof.session_default_ms, cue_ms=prof.session_cue_ms
+        )
         self.engine = Engine(prof.step_ms)
         self.motor = Motor(prof)
-        self.button = bt.Button(prof.button_debounce_ms, prof.button_long_ms,
-                                prof.button_double_ms, prof.button_stuck_ms,
-                                prof.button_double != "none")
+        self.button = bt.Button(
+            prof.button_debounce_ms,
+            prof.button_long_ms,
+            prof.button_double_ms,
+            prof.button_stuck_ms,
+            prof.button_double != "none",
+        )
         self.led = Led()
         self.battery = Battery(prof)
         self.session = Session(min(prof.max_level, prof.max_step) * 3 // 4, self.log)
-        self._act = (_A_NONE, _ACTIONS[prof.button_short], _ACTIONS[prof.button_long],
-                     _ACTIONS[prof.button_double])
+        self._act = (
+            _A_NONE,
+            _ACTIONS[prof.button_short],
+            _ACTIONS[prof.button_long],
+            _ACTIONS[prof.button_double],
+        )
         self.state = OFF
         self.charging = False
         self.level = 0  # motor output, permille
@@ -531,9 +546,15 @@ class Device:
 # The events that are one method call, by kind (the functions, taken once: no bound method is
 # made per event).
 _BARE = (Device.stop, Device.pause, Device.resume)  # STOP, PAUSE, RESUME: (now)
-_WITH_ARG = {PLAY: Device.play, INTENSITY: Device.set_intensity, BATTERY: Device._battery,
-             CHARGER: Device._charger, UPLOAD: Device.upload, FAULT: Device.fault,
-             POWER: Device.power}  # (now, arg)
+_WITH_ARG = {
+    PLAY: Device.play,
+    INTENSITY: Device.set_intensity,
+    BATTERY: Device._battery,
+    CHARGER: Device._charger,
+    UPLOAD: Device.upload,
+    FAULT: Device.fault,
+    POWER: Device.power,
+}  # (now, arg)
 
 
 def _why(e):

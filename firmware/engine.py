@@ -7,11 +7,11 @@ called, so late calls never turn into drift. No allocation happens after `load`:
 ints, preallocated loop frames and indexing into the program's buffer (program.py: a whole
 program in memory, or a block of a stored one read into a buffer made once).
 """
+
 from micropython import const
 
 from . import bytecode as bc
-from . import shapes
-from . import ticks
+from . import shapes, ticks
 from .program import Image, source
 
 IDLE = const(0)

@@ -23,6 +23,7 @@ reaches the decoder as a REPL request, even after a half-sent frame. After a fra
 noise the bytes that follow are garbage until a CR or a good frame, so a flipped byte cannot
 hand the console over.
 """
+
 import binascii
 import struct
 
@@ -72,9 +73,10 @@ def encode(ftype, seq, payload=b""):
         raise ValueError("payload of %d bytes exceeds %d" % (n, MAX_PAYLOAD))
     raw = bytearray(HEADER + n + _CRC)
     struct.pack_into("<HBB", raw, 0, n, ftype & 0xFF, seq & 0xFF)
-    raw[HEADER:HEADER + n] = payload
-    struct.pack_into("<I", raw, HEADER + n, binascii.crc32(memoryview(raw)[:HEADER + n])
-                     & 0xFFFFFFFF)
+    raw[HEADER : HEADER + n] = payload
+    struct.pack_into(
+        "<I", raw, HEADER + n, binascii.crc32(memoryview(raw)[: HEADER + n]) & 0xFFFFFFFF
+    )
     out = bytearray(2 * len(raw) + 1)  # made once at its largest: appends would reallocate
     out[0] = SYNC
     k = 1
@@ -132,7 +134,7 @@ class Decoder:
         return self._need - self._n
 
     def payload(self):
-        return memoryview(self.buf)[HEADER:HEADER + self.length]
+        return memoryview(self.buf)[HEADER : HEADER + self.length]
 
     def _bad(self):
         # BAD (worth a NAK) only once the header was plausible, so garbage is not answered
@@ -209,7 +211,7 @@ class Decoder:
             self._last = last
             length = n - HEADER - _CRC
             crc = buf[n - 4] | buf[n - 3] << 8 | buf[n - 2] << 16 | buf[n - 1] << 24
-            if binascii.crc32(memoryview(buf)[:n - _CRC]) & 0xFFFFFFFF != crc:
+            if binascii.crc32(memoryview(buf)[: n - _CRC]) & 0xFFFFFFFF != crc:
                 self._need = need
                 self._bad()
                 return pos

@@ -3,6 +3,7 @@
 Plain LEDs tell states apart by rhythm alone, so every rhythm differs; the colour only helps.
 Phases are counted from the moment the state began, so the blink never drifts.
 """
+
 from micropython import const
 
 from . import ticks
@@ -12,14 +13,46 @@ _NEVER = const(-1)
 # per mode (device state order: off, idle, running, paused, uploading, charging, low, error):
 # colour 0xRRGGBB, then on, off, on, off (ms) of one period; a 0 on-time skips that half
 _PATTERNS = (
-    0x000000, 0, 1000, 0, 0,  # off: dark
-    0x303030, 60, 2940, 0, 0,  # idle: a heartbeat every 3 s
-    0x00FF00, 1000, 0, 0, 0,  # running: steady
-    0xFFA000, 500, 500, 0, 0,  # paused: slow blink
-    0x0040FF, 100, 100, 0, 0,  # uploading: fast blink
-    0xFF6000, 1500, 500, 0, 0,  # charging: long on, short off
-    0xFF0000, 100, 150, 100, 1650,  # low battery: double blink every 2 s
-    0xFF0000, 50, 50, 50, 350,  # error: rapid bursts
+    0x000000,
+    0,
+    1000,
+    0,
+    0,  # off: dark
+    0x303030,
+    60,
+    2940,
+    0,
+    0,  # idle: a heartbeat every 3 s
+    0x00FF00,
+    1000,
+    0,
+    0,
+    0,  # running: steady
+    0xFFA000,
+    500,
+    500,
+    0,
+    0,  # paused: slow blink
+    0x0040FF,
+    100,
+    100,
+    0,
+    0,  # uploading: fast blink
+    0xFF6000,
+    1500,
+    500,
+    0,
+    0,  # charging: long on, short off
+    0xFF0000,
+    100,
+    150,
+    100,
+    1650,  # low battery: double blink every 2 s
+    0xFF0000,
+    50,
+    50,
+    50,
+    350,  # error: rapid bursts
 )
 MODES = const(8)
 

@@ -3,6 +3,7 @@
 Entries are (tick, kind, arg); arg is a small int or a string that already exists (a pattern
 name, an error message), so adding an entry allocates nothing.
 """
+
 from micropython import const
 
 BOOT = const(0)
@@ -25,9 +26,27 @@ PATTERN = const(16)
 INTENSITY = const(17)
 ZONE = const(18)
 
-NAMES = ("boot", "start", "stop", "end", "cue", "pause", "resume", "error", "low battery",
-         "battery cut-off", "charger", "off", "settings", "upload", "rest", "button",
-         "pattern", "intensity", "zone")
+NAMES = (
+    "boot",
+    "start",
+    "stop",
+    "end",
+    "cue",
+    "pause",
+    "resume",
+    "error",
+    "low battery",
+    "battery cut-off",
+    "charger",
+    "off",
+    "settings",
+    "upload",
+    "rest",
+    "button",
+    "pattern",
+    "intensity",
+    "zone",
+)
 
 
 class Log:

@@ -6,6 +6,7 @@ Every request gets exactly one reply with the request's sequence number: ACK (it
 given per request below), or ERROR. A corrupt frame is answered with NAK (sequence 0), so the
 host can resend at once instead of waiting for its timeout. Layouts are little endian.
 """
+
 import json
 import struct
 
@@ -65,6 +66,7 @@ E_SETTING = const(14)  # unknown setting or bad value
 E_STORAGE = const(15)  # any other filesystem error
 E_INTERNAL = const(16)  # an unexpected fault in the firmware (the motor is stopped)
 
+
 class Refused(Exception):
     """A request the device declines: args (code, text). Store and device raise it."""
 
@@ -75,6 +77,7 @@ def refusal(code, text):
 
 
 # ---- payload layouts (both directions use these, so they cannot drift apart) ---------------
+
 
 def pack_begin(size, digest, name):
     return struct.pack("<I", size) + bytes(digest) + name.encode("utf-8")
@@ -107,7 +110,7 @@ def unpack_u16(p):
 
 
 def pack_error(code, message):
-    raw = message.encode("utf-8")[:frame.MAX_PAYLOAD - 1]
+    raw = message.encode("utf-8")[: frame.MAX_PAYLOAD - 1]
     return bytes((code,)) + raw
 
 

@@ -7,6 +7,7 @@ span repeats and sessions: the continuous on-time cap (max_on_ms, then a forced 
 and a thermal budget, a leaky bucket of level x time that cools at the rate the profile's
 thermal cap allows over a whole session. stop() is immediate: safety over smoothness.
 """
+
 from micropython import const
 
 from . import ticks

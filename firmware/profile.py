@@ -61,11 +61,13 @@ def check(prof, data, fields, what):
             value = spec[-1] if len(spec) == 3 else int(spec[-1])
         elif len(spec) == 3:
             if value not in spec[1].split("/"):
-                raise ProfileError("%s field %s=%r is not one of %s"
-                                   % (what, path, value, spec[1]))
+                raise ProfileError(
+                    "%s field %s=%r is not one of %s" % (what, path, value, spec[1])
+                )
         elif not isinstance(value, int) or isinstance(value, bool):
             raise ProfileError("%s field %s must be an integer, got %r" % (what, path, value))
         elif value < int(spec[1]) or value > int(spec[2]):
-            raise ProfileError("%s field %s=%d is outside %s..%s"
-                               % (what, path, value, spec[1], spec[2]))
+            raise ProfileError(
+                "%s field %s=%d is outside %s..%s" % (what, path, value, spec[1], spec[2])
+            )
         setattr(prof, path.replace(".", "_"), value)

@@ -9,6 +9,7 @@ made when it is opened, and what a read allocates stays small whatever the progr
 Both kinds answer the same calls: `at(pc)` the offset of instruction pc in `.buf` (valid until
 the next call), `read(pos, n)` up to n bytes at pos, `size`, and `close()`.
 """
+
 from micropython import const
 
 from .bytecode import HEADER_SIZE, INSN_SIZE
@@ -27,7 +28,7 @@ class Image:
         return HEADER_SIZE + pc * INSN_SIZE
 
     def read(self, pos, n):
-        return bytes(self.buf[pos:pos + n])
+        return bytes(self.buf[pos : pos + n])
 
     def close(self):
         pass

@@ -23,12 +23,11 @@ When Ctrl-C or Ctrl-A arrives between frames, `feed` stops the device and sets `
 shell then restores kbd_intr(3) and raises KeyboardInterrupt, handing the console to the REPL
 (`rest` holds the bytes that followed, for a shell that can pass them on).
 """
+
 from micropython import const
 
-from . import VERSION
-from . import frame
+from . import VERSION, frame, log, ticks, upload
 from . import messages as m
-from . import log, ticks, upload
 from .device import STATES, DeviceError
 from .settings import SettingsError
 from .store import check_name
@@ -56,12 +55,22 @@ class Protocol:
         self._last_crc = -1
         self._last_reply = b""
         self._handlers = {
-            m.HELLO: self._hello, m.INFO: self._info, m.LIST: self._list,
-            m.UPLOAD_BEGIN: self._begin, m.UPLOAD_CHUNK: self._chunk,
-            m.UPLOAD_COMMIT: self._commit, m.UPLOAD_STATUS: self._upload_status,
-            m.DELETE: self._delete, m.PLAY: self._play, m.STOP: self._stop,
-            m.PAUSE: self._pause, m.RESUME: self._resume, m.STATUS: self._status,
-            m.SET: self._set, m.LOG: self._log, m.HEARTBEAT: self._heartbeat,
+            m.HELLO: self._hello,
+            m.INFO: self._info,
+            m.LIST: self._list,
+            m.UPLOAD_BEGIN: self._begin,
+            m.UPLOAD_CHUNK: self._chunk,
+            m.UPLOAD_COMMIT: self._commit,
+            m.UPLOAD_STATUS: self._upload_status,
+            m.DELETE: self._delete,
+            m.PLAY: self._play,
+            m.STOP: self._stop,
+            m.PAUSE: self._pause,
+            m.RESUME: self._resume,
+            m.STATUS: self._status,
+            m.SET: self._set,
+            m.LOG: self._log,
+            m.HEARTBEAT: self._heartbeat,
         }
 
     def feed(self, now, data):
@@ -84,7 +93,7 @@ class Protocol:
                 self._untether()
                 self.device.stop(now)
                 self.repl = True
-                self.rest = bytes(data[pos - 1 if dec.key == 1 else pos:])
+                self.rest = bytes(data[pos - 1 if dec.key == 1 else pos :])
                 break
         return b"".join(out)
 
@@ -121,7 +130,7 @@ class Protocol:
             out = frame.encode(m.ERROR, dec.seq, m.pack_error(e.args[0], e.args[1]))
         except DeviceError as e:
             out = frame.encode(m.ERROR, dec.seq, m.pack_error(m.E_STATE, e.args[0]))
-        except Exception as e:  # noqa: BLE001  one safe state: motor off, then say why
+        except Exception as e:  # one safe state: motor off, then say why
             self._untether()
             text = "firmware fault, motor stopped: %s %s" % (type(e).__name__, e)
             self.device.fault(now, text)
@@ -138,12 +147,21 @@ class Protocol:
         """What a host needs to know first (also the start of INFO)."""
         count, used = upload.used(self.store)
         return {
-            "firmware": self.version, "protocol": m.PROTOCOL, "min_protocol": m.MIN_PROTOCOL,
-            "board": self.board, "capabilities": ["upload", "resume", "tethered", "log"],
-            "free": upload.free(self.store), "patterns": count, "used": used,
-            "quota_count": self.store.max_count, "quota_bytes": self.store.max_bytes,
-            "max_payload": frame.MAX_PAYLOAD, "chunk": m.CHUNK, "window": m.WINDOW,
-            "heartbeat_ms": self.heartbeat_timeout_ms, "caps": self.profile.caps(),
+            "firmware": self.version,
+            "protocol": m.PROTOCOL,
+            "min_protocol": m.MIN_PROTOCOL,
+            "board": self.board,
+            "capabilities": ["upload", "resume", "tethered", "log"],
+            "free": upload.free(self.store),
+            "patterns": count,
+            "used": used,
+            "quota_count": self.store.max_count,
+            "quota_bytes": self.store.max_bytes,
+            "max_payload": frame.MAX_PAYLOAD,
+            "chunk": m.CHUNK,
+            "window": m.WINDOW,
+            "heartbeat_ms": self.heartbeat_timeout_ms,
+            "caps": self.profile.caps(),
         }
 
     def _hello(self, now, p):
@@ -171,8 +189,12 @@ class Protocol:
             checked += size
             try:
                 info = upload.check(self.store, name, self.profile)
-                item = {"name": name, "size": size, "duration": info.duration,
-                        "description": info.description}
+                item = {
+                    "name": name,
+                    "size": size,
+                    "duration": info.duration,
+                    "description": info.description,
+                }
             except m.Refused as e:
                 item = {"name": name, "size": size, "error": e.args[1]}
             budget -= len(m.pack_json(item)) + 2
@@ -198,8 +220,14 @@ class Protocol:
         info = upload.commit(self.store, self.profile)
         size = self.store.size(name)
         self.device.log.add(now, log.PATTERN, "stored %s (%d bytes)" % (name, size))
-        return m.pack_json({"name": name, "size": size, "duration": info.duration,
-                            "description": info.description})
+        return m.pack_json(
+            {
+                "name": name,
+                "size": size,
+                "duration": info.duration,
+                "description": info.description,
+            }
+        )
 
     def _upload_status(self, now, p):
         offset, size = upload.status(self.store)
@@ -247,16 +275,23 @@ class Protocol:
         """The device's state for the host: STATUS, and the reply to every command."""
         d = self.device
         s = d.session
-        return {"state": STATES[d.state], "routine": d.routine,
-                "intensity": d.settings.intensity, "level": d.level,
-                "elapsed_ms": s.elapsed(now) if s.active else 0,
-                "left_ms": s.left(now) if s.active else 0,
-                "cues": s.cues, "battery_mv": d.battery.mv,
-                "battery": ("ok", "low", "empty")[d.battery.state],
-                "charging": d.charging, "heat": d.motor.heat,
-                "routines": list(d.routines), "zone": d.zone(),
-                "tethered": self.tethered,
-                "now": now}  # the device's clock, so the host can date log entries
+        return {
+            "state": STATES[d.state],
+            "routine": d.routine,
+            "intensity": d.settings.intensity,
+            "level": d.level,
+            "elapsed_ms": s.elapsed(now) if s.active else 0,
+            "left_ms": s.left(now) if s.active else 0,
+            "cues": s.cues,
+            "battery_mv": d.battery.mv,
+            "battery": ("ok", "low", "empty")[d.battery.state],
+            "charging": d.charging,
+            "heat": d.motor.heat,
+            "routines": list(d.routines),
+            "zone": d.zone(),
+            "tethered": self.tethered,
+            "now": now,
+        }  # the device's clock, so the host can date log entries
 
     def _set(self, now, p):
         line = m.text(p)
@@ -264,7 +299,7 @@ class Protocol:
         if eq <= 0:
             raise m.refusal(m.E_MALFORMED, "SET needs key=value")
         key = line[:eq]
-        value = line[eq + 1:]
+        value = line[eq + 1 :]
         digits = value[1:] if value[:1] == "-" else value
         if digits and digits.isdigit():
             value = int(value)
@@ -287,7 +322,7 @@ class Protocol:
         budget = _LIST_BUDGET
         for seq, tick, kind, arg in self.device.log.entries(since):
             if isinstance(arg, str):
-                arg = arg[:_LIST_BUDGET // 2]
+                arg = arg[: _LIST_BUDGET // 2]
             entry = [seq, tick, kind, arg]
             budget -= len(m.pack_json(entry)) + 2
             if budget < 0 and out:

@@ -5,6 +5,7 @@ any pauses), the end at start + length (plus pauses). A late call finds the same
 wake-up jitter never turns into drift. A cue is a short haptic signal laid over the pattern
 (the pattern keeps its own time underneath).
 """
+
 from micropython import const
 
 from . import log, ticks

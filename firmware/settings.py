@@ -9,6 +9,7 @@ and says which in `note`. A power cut at any step therefore leaves the old or th
 The filesystem is reached through an object with open/write/rename/remove (store.FS has them),
 so tests can cut the power at any single step.
 """
+
 import binascii
 import json
 
@@ -51,9 +52,17 @@ class Settings:
         self.path = path
         self.tmp = path + ".tmp"
         self._fs = fs
-        self.defaults = {"routine": "", "intensity": 3, "session_ms": session_ms,
-                         "cue_ms": cue_ms, "sessions": 0, "use_s": 0, "day": 0,
-                         "day_sessions": 0, "day_s": 0}
+        self.defaults = {
+            "routine": "",
+            "intensity": 3,
+            "session_ms": session_ms,
+            "cue_ms": cue_ms,
+            "sessions": 0,
+            "use_s": 0,
+            "day": 0,
+            "day_sessions": 0,
+            "day_s": 0,
+        }
         self.note = ""  # what load() found, for the log
         self._apply(self.defaults)
 
@@ -90,7 +99,7 @@ class Settings:
         """Read the file; on any fault fall back as described above. Answers `note`."""
         values, why = self._read(self.path)
         if values is None:
-            values, why2 = self._read(self.tmp)
+            values, _ = self._read(self.tmp)
             if values is None:
                 self._apply(self.defaults)
                 self.note = "%s, using defaults" % why

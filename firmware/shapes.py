@@ -3,6 +3,7 @@
 Pure integer arithmetic whose intermediate values stay below 2**30, so MicroPython never
 allocates, and CPython and MicroPython give identical levels.
 """
+
 from micropython import const
 
 from . import bytecode as bc

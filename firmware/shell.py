@@ -21,6 +21,7 @@ Seams, so the simulator and the protocol plug in without changes here:
 - fs: the filesystem calls of the pattern store and the settings (store.FS), so the
   simulator's flash is a folder of its own.
 """
+
 from micropython import const
 
 _MAX_SLEEP_MS = const(50)  # the loop wakes at least this often (button edges, pins)
@@ -89,8 +90,20 @@ class UsbConsole:
 
 
 class Shell:
-    def __init__(self, prof, machine, clock, console=None, link=None, patterns=None,
-                 settings=None, motor_pin=None, fs=None, version=None, note=""):
+    def __init__(
+        self,
+        prof,
+        machine,
+        clock,
+        console=None,
+        link=None,
+        patterns=None,
+        settings=None,
+        motor_pin=None,
+        fs=None,
+        version=None,
+        note="",
+    ):
         self.m = machine
         self.clock = clock
         self.prof = prof
@@ -159,8 +172,9 @@ class Shell:
 
             patterns = Store("patterns", fs)
         if settings is None:
-            settings = Settings("settings.json", fs, session_ms=prof.session_default_ms,
-                                cue_ms=prof.session_cue_ms)
+            settings = Settings(
+                "settings.json", fs, session_ms=prof.session_default_ms, cue_ms=prof.session_cue_ms
+            )
             settings.load()
         self.device = dv.Device(prof, patterns, settings, log.Log())
         self.device.boot(now, self.note)
@@ -387,15 +401,15 @@ def start(machine, clock, console, board=None, fs=None, version=None, note=""):
         prof = boards.profile(data)  # ProfileError: the motor is off, the caller says why
     finally:  # needed at boot only: the profile holds all the loop reads
         drop("boards")  # with every board module loaded (boot.py's choice too)
-    return Shell(prof, machine, clock, console, motor_pin=pin, fs=fs, version=version,
-                 note=note)
+    return Shell(prof, machine, clock, console, motor_pin=pin, fs=fs, version=version, note=note)
 
 
 def run(board=None, note=""):
     """Start the firmware on this board (the profile named in /board by default); `note`: what
     boot.py found, logged at boot."""
-    import machine
     import time
+
+    import machine
 
     from .profile import ProfileError
 

@@ -10,6 +10,7 @@ start-up finishes or undoes that step, so every moment has the old or the new pa
 The filesystem is reached through an `FS` object (a thin layer over `os`), so tests can put a
 fault in any single operation.
 """
+
 import os
 
 from micropython import const
@@ -84,8 +85,11 @@ def check_name(name):
                 break
     if not ok:
         shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
-        raise refusal("E_NAME", "pattern name %s: use 1 to %d of a-z 0-9 _ - (not starting with -)"
-               % (shown, MAX_NAME))
+        raise refusal(
+            "E_NAME",
+            "pattern name %s: use 1 to %d of a-z 0-9 _ - (not starting with -)"
+            % (shown, MAX_NAME),
+        )
     if name in _FIRMWARE:
         raise refusal("E_NAME", "pattern name %r is reserved for the firmware" % name)
     return name
@@ -94,8 +98,7 @@ def check_name(name):
 class Store:
     """Patterns in one directory, and the state of the upload in progress (see upload.py)."""
 
-    def __init__(self, root="patterns", fs=None, max_count=32, max_bytes=131072,
-                 reserve=4096):
+    def __init__(self, root="patterns", fs=None, max_count=32, max_bytes=131072, reserve=4096):
         self.root = root
         self.fs = fs or FS()
         self.max_count = max_count
@@ -115,7 +118,7 @@ class Store:
         """Finish or undo a replace that a reset interrupted; keep a resumable upload."""
         for entry in self.fs.listdir(self.root):
             if entry.endswith(OLD):
-                stem = entry[:-len(OLD)]
+                stem = entry[: -len(OLD)]
                 if self.fs.size(self.path_of(stem + EXT)) >= 0:
                     self.fs.remove(self.path_of(entry))
                 else:
@@ -129,7 +132,7 @@ class Store:
         out = []
         for entry in self.fs.listdir(self.root):
             if entry.endswith(EXT) and not entry.startswith("."):
-                out.append(entry[:-len(EXT)])
+                out.append(entry[: -len(EXT)])
         out.sort()
         return out
 

@@ -4,6 +4,7 @@ The core is handed `now` from time.ticks_ms(), which wraps every 2**30 ms (12.4 
 intermediate value here stays inside MicroPython's small-int range (-2**30 .. 2**30-1), so the
 tick path never allocates a big int.
 """
+
 from micropython import const
 
 _HALF = const(0x20000000)  # 2**29; 2**30 itself is not a small int

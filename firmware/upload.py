@@ -2,14 +2,26 @@
 committed atomically; see store.py for the scheme), deletes, and the listing and quota it is
 shown. Only the protocol calls this, so a device that never meets a host never holds it.
 """
+
 import hashlib
 
 from micropython import const
 
 from . import verify
 from .bytecode import HEADER_SIZE, VerifyError
-from .messages import E_HASH, E_INCOMPLETE, E_MALFORMED, E_NO_SPACE, E_NO_UPLOAD, E_NOT_FOUND
-from .messages import E_QUOTA, E_STORAGE, E_TOO_BIG, E_VERIFY, refusal
+from .messages import (
+    E_HASH,
+    E_INCOMPLETE,
+    E_MALFORMED,
+    E_NO_SPACE,
+    E_NO_UPLOAD,
+    E_NOT_FOUND,
+    E_QUOTA,
+    E_STORAGE,
+    E_TOO_BIG,
+    E_VERIFY,
+    refusal,
+)
 from .store import EXT, MAX_SIZE, META, OLD, TMP, check_name
 
 _ENOSPC = const(28)
@@ -37,8 +49,9 @@ def check(s, name, profile):
     try:
         return verify(src, profile)
     except VerifyError as e:
-        raise refusal(E_VERIFY, "stored pattern %r fails this device's checks: %s"
-                      % (name, e.args[0]))
+        raise refusal(
+            E_VERIFY, "stored pattern %r fails this device's checks: %s" % (name, e.args[0])
+        )
     except OSError as e:
         raise refusal(E_STORAGE, "cannot read %r: %s" % (name, e))
     finally:
@@ -65,21 +78,27 @@ def begin(s, name, size, digest):
     """Start or resume an upload; answers the offset the device already holds."""
     check_name(name)
     if size < HEADER_SIZE or size > MAX_SIZE:
-        raise refusal(E_TOO_BIG, "pattern %r is %d bytes; a pattern is %d to %d bytes"
-               % (name, size, HEADER_SIZE, MAX_SIZE))
+        raise refusal(
+            E_TOO_BIG,
+            "pattern %r is %d bytes; a pattern is %d to %d bytes"
+            % (name, size, HEADER_SIZE, MAX_SIZE),
+        )
     if len(digest) != 32:
         raise refusal(E_MALFORMED, "SHA-256 must be 32 bytes")
     count, total = used(s)
     old = s.fs.size(s.path_of(name + EXT))
     if old < 0 and count >= s.max_count:
-        raise refusal(E_QUOTA, "the device holds its maximum of %d patterns; delete one first"
-               % s.max_count)
+        raise refusal(
+            E_QUOTA, "the device holds its maximum of %d patterns; delete one first" % s.max_count
+        )
     if total - max(old, 0) + size > s.max_bytes:
-        raise refusal(E_QUOTA, "pattern %r (%d bytes) would exceed the %d-byte storage quota"
-               " (%d used); delete a pattern first" % (name, size, s.max_bytes, total))
+        raise refusal(
+            E_QUOTA,
+            "pattern %r (%d bytes) would exceed the %d-byte storage quota"
+            " (%d used); delete a pattern first" % (name, size, s.max_bytes, total),
+        )
     meta = "%s %d %s" % (name, size, _hex(digest))
-    if s.upload and s.upload[0] == name and s.upload[1] == size \
-            and s.upload[2] == digest:
+    if s.upload and s.upload[0] == name and s.upload[1] == size and s.upload[2] == digest:
         return s.offset
     _close(s)
     held = s.fs.size(s.path_of(TMP))
@@ -89,8 +108,11 @@ def begin(s, name, size, digest):
         held = -1
     room = free(s)
     if room >= 0 and room - s.reserve < size - max(held, 0):
-        raise refusal(E_NO_SPACE, "the device's storage is full (%d bytes free, %d needed);"
-               " delete a pattern first" % (max(room - s.reserve, 0), size))
+        raise refusal(
+            E_NO_SPACE,
+            "the device's storage is full (%d bytes free, %d needed);"
+            " delete a pattern first" % (max(room - s.reserve, 0), size),
+        )
     try:
         if held < 0:
             _discard(s)
@@ -145,8 +167,9 @@ def commit(s, profile):
         raise refusal(E_NO_UPLOAD, "no upload in progress to commit")
     name, size, digest = s.upload
     if s.offset != size:
-        raise refusal(E_INCOMPLETE, "upload of %r incomplete: %d of %d bytes"
-               % (name, s.offset, size))
+        raise refusal(
+            E_INCOMPLETE, "upload of %r incomplete: %d of %d bytes" % (name, s.offset, size)
+        )
     _close(s)
     src = s.open_path(s.path_of(TMP), size)
     try:
@@ -178,8 +201,9 @@ def _check_held(src, name, digest, profile):
     """The held upload's Info, if it has the announced SHA-256 and the verifier accepts it."""
     try:
         if _sha256(src) != digest:
-            raise refusal(E_HASH, "upload of %r arrived corrupted (SHA-256 mismatch); send it"
-                          " again" % name)
+            raise refusal(
+                E_HASH, "upload of %r arrived corrupted (SHA-256 mismatch); send it again" % name
+            )
         return verify(src, profile)
     except VerifyError as e:
         raise refusal(E_VERIFY, "the device rejected %r: %s" % (name, e.args[0]))
@@ -232,8 +256,9 @@ def _fail(s, e):
     except OSError:
         pass
     if e.args and e.args[0] == _ENOSPC:
-        raise refusal(E_NO_SPACE, "the device's storage is full; delete a pattern and upload"
-                      " again")
+        raise refusal(
+            E_NO_SPACE, "the device's storage is full; delete a pattern and upload again"
+        )
     raise refusal(E_STORAGE, "storage error during upload: %s" % e)
 
 

@@ -10,9 +10,8 @@ The walk is linear in the number of instructions: each loop or zone body is summ
 is composed, so a loop of 10,000 turns costs the same as one turn.
 """
 
-import struct
-
 import binascii
+import struct
 
 from . import bytecode as bc
 from . import shapes
@@ -45,8 +44,7 @@ def pct(level):
 class _Sum:
     """Summary of a stretch of program; dur == 0 means empty (the identity)."""
 
-    def __init__(self, pc=-1, dur=0, energy=0, lo=0, hi=0, first=(0, 0), last=(0, 0),
-                 on=False):
+    def __init__(self, pc=-1, dur=0, energy=0, lo=0, hi=0, first=(0, 0), last=(0, 0), on=False):
         self.pc = pc  # first instruction, for error positions
         self.dur = dur
         self.energy = energy
@@ -69,8 +67,11 @@ def _check_step(prof, a, b, pc):
     """An edge from level bounds a to level bounds b must fit the step limit."""
     jump = max(b[1] - a[0], a[1] - b[0])
     if jump > prof.max_step:
-        _fail("level jumps by %s, more than the %s this device allows in one step; ramp instead"
-              % (pct(jump), pct(prof.max_step)), pc)
+        _fail(
+            "level jumps by %s, more than the %s this device allows in one step; ramp instead"
+            % (pct(jump), pct(prof.max_step)),
+            pc,
+        )
 
 
 def _seq(prof, x, y):
@@ -113,8 +114,15 @@ def _repeat(prof, body, turns, length):
     if turns > 1:
         _check_step(prof, body.last, body.first, body.pc)
     dur = length or body.dur * turns
-    s = _Sum(body.pc, dur, min(body.energy * turns, body.hi * dur), body.lo, body.hi,
-             body.first, body.last)
+    s = _Sum(
+        body.pc,
+        dur,
+        min(body.energy * turns, body.hi * dur),
+        body.lo,
+        body.hi,
+        body.first,
+        body.last,
+    )
     if length and length % body.dur:
         s.last = (body.lo, body.hi)  # cut mid-body: any level of it
     if body.all_on or dur <= body.lead:  # never reaches a rest before it is cut
@@ -136,8 +144,11 @@ def _leaf(prof, pc, op, x, a, b, c, t):
     cap = prof.max_level
     if op == bc.OP_HOLD:
         if a + b > cap:
-            _fail("level %s%s is above this device's cap of %s"
-                  % (pct(a), " + %s variation" % pct(b) if b else "", pct(cap)), pc)
+            _fail(
+                "level %s%s is above this device's cap of %s"
+                % (pct(a), " + %s variation" % pct(b) if b else "", pct(cap)),
+                pc,
+            )
         if a < b:
             _fail("level %s cannot vary by %s: it would go below 0" % (pct(a), pct(b)), pc)
         return _Sum(pc, t, (a + b) * t, a - b, a + b, (a - b, a + b), (a - b, a + b), a + b > 0)
@@ -147,8 +158,11 @@ def _leaf(prof, pc, op, x, a, b, c, t):
         if max(a, b) > cap:
             _fail("ramp to %s is above this device's cap of %s" % (pct(max(a, b)), pct(cap)), pc)
         if abs(b - a) * 1000 * _EASE_SLOPE[x] > prof.slew * t * 2:
-            _fail("ramp %s -> %s over %d ms is steeper than this device's limit of %s per s"
-                  % (pct(a), pct(b), t, pct(prof.slew)), pc)
+            _fail(
+                "ramp %s -> %s over %d ms is steeper than this device's limit of %s per s"
+                % (pct(a), pct(b), t, pct(prof.slew)),
+                pc,
+            )
         # the engine holds each sample for a step, so the area can beat the line's by a step
         energy = max(a, b) * t
         if x == bc.EASE_LINEAR:
@@ -161,17 +175,26 @@ def _leaf(prof, pc, op, x, a, b, c, t):
         if a > b or b > cap:
             _fail("wave range %s..%s is not within 0..%s" % (pct(a), pct(b), pct(cap)), pc)
         if c < 2 * prof.step_ms:
-            _fail("wave period %d ms is shorter than two update steps (%d ms) of this device"
-                  % (c, 2 * prof.step_ms), pc)
+            _fail(
+                "wave period %d ms is shorter than two update steps (%d ms) of this device"
+                % (c, 2 * prof.step_ms),
+                pc,
+            )
         span = b - a
         if x == bc.WAVE_SQUARE or x == bc.WAVE_SAW:
             _check_step(prof, (a, a), (b, b), pc)
         # steepest slope, permille per second: sine pi*span/period, triangle 2*span/period
-        slope = (span * 1000 * (355 if x == bc.WAVE_SINE else 226) // (113 * c)
-                 if x != bc.WAVE_SQUARE else 0)
+        slope = (
+            span * 1000 * (355 if x == bc.WAVE_SINE else 226) // (113 * c)
+            if x != bc.WAVE_SQUARE
+            else 0
+        )
         if slope > prof.slew:
-            _fail("wave %s..%s with period %d ms changes faster than this device's limit of %s"
-                  " per s" % (pct(a), pct(b), c, pct(prof.slew)), pc)
+            _fail(
+                "wave %s..%s with period %d ms changes faster than this device's limit of %s"
+                " per s" % (pct(a), pct(b), c, pct(prof.slew)),
+                pc,
+            )
         end = shapes.wave(x, a, b, c, (t - 1) // prof.step_ms * prof.step_ms)
         energy = min(b * t, (a + b) * t // 2 + b * (c + prof.step_ms))
         s = _Sum(pc, t, energy, a, b, (a, a), (end, end), b > 0)
@@ -213,13 +236,13 @@ def parse_header(program):
     if magic != bc.MAGIC:
         raise bc.FormatError("not a facewave program (bad magic)")
     if version != bc.VERSION:
-        raise bc.FormatError("bytecode version %d, this firmware reads %d"
-                             % (version, bc.VERSION))
+        raise bc.FormatError("bytecode version %d, this firmware reads %d" % (version, bc.VERSION))
     if flags:
         raise bc.FormatError("unknown header flags 0x%02x" % flags)
     if length > bc.MAX_BODY or length != size - bc.HEADER_SIZE:
-        raise bc.FormatError("body length %d does not match the %d bytes present"
-                             % (length, size - bc.HEADER_SIZE))
+        raise bc.FormatError(
+            "body length %d does not match the %d bytes present" % (length, size - bc.HEADER_SIZE)
+        )
     if count == 0 or count > bc.MAX_INSNS or count * bc.INSN_SIZE >= length:
         raise bc.FormatError("instruction count %d does not fit the body" % count)
     pos = bc.HEADER_SIZE
@@ -335,8 +358,7 @@ def verify(program, prof):
                 _fail("malformed hold", pc)
             cur = _seq(prof, cur, _leaf(prof, pc, op, x, a, b, c, t))
         elif op == bc.OP_LOOP or op == bc.OP_ZONE:
-            if c <= pc or c >= count or _insn(data, c)[0] != bc.OP_END \
-                    or _insn(data, c)[4] != pc:
+            if c <= pc or c >= count or _insn(data, c)[0] != bc.OP_END or _insn(data, c)[4] != pc:
                 _fail("%s at %d has no matching end" % (bc.OP_NAMES[op], pc), pc)
             if op == bc.OP_LOOP:
                 if a == 0 or x or b or t:
@@ -384,14 +406,23 @@ def verify(program, prof):
 def _check_totals(prof, s, pc):
     """Caps on the whole program, checked as it grows so the error points where it tips."""
     if s.dur > prof.session_max_ms:
-        _fail("program is longer than this device's session cap of %d s"
-              % (prof.session_max_ms // 1000), pc)
+        _fail(
+            "program is longer than this device's session cap of %d s"
+            % (prof.session_max_ms // 1000),
+            pc,
+        )
     if s.energy > prof.thermal:
-        _fail("program drives the motor harder than its thermal budget (%d%% of it)"
-              % (s.energy * 100 // prof.thermal), pc)
+        _fail(
+            "program drives the motor harder than its thermal budget (%d%% of it)"
+            % (s.energy * 100 // prof.thermal),
+            pc,
+        )
     if s.run > prof.max_on_ms:
-        _fail("motor would run %d s without a rest; this device allows %d s"
-              % (s.run // 1000, prof.max_on_ms // 1000), pc)
+        _fail(
+            "motor would run %d s without a rest; this device allows %d s"
+            % (s.run // 1000, prof.max_on_ms // 1000),
+            pc,
+        )
 
 
 def _zone(prof, data, opened, rep, end, length, body):

@@ -8,6 +8,7 @@ this machine's, a board's CPU is slower. The link figures are wall time against 
 board (the real firmware) on a pty throttled to LINK_BAUD, with the real `facewave` and
 `mpremote` commands.
 """
+
 import tempfile
 import time
 from pathlib import Path
@@ -54,10 +55,14 @@ def run_bench(print_fn):
         steps, duration = _play(e, data, info.count)
         took = time.perf_counter() - t0
         best = took if best is None else min(best, took)
-    print_fn("CPython %s: engine steps per second     %12s"
-             % (_python(), "{:,.0f}".format(steps / best)))
-    print_fn("%s (%.1f s, %d steps) in virtual time   %9.3f s, %s x real time"
-             % (ROUTINE, duration / 1000, steps, best, "{:,.0f}".format(duration / 1000 / best)))
+    print_fn(
+        "CPython %s: engine steps per second     %12s"
+        % (_python(), "{:,.0f}".format(steps / best))
+    )
+    print_fn(
+        "%s (%.1f s, %d steps) in virtual time   %9.3f s, %s x real time"
+        % (ROUTINE, duration / 1000, steps, best, "{:,.0f}".format(duration / 1000 / best))
+    )
 
     from .build import BuildError, firmware_files
     from .sim import mpvm
@@ -71,16 +76,26 @@ def run_bench(print_fn):
         print_fn("MicroPython figures skipped: %s" % err)
         return
     print_fn("MicroPython 1.27 (WebAssembly VM), %s:" % ROUTINE)
-    print_fn("  heap allocated per engine step        %8.1f B   (%d B over %d steps)"
-             % (vm["alloc"] / vm["steps"], vm["alloc"], vm["steps"]))
-    print_fn("  engine step time, mean / p99 / worst  %8.1f / %.1f / %.1f us"
-             % (vm["mean_us"], vm["p99_us"], vm["worst_us"]))
-    print_fn("  RAM after import (.mpy), pattern core %8.1f KB  (%s)"
-             % (core / 1024, ", ".join(mpvm.CORE)))
-    print_fn("  RAM after import (.mpy), boot set      %8.1f KB  (the %d modules a device holds"
-             " once booted)" % (boot / 1024, len(boot_set)))
-    print_fn("  RAM held once booted / with a host     %8.1f / %.1f KB" % (booted / 1024,
-                                                                        tethered / 1024))
+    print_fn(
+        "  heap allocated per engine step        %8.1f B   (%d B over %d steps)"
+        % (vm["alloc"] / vm["steps"], vm["alloc"], vm["steps"])
+    )
+    print_fn(
+        "  engine step time, mean / p99 / worst  %8.1f / %.1f / %.1f us"
+        % (vm["mean_us"], vm["p99_us"], vm["worst_us"])
+    )
+    print_fn(
+        "  RAM after import (.mpy), pattern core %8.1f KB  (%s)"
+        % (core / 1024, ", ".join(mpvm.CORE))
+    )
+    print_fn(
+        "  RAM after import (.mpy), boot set      %8.1f KB  (the %d modules a device holds"
+        " once booted)" % (boot / 1024, len(boot_set))
+    )
+    print_fn(
+        "  RAM held once booted / with a host     %8.1f / %.1f KB"
+        % (booted / 1024, tethered / 1024)
+    )
     _sim_figures(print_fn)
 
 
@@ -91,15 +106,27 @@ def _sim_figures(print_fn):
 
     best = min((runner.session(ROUTINE) for _ in range(3)), key=lambda s: s.seconds)
     print_fn("simulator, full firmware (board shell, device, engine, protocol):")
-    print_fn("  %s session (%d s) in fast mode, CPython   %8.3f s, %s x real time"
-             % (ROUTINE, (best.ended - best.started) // 1000, best.seconds,
-                "{:,.0f}".format(best.speedup)))
+    print_fn(
+        "  %s session (%d s) in fast mode, CPython   %8.3f s, %s x real time"
+        % (
+            ROUTINE,
+            (best.ended - best.started) // 1000,
+            best.seconds,
+            "{:,.0f}".format(best.speedup),
+        )
+    )
     morning = sc.load(Path(sc.__file__).with_name("morning.toml"))
     cmp = compare.compare(morning)
-    print_fn("  morning scenario (%d s) on the MicroPython VM %6.3f s, %s x real time; traces"
-             " %s" % (morning.until // 1000, cmp.vm.seconds, "{:,.0f}".format(cmp.speedup),
-                      "identical to CPython" if cmp.difference is None else
-                      "DIFFER: " + cmp.difference))
+    print_fn(
+        "  morning scenario (%d s) on the MicroPython VM %6.3f s, %s x real time; traces"
+        " %s"
+        % (
+            morning.until // 1000,
+            cmp.vm.seconds,
+            "{:,.0f}".format(cmp.speedup),
+            "identical to CPython" if cmp.difference is None else "DIFFER: " + cmp.difference,
+        )
+    )
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="facewave-bench-") as work:
         _cli("facewave.cli", "demo", "--plot", str(Path(work) / "demo.png"))
@@ -113,8 +140,8 @@ class _Served:
     def __init__(self, flash_dir, baud):
         import threading
 
-        from .sim.virtual_board import VirtualBoard
         from .sim.serial_port import open_port
+        from .sim.virtual_board import VirtualBoard
 
         self.board = VirtualBoard(flash_dir, realtime=True)
         self.port = open_port("pty", baud=baud, clock=self.board.seconds)
@@ -141,8 +168,9 @@ def _cli(*args):
     import sys
 
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=300, check=False
+    )
     took = time.perf_counter() - t0
     if proc.returncode:
         raise RuntimeError("%s failed: %s" % (" ".join(args[:3]), proc.stderr.strip()[-300:]))
@@ -165,8 +193,7 @@ def run_link_bench(print_fn):
         url = served.url
         _cli("facewave.cli", "info", "--port", url)  # warm caches (bytecode, the board)
         startup = min(_cli("facewave.cli", "--help") for _ in range(3))
-        daily_cli = min(_cli("facewave.cli", "upload", ROUTINE, "--port", url)
-                        for _ in range(3))
+        daily_cli = min(_cli("facewave.cli", "upload", ROUTINE, "--port", url) for _ in range(3))
         big = big_program(BIG)
         (work / "big.fwb").write_bytes(big)
         with Link.open(url) as link:
@@ -190,21 +217,38 @@ def run_link_bench(print_fn):
         served.close()
         tmp.cleanup()
     ms = 1000
-    print_fn("serial link through the virtual board at %d baud (%.0f B/s line rate):"
-             % (LINK_BAUD, line_rate))
-    print_fn("  upload %s (%d B), Link API              %8.1f ms  (line time of the bytes %.1f"
-             " ms)" % (ROUTINE, len(daily), daily_api * ms, line_time(len(daily), LINK_BAUD) * ms))
-    print_fn("  upload %s, `facewave upload` end to end %8.1f ms  (of which Python and import"
-             " %.0f ms)" % (ROUTINE, daily_cli * ms, startup * ms))
-    print_fn("  upload %d KB, Link API                   %8.1f ms  %6.0f B/s = %.0f %% of line"
-             " rate" % (BIG // 1024, big_api * ms, BIG / big_api, BIG / big_api / line_rate * 100))
+    print_fn(
+        "serial link through the virtual board at %d baud (%.0f B/s line rate):"
+        % (LINK_BAUD, line_rate)
+    )
+    print_fn(
+        "  upload %s (%d B), Link API              %8.1f ms  (line time of the bytes %.1f"
+        " ms)" % (ROUTINE, len(daily), daily_api * ms, line_time(len(daily), LINK_BAUD) * ms)
+    )
+    print_fn(
+        "  upload %s, `facewave upload` end to end %8.1f ms  (of which Python and import"
+        " %.0f ms)" % (ROUTINE, daily_cli * ms, startup * ms)
+    )
+    print_fn(
+        "  upload %d KB, Link API                   %8.1f ms  %6.0f B/s = %.0f %% of line"
+        " rate" % (BIG // 1024, big_api * ms, BIG / big_api, BIG / big_api / line_rate * 100)
+    )
     print_fn("  upload %d KB, `facewave upload`           %8.1f ms" % (BIG // 1024, big_cli * ms))
-    print_fn("  `mpremote fs cp` of the same %d KB        %8.1f ms  %.1fx the facewave upload"
-             " (%.1fx the Link API)" % (BIG // 1024, cp * ms, cp / big_cli, cp / big_api))
-    print_fn("  status round trip, median / p90 / worst %8.2f / %.2f / %.2f ms  (%d rounds,"
-             " %d frames resent)" % (statistics.median(rtts) * ms,
-                                     sorted(rtts)[len(rtts) * 9 // 10] * ms, max(rtts) * ms,
-                                     len(rtts), resent))
+    print_fn(
+        "  `mpremote fs cp` of the same %d KB        %8.1f ms  %.1fx the facewave upload"
+        " (%.1fx the Link API)" % (BIG // 1024, cp * ms, cp / big_cli, cp / big_api)
+    )
+    print_fn(
+        "  status round trip, median / p90 / worst %8.2f / %.2f / %.2f ms  (%d rounds,"
+        " %d frames resent)"
+        % (
+            statistics.median(rtts) * ms,
+            sorted(rtts)[len(rtts) * 9 // 10] * ms,
+            max(rtts) * ms,
+            len(rtts),
+            resent,
+        )
+    )
 
 
 def big_program(size, name="big"):

@@ -9,6 +9,7 @@ emulator runs them at 0.2-0.5x a real Pico); each time the board wakes from a sl
 up with the wall clock, so a busy stretch ends up counted at the emulator's speed. A figure
 here is therefore what this board takes at most; a real Pico computes the busy parts faster.
 """
+
 import subprocess
 import sys
 import tempfile
@@ -47,8 +48,9 @@ def _timed(board, args):
     """(board milliseconds, output) of one command run against the board; raises
     FacewaveError with its last line if it fails."""
     start = board.board_ms()
-    proc = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=900
+    )
     took = board.board_ms() - start
     if proc.returncode:
         last = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
@@ -58,8 +60,8 @@ def _timed(board, args):
 
 def run_rp2040_bench(print_fn, uf2=None):
     from .link import Link
-    from .sim import rp2040
     from .scenarios.runner import compile_for
+    from .sim import rp2040
 
     try:
         board = rp2040.Rp2040Board(uf2=uf2)
@@ -100,15 +102,25 @@ def run_rp2040_bench(print_fn, uf2=None):
     print_fn("the emulated Pico (MicroPython v1.28.0 UF2 in rp2040js), board time:")
     print_fn("  boot to USB enumerated                  %8.0f ms" % booted)
     print_fn("  `facewave flash` onto a plain board     %8.1f s" % (flashed / 1000))
-    print_fn("  firmware RAM held after boot (real port) %7.1f KB  (%.1f KB of heap left)"
-             % (held / kb, free / kb))
-    print_fn("  reset to the firmware's first answer    %8.0f ms  (boot.py's SHA-256 check of"
-             " the firmware, imports, boot)" % answered)
+    print_fn(
+        "  firmware RAM held after boot (real port) %7.1f KB  (%.1f KB of heap left)"
+        % (held / kb, free / kb)
+    )
+    print_fn(
+        "  reset to the firmware's first answer    %8.0f ms  (boot.py's SHA-256 check of"
+        " the firmware, imports, boot)" % answered
+    )
     print_fn("  status round trip, mean of %d          %8.1f ms" % (STATUS_ROUNDS, status_ms))
     print_fn("  upload %s (%d B)                     %8.0f ms" % (ROUTINE, len(daily), daily_ms))
-    print_fn("  upload %d KB (verified at commit)        %8.0f ms  %6.0f B/s"
-             % (BIG // kb, big_ms, BIG / big_ms * 1000))
-    print_fn("  `mpremote fs cp` of the same %d KB       %8.0f ms  %6.0f B/s: facewave is %.1fx"
-             % (BIG // kb, cp_ms, BIG / cp_ms * 1000, cp_ms / big_ms))
-    print_fn("  play of the %d KB program (verified first) %6.0f ms  (%d frames resent in all)"
-             % (BIG // kb, play_ms, resent))
+    print_fn(
+        "  upload %d KB (verified at commit)        %8.0f ms  %6.0f B/s"
+        % (BIG // kb, big_ms, BIG / big_ms * 1000)
+    )
+    print_fn(
+        "  `mpremote fs cp` of the same %d KB       %8.0f ms  %6.0f B/s: facewave is %.1fx"
+        % (BIG // kb, cp_ms, BIG / cp_ms * 1000, cp_ms / big_ms)
+    )
+    print_fn(
+        "  play of the %d KB program (verified first) %6.0f ms  (%d frames resent in all)"
+        % (BIG // kb, play_ms, resent)
+    )

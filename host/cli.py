@@ -6,6 +6,7 @@ one; errors are translated once, here: a FacewaveError or CompileError prints on
 message and exits 1 (operation failed) or 2 (usage or connection problem). Heavy imports stay
 inside handlers so `facewave --help` is instant.
 """
+
 import argparse
 import sys
 
@@ -46,13 +47,17 @@ connection problem.
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="facewave", description=__doc__.splitlines()[0], epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="facewave",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     from .firmware import VERSION
 
     parser.add_argument("--version", action="version", version="facewave " + VERSION)
-    parser.add_argument("--port", "-p", metavar="PORT",
-                        help="the device's serial port, for the device commands")
+    parser.add_argument(
+        "--port", "-p", metavar="PORT", help="the device's serial port, for the device commands"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb, (handler, setup, help_text) in commands().items():
         p = sub.add_parser(verb, help=help_text, description=help_text)

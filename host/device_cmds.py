@@ -7,6 +7,7 @@ link.Link; this module turns its answers into text and its LinkError into the on
 FacewaveError of the command line (exit 1 when the device said no, 2 when there is no usable
 connection).
 """
+
 import argparse
 import json
 import signal
@@ -18,8 +19,8 @@ from .errors import FacewaveError
 from .port import DEFAULT_TIMEOUT, find_port, link_timeout, open_link, scan, setup_link
 from .units import duration, size
 
-
 # ---- the connection -----------------------------------------------------------------------------
+
 
 @contextmanager
 def connected(args):
@@ -42,11 +43,15 @@ def _caps_profile(link):
     try:
         return Profile(link.hello.get("caps") or {})
     except ProfileError as e:
-        raise FacewaveError("the device on %s reports caps this facewave cannot use (%s): "
-                            "update facewave or reflash the device" % (link.name, e), 2) from None
+        raise FacewaveError(
+            "the device on %s reports caps this facewave cannot use (%s): "
+            "update facewave or reflash the device" % (link.name, e),
+            2,
+        ) from None
 
 
 # ---- output -------------------------------------------------------------------------------------
+
 
 def _json(obj):
     print(json.dumps(obj, sort_keys=True), flush=True)
@@ -70,8 +75,11 @@ def status_line(st):
 
 def _battery(st):
     mv = st.get("battery_mv") or 0
-    text = "battery %.2f V %s" % (mv / 1000, st.get("battery", "")) if mv else \
-        "battery %s" % st.get("battery", "?")
+    text = (
+        "battery %.2f V %s" % (mv / 1000, st.get("battery", ""))
+        if mv
+        else "battery %s" % st.get("battery", "?")
+    )
     return text + (" (charging)" if st.get("charging") else "")
 
 
@@ -83,6 +91,7 @@ def _table(rows):
 
 # ---- verbs --------------------------------------------------------------------------------------
 
+
 def do_ports(args):
     """List serial ports, marking the boards facewave runs on."""
     ports = scan()
@@ -90,8 +99,13 @@ def do_ports(args):
         for p in ports:
             if p["kind"]:
                 p["probe"] = _probe(p["port"], link_timeout(args))
-    width = _listing(args, {"ports": ports}, ports, "port",
-                     "no serial ports found: plug the massager in with a data cable")
+    width = _listing(
+        args,
+        {"ports": ports},
+        ports,
+        "port",
+        "no serial ports found: plug the massager in with a data cable",
+    )
     if width is None:
         return 0
     for p in ports:
@@ -110,10 +124,14 @@ def _probe(port, timeout):
     try:
         with open_link(port, timeout) as link:
             h = link.hello
-            return {"facewave": True, "firmware": h.get("firmware"),
-                    "protocol": h.get("protocol"), "board": h.get("board"),
-                    "summary": "facewave %s, board %s, %d patterns"
-                    % (h.get("firmware"), h.get("board"), h.get("patterns", 0))}
+            return {
+                "facewave": True,
+                "firmware": h.get("firmware"),
+                "protocol": h.get("protocol"),
+                "board": h.get("board"),
+                "summary": "facewave %s, board %s, %d patterns"
+                % (h.get("firmware"), h.get("board"), h.get("patterns", 0)),
+            }
     except LinkError as e:
         return {"facewave": False, "error": str(e)}
 
@@ -131,29 +149,50 @@ def do_info(args):
     free = info.get("free", -1)
     quota_left = info.get("quota_bytes", 0) - info.get("used", 0)
     room = quota_left if free < 0 else min(free, quota_left)
-    _table([
-        ("port", link.name),
-        ("firmware", "%s (protocol %s)" % (info.get("firmware"), info.get("protocol"))),
-        ("board", info.get("board")),
-        ("capabilities", ", ".join(info.get("capabilities", []))),
-        ("storage", "%d of %d patterns, %s used, room for %s more"
-         % (info.get("patterns", 0), info.get("quota_count", 0), size(info.get("used", 0)),
-            size(max(0, room)))),
-        ("caps", caps_line(caps)),
-        ("settings", "routine %s, intensity %s/5, session %s"
-         % (settings.get("routine") or "(first stored)", settings.get("intensity"),
-            duration(settings.get("session_ms", 0)))),
-        ("state", status_line(info.get("status", {}))),
-    ])
+    _table(
+        [
+            ("port", link.name),
+            ("firmware", "%s (protocol %s)" % (info.get("firmware"), info.get("protocol"))),
+            ("board", info.get("board")),
+            ("capabilities", ", ".join(info.get("capabilities", []))),
+            (
+                "storage",
+                "%d of %d patterns, %s used, room for %s more"
+                % (
+                    info.get("patterns", 0),
+                    info.get("quota_count", 0),
+                    size(info.get("used", 0)),
+                    size(max(0, room)),
+                ),
+            ),
+            ("caps", caps_line(caps)),
+            (
+                "settings",
+                "routine %s, intensity %s/5, session %s"
+                % (
+                    settings.get("routine") or "(first stored)",
+                    settings.get("intensity"),
+                    duration(settings.get("session_ms", 0)),
+                ),
+            ),
+            ("state", status_line(info.get("status", {}))),
+        ]
+    )
     return 0
 
 
 def caps_line(caps):
     """A board's safety caps in words: for `info` and `facewave boards`."""
-    return ("level up to %s, steps up to %s, %s%%/s slew, motor on at most %s, sessions up to %s"
-            % (_pct(caps.get("max_level", 0)), _pct(caps.get("max_step", 0)),
-               caps.get("slew", 0) // 10, duration(caps.get("max_on_ms", 0)),
-               duration(caps.get("session_max_ms", 0))))
+    return (
+        "level up to %s, steps up to %s, %s%%/s slew, motor on at most %s, sessions up to %s"
+        % (
+            _pct(caps.get("max_level", 0)),
+            _pct(caps.get("max_step", 0)),
+            caps.get("slew", 0) // 10,
+            duration(caps.get("max_on_ms", 0)),
+            duration(caps.get("session_max_ms", 0)),
+        )
+    )
 
 
 def _pct(permille):
@@ -176,18 +215,31 @@ def do_list(args):
     """The patterns stored on the device."""
     with connected(args) as link:
         patterns = link.list()
-    width = _listing(args, {"port": link.name, "patterns": patterns}, patterns, "name",
-                     "no patterns on the device: `facewave upload daily` stores the daily "
-                     "routine")
+    width = _listing(
+        args,
+        {"port": link.name, "patterns": patterns},
+        patterns,
+        "name",
+        "no patterns on the device: `facewave upload daily` stores the daily routine",
+    )
     if width is None:
         return 0
     for p in patterns:
         if "error" in p:
-            print("%-*s  %9s  unusable: %s" % (width, p["name"], size(p.get("size", 0)),
-                                                p["error"]))
+            print(
+                "%-*s  %9s  unusable: %s" % (width, p["name"], size(p.get("size", 0)), p["error"])
+            )
         else:
-            print("%-*s  %9s  %9s  %s" % (width, p["name"], duration(p["duration"]),
-                                          size(p["size"]), p.get("description", "")))
+            print(
+                "%-*s  %9s  %9s  %s"
+                % (
+                    width,
+                    p["name"],
+                    duration(p["duration"]),
+                    size(p["size"]),
+                    p.get("description", ""),
+                )
+            )
     return 0
 
 
@@ -205,9 +257,10 @@ def do_upload(args):
     if args.json:
         _json(summary)
     else:
-        print("uploaded %s to %s: %s, %s" % (summary["name"], link.name,
-                                              duration(summary["duration"]),
-                                              size(summary["size"])))
+        print(
+            "uploaded %s to %s: %s, %s"
+            % (summary["name"], link.name, duration(summary["duration"]), size(summary["size"]))
+        )
     return 0
 
 
@@ -255,8 +308,11 @@ def _tethered(args):
                     st = link.play(args.name, tethered=True)
                     show(st)
                     if not args.json:
-                        print("tethered: Ctrl-C stops it; so does losing this computer (within"
-                              " %s)" % duration(timeout_ms), file=sys.stderr)
+                        print(
+                            "tethered: Ctrl-C stops it; so does losing this computer (within"
+                            " %s)" % duration(timeout_ms),
+                            file=sys.stderr,
+                        )
                     while st.get("state") in ("running", "paused"):
                         time.sleep(period)
                         st = link.status()  # any request is a heartbeat; this one shows more
@@ -267,8 +323,11 @@ def _tethered(args):
                         old.setdefault(sig, before)
                     show(link.stop())
             except LinkError as e:
-                raise FacewaveError("%s; the device stops a tethered playback by itself within"
-                                    " %s" % (e, duration(timeout_ms)), e.exit_status) from None
+                raise FacewaveError(
+                    "%s; the device stops a tethered playback by itself within"
+                    " %s" % (e, duration(timeout_ms)),
+                    e.exit_status,
+                ) from None
     finally:
         show.end()
         for sig, handler in old.items():
@@ -276,8 +335,7 @@ def _tethered(args):
     return 0
 
 
-_STOP_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-                 if hasattr(signal, name)]
+_STOP_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
 def _interrupt(signum, frame):
@@ -346,7 +404,7 @@ def do_status(args):
         rows.append(("time left", "%s (%s played)" % (duration(left), played)))
         rows.append(("level", _pct(st.get("level", 0))))
     rows.append(("intensity", "%s/5" % st.get("intensity")))
-    rows.append(("battery", _battery(st)[len("battery "):]))
+    rows.append(("battery", _battery(st)[len("battery ") :]))
     _table(rows)
     return 0
 
@@ -367,8 +425,11 @@ def _setting_value(key, text):
     from .firmware.settings import _RANGES, Settings, SettingsError
 
     if key not in SETTINGS:
-        raise FacewaveError("no setting %r; the settings are: %s" % (key, "; ".join(
-            "%s (%s)" % (k, h) for k, (_, h) in SETTINGS.items())), 2)
+        raise FacewaveError(
+            "no setting %r; the settings are: %s"
+            % (key, "; ".join("%s (%s)" % (k, h) for k, (_, h) in SETTINGS.items())),
+            2,
+        )
     device_key = SETTINGS[key][0]
     if device_key == "routine":
         from .firmware import messages
@@ -413,8 +474,10 @@ def do_set(args):
     device_key, value = _setting_value(args.key, args.value)
     with connected(args) as link:
         if device_key == "routine" and value not in [p["name"] for p in link.list()]:
-            raise FacewaveError("there is no pattern %r on the device: `facewave list` shows "
-                                "them, `facewave upload` adds one" % value)
+            raise FacewaveError(
+                "there is no pattern %r on the device: `facewave list` shows "
+                "them, `facewave upload` adds one" % value
+            )
         settings = link.set(device_key, value)
     if args.json:
         _json(settings)
@@ -427,6 +490,7 @@ def do_set(args):
 
 
 # ---- the event log ------------------------------------------------------------------------------
+
 
 def do_log(args):
     """The device's event log."""
@@ -447,8 +511,11 @@ def do_log(args):
         print("the log is empty")
         return 0
     for e in entries:
-        when = (time.strftime("%H:%M:%S", time.localtime(wall - e["ago_s"]))
-                if "ago_s" in e else "%10.3f s" % (e["ms"] / 1000))
+        when = (
+            time.strftime("%H:%M:%S", time.localtime(wall - e["ago_s"]))
+            if "ago_s" in e
+            else "%10.3f s" % (e["ms"] / 1000)
+        )
         arg = e["arg"]
         if e["event"] == "upload":
             arg = "begins" if arg else "ends"
@@ -457,6 +524,7 @@ def do_log(args):
 
 
 # ---- watch --------------------------------------------------------------------------------------
+
 
 def do_watch(args):
     """Live status until Ctrl-C."""
@@ -479,18 +547,27 @@ def do_watch(args):
 
 # ---- the table ----------------------------------------------------------------------------------
 
+
 def setup_ports(p):
-    p.add_argument("--probe", action="store_true",
-                   help="open each possible device and ask it what it runs")
+    p.add_argument(
+        "--probe", action="store_true", help="open each possible device and ask it what it runs"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="how long to wait for each probed device (default %g)" % DEFAULT_TIMEOUT)
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for each probed device (default %g)" % DEFAULT_TIMEOUT,
+    )
 
 
 def setup_upload(p):
-    p.add_argument("source", metavar="FILE|ROUTINE",
-                   help="a pattern file (compiled here against the device's caps), a compiled "
-                   ".fwb file or the name of a built-in routine")
+    p.add_argument(
+        "source",
+        metavar="FILE|ROUTINE",
+        help="a pattern file (compiled here against the device's caps), a compiled "
+        ".fwb file or the name of a built-in routine",
+    )
     p.add_argument("--name", help="name on the device (default: the pattern's own name)")
     setup_link(p)
 
@@ -502,9 +579,12 @@ def setup_delete(p):
 
 def setup_play(p):
     setup_delete(p)
-    p.add_argument("--tethered", action="store_true",
-                   help="stay connected: the device stops when this command ends or this "
-                   "computer goes silent")
+    p.add_argument(
+        "--tethered",
+        action="store_true",
+        help="stay connected: the device stops when this command ends or this "
+        "computer goes silent",
+    )
 
 
 def setup_set(p):
@@ -516,14 +596,32 @@ def setup_set(p):
 
 
 def setup_watch(p):
-    p.add_argument("--interval", type=float, default=0.5, metavar="SECONDS",
-                   help="time between updates (default 0.5)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="time between updates (default 0.5)",
+    )
     p.add_argument("--count", type=int, metavar="N", help="stop after N updates")
     setup_link(p)
 
 
 # The verbs, in the order of `facewave --help`; each one's help is its docstring's first
 # paragraph, its arguments setup_VERB's (setup_link where there is none).
-VERBS = (do_ports, do_info, do_list, do_upload, do_delete, do_play, do_stop, do_pause,
-         do_resume, do_status, do_set, do_log, do_watch)
+VERBS = (
+    do_ports,
+    do_info,
+    do_list,
+    do_upload,
+    do_delete,
+    do_play,
+    do_stop,
+    do_pause,
+    do_resume,
+    do_status,
+    do_set,
+    do_log,
+    do_watch,
+)
 SETUP = setup_link

@@ -15,6 +15,7 @@ firmware (or, on a fresh board, the REPL) and can be flashed again.
 
 Files are compiled with mpy-cross (host/build.py) and copied through mpremote's Python API.
 """
+
 import ast
 import contextlib
 import io
@@ -50,8 +51,11 @@ def boot_source(*names):
     """The text of boot.py's functions `names` (digest, slot), run on the device to hash files
     and find the active slot, so host and boot agree by construction."""
     text = (_deploy_dir() / "boot.py").read_text()
-    found = {node.name: ast.get_source_segment(text, node) for node in ast.parse(text).body
-             if isinstance(node, ast.FunctionDef) and node.name in names}
+    found = {
+        node.name: ast.get_source_segment(text, node)
+        for node in ast.parse(text).body
+        if isinstance(node, ast.FunctionDef) and node.name in names
+    }
     missing = [n for n in names if n not in found]
     if missing:
         raise FacewaveError("firmware/deploy/boot.py defines no %s()" % ", ".join(missing))
@@ -149,7 +153,9 @@ class _Device:
             raise FacewaveError(
                 "no MicroPython REPL answered on %s within %s: is it a board with MicroPython"
                 " (Pico, ESP32-C3)? Install MicroPython first (see the user guide); nothing was"
-                " changed" % (port, duration(timeout * 1000)), 2) from None
+                " changed" % (port, duration(timeout * 1000)),
+                2,
+            ) from None
 
     def run(self, code):
         """Run `code` on the device and answer what it printed."""
@@ -226,9 +232,18 @@ def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
         with _errors(port, intact):
             old = s["old"] = _state(dev)
             new = s["new"] = ROOT + ("/b" if old["slot"] == ROOT + "/a" else "/a")
-            say("%s: MicroPython on %s, %s" % (port, old["platform"], (
-                "firmware %s in %s" % (old["version"], old["slot"]) if old["slot"]
-                else "no facewave firmware")))
+            say(
+                "%s: MicroPython on %s, %s"
+                % (
+                    port,
+                    old["platform"],
+                    (
+                        "firmware %s in %s" % (old["version"], old["slot"])
+                        if old["slot"]
+                        else "no facewave firmware"
+                    ),
+                )
+            )
             dirs = sorted({new + "/" + p.rsplit("/", 1)[0] for p in files} | {ROOT, new})
             free = int(dev.run(_PREPARE % {"slot": new, "dirs": dirs}).strip())
             need = _space(files)
@@ -236,7 +251,8 @@ def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
                 raise FacewaveError(
                     "not enough space on the board: the firmware needs %s, %s are free (delete"
                     " some patterns with `facewave delete`); %s"
-                    % (size(need), size(free), intact()))
+                    % (size(need), size(free), intact())
+                )
             total = sum(len(d) for d in files.values())
             say("copying %d files (%s) to %s" % (len(files), size(total), new))
             _copy(dev, new, files, total, progress)
@@ -249,15 +265,25 @@ def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
                 dev.write_atomic(BOARD_FILE, board.encode())
             dev.write_atomic(POINTER, new[-1].encode())
             s["switched"] = True
-            say("switched to %s (board %s); soft reset" % (new, board or old["board"] or
-                                                         "default for the port"))
+            say(
+                "switched to %s (board %s); soft reset"
+                % (new, board or old["board"] or "default for the port")
+            )
             dev.soft_reset()
     finally:
         dev.close()
-    result = {"port": port, "version": VERSION, "slot": new, "previous": old["slot"],
-              "previous_version": old["version"], "board": board or old["board"],
-              "files": len(files), "bytes": total, "seconds": round(time.monotonic() - started, 2),
-              "handshake": None}
+    result = {
+        "port": port,
+        "version": VERSION,
+        "slot": new,
+        "previous": old["slot"],
+        "previous_version": old["version"],
+        "board": board or old["board"],
+        "files": len(files),
+        "bytes": total,
+        "seconds": round(time.monotonic() - started, 2),
+        "handshake": None,
+    }
     if not check:
         say("handshake skipped")
     elif "/main.py" not in roots:
@@ -281,8 +307,11 @@ def _errors(port, intact):
     except KeyboardInterrupt:
         raise FacewaveError("interrupted; " + intact(), 130) from None
     except serial.SerialException:
-        raise FacewaveError("lost the connection to %s (cable pulled?); %s: plug it in and"
-                            " flash again" % (port, intact()), 2) from None
+        raise FacewaveError(
+            "lost the connection to %s (cable pulled?); %s: plug it in and"
+            " flash again" % (port, intact()),
+            2,
+        ) from None
     except (OSError, TransportExecError) as e:
         # fs_writefile turns the board's OSError into ours (args: errno, path); our own
         # snippets raise the other, with the board's traceback
@@ -291,12 +320,15 @@ def _errors(port, intact):
         else:
             text = "%s on %s" % (errno.errorcode.get(e.errno, e.errno), e.strerror)
         if "ENOSPC" in text:
-            raise FacewaveError("the board's filesystem is full (delete some patterns with"
-                                " `facewave delete`); %s" % intact()) from None
+            raise FacewaveError(
+                "the board's filesystem is full (delete some patterns with"
+                " `facewave delete`); %s" % intact()
+            ) from None
         raise FacewaveError("the board failed: %s; %s" % (text, intact())) from None
     except TransportError as e:
-        raise FacewaveError("lost the REPL of %s (%s); %s: flash again"
-                            % (port, _last_line(str(e)), intact()), 2) from None
+        raise FacewaveError(
+            "lost the REPL of %s (%s); %s: flash again" % (port, _last_line(str(e)), intact()), 2
+        ) from None
 
 
 def _last_line(text):
@@ -311,15 +343,17 @@ def _verify(dev, new, files, version, intact):
     want = json.loads(manifest(version, files))["files"]
     bad = [p for p in files if got.get(new + "/" + p) != want[p]]
     if bad:
-        raise FacewaveError("%d file(s) arrived damaged (%s); %s: flash again"
-                            % (len(bad), bad[0], intact()), 2)
+        raise FacewaveError(
+            "%d file(s) arrived damaged (%s); %s: flash again" % (len(bad), bad[0], intact()), 2
+        )
 
 
 def _copy(dev, new, files, total, progress):
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="B", unit_scale=True, desc="flash", disable=not progress,
-              leave=False) as bar:
+    with tqdm(
+        total=total, unit="B", unit_scale=True, desc="flash", disable=not progress, leave=False
+    ) as bar:
         for path, data in files.items():
             done = [0]
 
@@ -339,27 +373,39 @@ def _handshake(port, version, installed, timeout):
         with open_link(port, timeout) as link:
             hello = link.hello
     except LinkError as e:
-        raise FacewaveError("%s, but the device did not answer the handshake: %s (`mpremote"
-                            " connect %s repl` shows why; --no-check skips this on a board"
-                            " without the firmware)" % (installed, e, port), e.exit_status
-                            ) from None
+        raise FacewaveError(
+            "%s, but the device did not answer the handshake: %s (`mpremote"
+            " connect %s repl` shows why; --no-check skips this on a board"
+            " without the firmware)" % (installed, e, port),
+            e.exit_status,
+        ) from None
     if hello.get("firmware") != version:
-        raise FacewaveError("%s, but the device reports firmware %s: did it boot the other"
-                            " slot? Flash again" % (installed, hello.get("firmware")), 1)
+        raise FacewaveError(
+            "%s, but the device reports firmware %s: did it boot the other"
+            " slot? Flash again" % (installed, hello.get("firmware")),
+            1,
+        )
     return hello
 
 
 # -- command line (gathered by facewave.cli) ------------------------------------------------
 
+
 def setup_flash(p):
     from .port import setup_link
 
     setup_link(p)  # --port, --json, --timeout as every device verb has them
-    p.add_argument("--board", help="board profile to use (see `facewave boards`); default: "
-                   "keep the board's choice")
-    p.add_argument("--no-check", dest="check", action="store_false",
-                   help="skip the handshake after the reset (for a board that only has the "
-                   "REPL, without the firmware's board shell)")
+    p.add_argument(
+        "--board",
+        help="board profile to use (see `facewave boards`); default: keep the board's choice",
+    )
+    p.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="skip the handshake after the reset (for a board that only has the "
+        "REPL, without the firmware's board shell)",
+    )
 
 
 def do_flash(args):
@@ -369,15 +415,26 @@ def do_flash(args):
 
     port = find_port(args)
     quiet = args.json
-    result = flash(port, board=args.board, progress=not quiet and sys.stderr.isatty(),
-                   check=args.check, timeout=link_timeout(args),
-                   out=None if quiet else lambda line: print(line, flush=True))
+    result = flash(
+        port,
+        board=args.board,
+        progress=not quiet and sys.stderr.isatty(),
+        check=args.check,
+        timeout=link_timeout(args),
+        out=None if quiet else lambda line: print(line, flush=True),
+    )
     if quiet:
         print(json.dumps(result, sort_keys=True))
     else:
-        print("firmware %s installed in %s in %s%s" % (
-            result["version"], result["slot"], duration(result["seconds"] * 1000),
-            "" if result["handshake"] else " (handshake not checked)"))
+        print(
+            "firmware %s installed in %s in %s%s"
+            % (
+                result["version"],
+                result["slot"],
+                duration(result["seconds"] * 1000),
+                "" if result["handshake"] else " (handshake not checked)",
+            )
+        )
     return 0
 
 

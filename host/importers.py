@@ -4,6 +4,7 @@ Both become pattern source text (not bytecode), so the result can be read, edite
 like any other pattern. What has no equivalent on one vibration motor is refused with a
 reason, never silently dropped: overlapping events, sharpness curves, endless repeats.
 """
+
 import json
 import re
 
@@ -32,8 +33,10 @@ def convert(path, name=None, repeat=None):
         steps = _android(doc, path, repeat)
         kind = "Android waveform"
     else:
-        raise FacewaveError("%s: neither AHAP (a \"Pattern\" list) nor an Android waveform "
-                            "(\"timings\" and \"amplitudes\")" % path)
+        raise FacewaveError(
+            '%s: neither AHAP (a "Pattern" list) nor an Android waveform '
+            '("timings" and "amplitudes")' % path
+        )
     lines = ['pattern %s "Imported from %s (%s)"' % (name, path.name.replace('"', "'"), kind)]
     lines += steps
     return "\n".join(lines) + "\n"
@@ -65,36 +68,47 @@ def _ahap(doc, path):
             raise FacewaveError("%s: %s is not an object" % (path, where))
         if "Event" in item:
             ev = item["Event"]
-            params = {p.get("ParameterID"): p.get("ParameterValue")
-                      for p in ev.get("EventParameters", [])}
+            params = {
+                p.get("ParameterID"): p.get("ParameterValue")
+                for p in ev.get("EventParameters", [])
+            }
             kind = ev.get("EventType")
             if kind not in ("HapticContinuous", "HapticTransient"):
                 raise FacewaveError(
                     "%s: %s: event type %r has no motor equivalent (only HapticContinuous and "
-                    "HapticTransient do)" % (path, where, kind))
+                    "HapticTransient do)" % (path, where, kind)
+                )
             start = _ms(ev.get("Time", 0)) if ev.get("Time", 0) else 0
             dur = _ms(ev.get("EventDuration", 0)) if kind == "HapticContinuous" else TRANSIENT_MS
             events.append((start, dur, params.get("HapticIntensity", 1.0), where))
         elif "ParameterCurve" in item:
             curve = item["ParameterCurve"]
             if curve.get("ParameterID") != "HapticIntensityControl":
-                raise FacewaveError("%s: %s: curve %r does not map: a vibration motor has "
-                                    "intensity only" % (path, where, curve.get("ParameterID")))
+                raise FacewaveError(
+                    "%s: %s: curve %r does not map: a vibration motor has "
+                    "intensity only" % (path, where, curve.get("ParameterID"))
+                )
             t0 = curve.get("Time", 0)
-            curves.append([(_ms(t0 + p["Time"]) if t0 + p["Time"] else 0, p["ParameterValue"])
-                           for p in curve.get("ParameterCurveControlPoints", [])])
+            curves.append(
+                [
+                    (_ms(t0 + p["Time"]) if t0 + p["Time"] else 0, p["ParameterValue"])
+                    for p in curve.get("ParameterCurveControlPoints", [])
+                ]
+            )
         elif "Parameter" in item:
-            raise FacewaveError("%s: %s: dynamic parameters do not map; use an intensity "
-                                "curve" % (path, where))
+            raise FacewaveError(
+                "%s: %s: dynamic parameters do not map; use an intensity curve" % (path, where)
+            )
     if not events:
         raise FacewaveError("%s: no haptic events" % path)
     events.sort()
     out, now = [], 0
     for start, dur, intensity, where in events:
         if start < now:
-            raise FacewaveError("%s: %s starts at %d ms, before the previous event ends "
-                                "(%d ms): one motor cannot play overlapping events"
-                                % (path, where, start, now))
+            raise FacewaveError(
+                "%s: %s starts at %d ms, before the previous event ends "
+                "(%d ms): one motor cannot play overlapping events" % (path, where, start, now)
+            )
         if start > now:
             out.append("off %dms" % (start - now))
         points = [(t, v) for c in curves for t, v in c if start <= t <= start + dur]
@@ -127,26 +141,40 @@ def _android(doc, path, repeat):
     timings = doc.get("timings")
     amps = doc.get("amplitudes")
     index = doc.get("repeat", -1)
-    if not isinstance(timings, list) or not timings or not all(
-            isinstance(t, int) and t >= 0 for t in timings):
+    if (
+        not isinstance(timings, list)
+        or not timings
+        or not all(isinstance(t, int) and t >= 0 for t in timings)
+    ):
         raise FacewaveError("%s: timings must be a list of milliseconds" % path)
     if amps is None:
         amps = [0 if i % 2 == 0 else 255 for i in range(len(timings))]  # on/off pairs
-    if not isinstance(amps, list) or len(amps) != len(timings) or not all(
-            isinstance(a, int) and 0 <= a <= 255 for a in amps):
+    if (
+        not isinstance(amps, list)
+        or len(amps) != len(timings)
+        or not all(isinstance(a, int) and 0 <= a <= 255 for a in amps)
+    ):
         raise FacewaveError("%s: amplitudes must be one 0..255 value per timing" % path)
     if not isinstance(index, int) or index >= len(timings):
         raise FacewaveError("%s: repeat index %r is outside the timings" % (path, index))
-    steps = ["hold %.1f%% %dms" % (round(a * 1000 / 255) / 10, t) if a else "off %dms" % t
-             for t, a in zip(timings, amps) if t]
+    steps = [
+        "hold %.1f%% %dms" % (round(a * 1000 / 255) / 10, t) if a else "off %dms" % t
+        for t, a in zip(timings, amps)
+        if t
+    ]
     if index < 0:
         return steps
     if repeat is None:
-        raise FacewaveError("%s: the waveform repeats forever from index %d; a facewave "
-                            "pattern must end: pass --repeat N" % (path, index))
+        raise FacewaveError(
+            "%s: the waveform repeats forever from index %d; a facewave "
+            "pattern must end: pass --repeat N" % (path, index)
+        )
     if repeat < 1:
         raise FacewaveError("--repeat must be at least 1", 2)
-    head = ["hold %.1f%% %dms" % (round(a * 1000 / 255) / 10, t) if a else "off %dms" % t
-            for t, a in zip(timings[:index], amps[:index]) if t]
-    tail = steps[len(head):]
+    head = [
+        "hold %.1f%% %dms" % (round(a * 1000 / 255) / 10, t) if a else "off %dms" % t
+        for t, a in zip(timings[:index], amps[:index])
+        if t
+    ]
+    tail = steps[len(head) :]
     return head + ["repeat %d" % repeat] + ["  " + s for s in tail] + ["end"]

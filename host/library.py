@@ -1,4 +1,5 @@
 """The built-in routines shipped with facewave, and how `play NAME` finds a pattern."""
+
 from pathlib import Path
 
 ROUTINES = Path(__file__).parent / "routines"

@@ -6,6 +6,7 @@ one exception class, LinkError, whose message is one plain-English line; Refused
 means the device understood and said no, anything else is the connection.
 The framing and the message schema come from the firmware, so the two ends cannot drift.
 """
+
 import hashlib
 import random
 import struct
@@ -13,8 +14,7 @@ import time
 
 import serial
 
-from .firmware import frame
-from .firmware import messages
+from .firmware import frame, messages
 from .firmware.store import check_name
 
 BAUDRATE = 115200
@@ -27,10 +27,30 @@ _GARBAGE_KEPT = 256  # recent bytes outside frames, to recognise a REPL prompt
 # a row come once in 3500 chunks: a 32 KB upload gets there (slowly) 99 times in 100.
 _NOISY_TRIES = 64
 # message type -> name, for messages; the values are the firmware's (the device needs no names)
-_NAMES = {getattr(messages, name): name for name in (
-    "HELLO", "INFO", "LIST", "UPLOAD_BEGIN", "UPLOAD_CHUNK", "UPLOAD_COMMIT", "UPLOAD_STATUS",
-    "DELETE", "PLAY", "STOP", "PAUSE", "RESUME", "STATUS", "SET", "LOG", "HEARTBEAT", "ACK",
-    "ERROR", "NAK")}
+_NAMES = {
+    getattr(messages, name): name
+    for name in (
+        "HELLO",
+        "INFO",
+        "LIST",
+        "UPLOAD_BEGIN",
+        "UPLOAD_CHUNK",
+        "UPLOAD_COMMIT",
+        "UPLOAD_STATUS",
+        "DELETE",
+        "PLAY",
+        "STOP",
+        "PAUSE",
+        "RESUME",
+        "STATUS",
+        "SET",
+        "LOG",
+        "HEARTBEAT",
+        "ACK",
+        "ERROR",
+        "NAK",
+    )
+}
 
 
 class LinkError(Exception):
@@ -58,18 +78,25 @@ def open_port(port, baudrate=BAUDRATE, timeout=0.5):
         text = str(e)
         errno = getattr(e, "errno", None)
         if errno == 16 or "lock" in text or "busy" in text.lower():
-            raise LinkError("port %s is busy: another program (a terminal, mpremote, Thonny) has"
-                            " it open; close it and try again" % port) from None
+            raise LinkError(
+                "port %s is busy: another program (a terminal, mpremote, Thonny) has"
+                " it open; close it and try again" % port
+            ) from None
         if errno == 13 or "ermission" in text:
-            raise LinkError("no permission to open %s (on Linux, add yourself to the 'dialout'"
-                            " group and log in again)" % port) from None
+            raise LinkError(
+                "no permission to open %s (on Linux, add yourself to the 'dialout'"
+                " group and log in again)" % port
+            ) from None
         if "refused" in text:
-            raise LinkError("nothing answers at %s (connection refused): is the simulator"
-                            " (`facewave sim`) running, and is the port number right?"
-                            % port) from None
+            raise LinkError(
+                "nothing answers at %s (connection refused): is the simulator"
+                " (`facewave sim`) running, and is the port number right?" % port
+            ) from None
         if errno == 2 or "No such file" in text:
-            raise LinkError("there is no serial port %s: is the device plugged in? `facewave"
-                            " ports` lists the ports" % port) from None
+            raise LinkError(
+                "there is no serial port %s: is the device plugged in? `facewave"
+                " ports` lists the ports" % port
+            ) from None
         raise LinkError("cannot open %s: %s" % (port, text)) from None
 
 
@@ -124,8 +151,9 @@ class Link:
             raise self._lost(e) from None
 
     def _lost(self, e):
-        return LinkError("lost the connection to %s (cable pulled or device reset?): %s"
-                         % (self.name, e))
+        return LinkError(
+            "lost the connection to %s (cable pulled or device reset?): %s" % (self.name, e)
+        )
 
     def _recv(self, deadline):
         """The next reply frame (type, seq, payload bytes), or None once `deadline` passes."""
@@ -135,7 +163,7 @@ class Link:
                 before = dec.garbage
                 self._pos = dec.feed(self._rx, self._pos)
                 if dec.garbage != before:
-                    self._garbage += self._rx[max(0, self._pos - 64):self._pos]
+                    self._garbage += self._rx[max(0, self._pos - 64) : self._pos]
                     del self._garbage[:-_GARBAGE_KEPT]
                 if dec.event == frame.FRAME and dec.type >= messages.ACK:
                     self._replies += 1
@@ -150,7 +178,7 @@ class Link:
                 data = self.port.read(max(1, self.port.in_waiting))
             except (serial.SerialException, OSError) as e:
                 raise self._lost(e) from None
-            self._rx = self._rx[self._pos:] + data
+            self._rx = self._rx[self._pos :] + data
             self._pos = 0
 
     def _next_seq(self):
@@ -207,30 +235,46 @@ class Link:
         """The error for a request, or an upload (`done`: bytes held, size), that got nowhere:
         either its answers kept coming back damaged, or nothing came back at all."""
         if tries.busy:  # answers came, undamaged, but none to this
-            what = ("takes no more of the upload (%d of %d bytes held)" % done if done
-                    else "not to %s" % _NAMES.get(mtype, "this request"))
-            return LinkError("%s answers, but %s: is it still busy with what an earlier"
-                             " program sent? Try again in a few seconds" % (self.name, what))
+            what = (
+                "takes no more of the upload (%d of %d bytes held)" % done
+                if done
+                else "not to %s" % _NAMES.get(mtype, "this request")
+            )
+            return LinkError(
+                "%s answers, but %s: is it still busy with what an earlier"
+                " program sent? Try again in a few seconds" % (self.name, what)
+            )
         if tries.noisy and done:
-            return LinkError("upload to %s stalled at %d of %d bytes: the link is too noisy,"
-                             " frames keep arriving damaged; try another USB cable or port,"
-                             " then run the upload again to resume" % ((self.name,) + done))
+            return LinkError(
+                "upload to %s stalled at %d of %d bytes: the link is too noisy,"
+                " frames keep arriving damaged; try another USB cable or port,"
+                " then run the upload again to resume" % ((self.name,) + done)
+            )
         if tries.noisy:
-            return LinkError("the link to %s is too noisy, frames keep arriving damaged (%s):"
-                             " try another USB cable or port"
-                             % (self.name, _NAMES.get(mtype, "request")))
+            return LinkError(
+                "the link to %s is too noisy, frames keep arriving damaged (%s):"
+                " try another USB cable or port" % (self.name, _NAMES.get(mtype, "request"))
+            )
         if done:
-            return LinkError("upload to %s stalled at %d of %d bytes: cable pulled or device"
-                             " reset? Run the upload again to resume" % ((self.name,) + done))
+            return LinkError(
+                "upload to %s stalled at %d of %d bytes: cable pulled or device"
+                " reset? Run the upload again to resume" % ((self.name,) + done)
+            )
         if self.hello is not None:
-            return LinkError("%s stopped answering (%s): cable pulled or device reset?"
-                             % (self.name, _NAMES.get(mtype, "request")))
+            return LinkError(
+                "%s stopped answering (%s): cable pulled or device reset?"
+                % (self.name, _NAMES.get(mtype, "request"))
+            )
         seen = bytes(self._garbage) + self._prompt()
         if any(sign in seen for sign in (b">>>", b"\r\n... ", b"raw REPL", b"MicroPython")):
-            return LinkError("%s is at the MicroPython prompt, not running facewave: install"
-                             " it with `facewave flash --port %s`" % (self.name, self.name))
-        return LinkError("no answer from %s: it is not a facewave device, or its firmware is"
-                         " not running (`facewave flash` installs it)" % self.name)
+            return LinkError(
+                "%s is at the MicroPython prompt, not running facewave: install"
+                " it with `facewave flash --port %s`" % (self.name, self.name)
+            )
+        return LinkError(
+            "no answer from %s: it is not a facewave device, or its firmware is"
+            " not running (`facewave flash` installs it)" % self.name
+        )
 
     # ---- commands ----
 
@@ -238,16 +282,26 @@ class Link:
         """HELLO: learn the device and check that our protocol versions overlap."""
         self.hello = None
         hello = messages.unpack_json(
-            self.request(messages.HELLO, messages.pack_u16(messages.PROTOCOL)))
+            self.request(messages.HELLO, messages.pack_u16(messages.PROTOCOL))
+        )
         if hello.get("protocol", 0) < messages.MIN_PROTOCOL:
-            raise LinkError("the device on %s runs older firmware %s (protocol %s; this facewave"
-                            " needs %d): update it with `facewave flash --port %s`"
-                            % (self.name, hello.get("firmware"), hello.get("protocol"),
-                               messages.MIN_PROTOCOL, self.name))
+            raise LinkError(
+                "the device on %s runs older firmware %s (protocol %s; this facewave"
+                " needs %d): update it with `facewave flash --port %s`"
+                % (
+                    self.name,
+                    hello.get("firmware"),
+                    hello.get("protocol"),
+                    messages.MIN_PROTOCOL,
+                    self.name,
+                )
+            )
         if hello.get("min_protocol", 0) > messages.PROTOCOL:
-            raise LinkError("the device on %s runs firmware %s, newer than this facewave"
-                            " understands: upgrade facewave (pip install -U facewave)"
-                            % (self.name, hello.get("firmware")))
+            raise LinkError(
+                "the device on %s runs firmware %s, newer than this facewave"
+                " understands: upgrade facewave (pip install -U facewave)"
+                % (self.name, hello.get("firmware"))
+            )
         self.hello = hello
         return hello
 
@@ -260,7 +314,8 @@ class Link:
         start = 0
         while start >= 0:
             page = messages.unpack_json(
-                self.request(messages.LIST, messages.pack_u16(start), self._checking()))
+                self.request(messages.LIST, messages.pack_u16(start), self._checking())
+            )
             out += page["patterns"]
             start = page["next"]
         return out
@@ -278,7 +333,8 @@ class Link:
         """Start a stored pattern. Tethered: it stops unless heartbeat() keeps coming."""
         flags = messages.FLAG_TETHERED if tethered else 0
         return messages.unpack_json(
-            self.request(messages.PLAY, bytes((flags,)) + _name(name), self._checking()))
+            self.request(messages.PLAY, bytes((flags,)) + _name(name), self._checking())
+        )
 
     def stop(self):
         return messages.unpack_json(self.request(messages.STOP))
@@ -302,8 +358,9 @@ class Link:
         entries = []
         while since >= 0:
             page = messages.unpack_json(self.request(messages.LOG, struct.pack("<I", since)))
-            entries += [{"seq": e[0], "ms": e[1], "event": e[2], "arg": e[3]}
-                        for e in page["entries"]]
+            entries += [
+                {"seq": e[0], "ms": e[1], "event": e[2], "arg": e[3]} for e in page["entries"]
+            ]
             since = page["next"]
         return entries
 
@@ -327,11 +384,13 @@ class Link:
         digest = hashlib.sha256(data).digest()
         for attempt in range(2):
             offset, _ = messages.unpack_offset(
-                self.request(messages.UPLOAD_BEGIN, messages.pack_begin(len(data), digest, name)))
+                self.request(messages.UPLOAD_BEGIN, messages.pack_begin(len(data), digest, name))
+            )
             self._send_chunks(data, offset, progress, name)
             try:
                 return messages.unpack_json(
-                    self.request(messages.UPLOAD_COMMIT, b"", self._checking()))
+                    self.request(messages.UPLOAD_COMMIT, b"", self._checking())
+                )
             except Refused as e:
                 if e.code != messages.E_HASH or attempt:
                     raise
@@ -346,8 +405,9 @@ class Link:
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=size, initial=acked, unit="B", unit_scale=True, desc=name,
-                       leave=False)
+            bar = tqdm(
+                total=size, initial=acked, unit="B", unit_scale=True, desc=name, leave=False
+            )
         sent = acked
         # Each go-back starts a new round. Answers to frames of an earlier round tell nothing
         # new about what was lost, so a burst of them (a NAK, then gaps) goes back once.
@@ -362,8 +422,9 @@ class Link:
                     n = min(chunk, size - sent)
                     seq = self._next_seq()
                     head = bytes((sent & 0xFF, sent >> 8 & 0xFF, sent >> 16 & 0xFF, sent >> 24))
-                    self._write(frame.encode(messages.UPLOAD_CHUNK, seq,
-                                             head + data[sent:sent + n]))
+                    self._write(
+                        frame.encode(messages.UPLOAD_CHUNK, seq, head + data[sent : sent + n])
+                    )
                     inflight.pop(seq, None)  # a seq come round again goes to the end
                     inflight[seq] = (sent, rounds)
                     sent_at[seq] = self.clock()
@@ -440,7 +501,7 @@ class _Tries:
     @property
     def wait(self):
         """Seconds to wait for an answer now."""
-        return min(self.first * 2 ** self.silent, max(self.first, 8.0))
+        return min(self.first * 2**self.silent, max(self.first, 8.0))
 
     def failed(self):
         """One more try that got nowhere; True: give up."""

@@ -1,5 +1,6 @@
 """The verbs of `facewave` that need no device: check, compile, preview and import pattern
 files, list the built-in routines and the boards, bench the engine."""
+
 import sys
 from pathlib import Path
 
@@ -24,12 +25,15 @@ def do_check(args):
             failed += 1
             continue
         if prog.elements is None:
-            print("%s: ok, bytecode of %s, %s, %d instructions, %d bytes"
-                  % (name, prog.name, duration(prog.info.duration), prog.info.count,
-                     len(prog.data)))
+            print(
+                "%s: ok, bytecode of %s, %s, %d instructions, %d bytes"
+                % (name, prog.name, duration(prog.info.duration), prog.info.count, len(prog.data))
+            )
         else:
-            print("%s: ok, %s, %d elements, %d bytes of bytecode"
-                  % (name, duration(prog.info.duration), prog.elements, len(prog.data)))
+            print(
+                "%s: ok, %s, %d elements, %d bytes of bytecode"
+                % (name, duration(prog.info.duration), prog.elements, len(prog.data))
+            )
     return 1 if failed else 0
 
 
@@ -87,8 +91,9 @@ def do_import(args):
         prog = compile_file(out, board_profile(args.board))
     except CompileError as e:
         print(e, file=sys.stderr)
-        raise FacewaveError("wrote %s, but it does not pass check (see above); edit it"
-                            % out) from None
+        raise FacewaveError(
+            "wrote %s, but it does not pass check (see above); edit it" % out
+        ) from None
     print("wrote %s (%s)" % (out, duration(prog.info.duration)))
     return 0
 
@@ -127,8 +132,12 @@ def _board_arg(p):
 
 
 def setup_check(p):
-    p.add_argument("files", nargs="+", metavar="FILE",
-                   help="pattern files, built-in names or compiled .fwb files")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="pattern files, built-in names or compiled .fwb files",
+    )
     _board_arg(p)
 
 
@@ -146,20 +155,33 @@ def setup_preview(p):
 
 def setup_bench(p):
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--link", action="store_true", help="the serial link instead: upload times,"
-                     " throughput and status round trip through a virtual board at 115200 baud")
-    setup_rp2040(p, how, "the figures on the emulated Pico (the genuine MicroPython UF2 in "
-                 "rp2040js), in board time: flash, RAM, status round trip, uploads beside "
-                 "mpremote's fs cp")
+    how.add_argument(
+        "--link",
+        action="store_true",
+        help="the serial link instead: upload times,"
+        " throughput and status round trip through a virtual board at 115200 baud",
+    )
+    setup_rp2040(
+        p,
+        how,
+        "the figures on the emulated Pico (the genuine MicroPython UF2 in "
+        "rp2040js), in board time: flash, RAM, status round trip, uploads beside "
+        "mpremote's fs cp",
+    )
 
 
 def setup_import(p):
-    p.add_argument("file", metavar="FILE", help="an Apple .ahap file or an Android waveform "
-                   "(.json with timings, amplitudes and repeat)")
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        help="an Apple .ahap file or an Android waveform "
+        "(.json with timings, amplitudes and repeat)",
+    )
     p.add_argument("-o", "--output", required=True, metavar="OUT.fw")
     p.add_argument("--name", help="pattern name (default: from the file name)")
-    p.add_argument("--repeat", type=int, metavar="N",
-                   help="turns to play a waveform that repeats forever")
+    p.add_argument(
+        "--repeat", type=int, metavar="N", help="turns to play a waveform that repeats forever"
+    )
     _board_arg(p)
 
 

@@ -3,6 +3,7 @@
 This is the engine alone (no session, no motor model): what a pattern asks the motor to do.
 The simulator plays the same bytes through the whole virtual device.
 """
+
 from .firmware import engine as eng
 from .firmware import ticks
 
@@ -39,7 +40,6 @@ class Trace:
                 out.append((t, lv))
         out.append((self.duration, 0))
         return out
-
 
     def rows(self):
         """(ms, level, event) in time order: level changes, zone starts and cues."""

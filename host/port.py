@@ -1,6 +1,7 @@
 """Which serial port the massager is on, and how long to wait for it: the options every verb
 that talks to a device takes (--port, --json, --timeout), found and opened the same way by the
 device verbs and by `facewave flash`."""
+
 import argparse
 import os
 
@@ -29,9 +30,15 @@ def scan():
     for p in sorted(list_ports.comports(), key=lambda p: p.device):
         usb = "%04X:%04X" % (p.vid, p.pid) if p.vid is not None else None
         kind, what = USB_IDS.get((p.vid, p.pid), (None, None))
-        found.append({"port": p.device, "usb": usb, "kind": kind,
-                      "what": what or (p.description if p.description != "n/a" else "") or "",
-                      "serial": p.serial_number})
+        found.append(
+            {
+                "port": p.device,
+                "usb": usb,
+                "kind": kind,
+                "what": what or (p.description if p.description != "n/a" else "") or "",
+                "serial": p.serial_number,
+            }
+        )
     return found
 
 
@@ -44,12 +51,17 @@ def find_port(args):
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise FacewaveError("no device found: plug the massager in with a data cable (some "
-                            "cables only charge), or pass --port; `facewave ports` lists the "
-                            "serial ports", 2)
-    raise FacewaveError("%s devices found (%s): pass --port"
-                        % (_NUMBERS.get(len(candidates), len(candidates)),
-                           ", ".join(candidates)), 2)
+        raise FacewaveError(
+            "no device found: plug the massager in with a data cable (some "
+            "cables only charge), or pass --port; `facewave ports` lists the "
+            "serial ports",
+            2,
+        )
+    raise FacewaveError(
+        "%s devices found (%s): pass --port"
+        % (_NUMBERS.get(len(candidates), len(candidates)), ", ".join(candidates)),
+        2,
+    )
 
 
 def link_timeout(args):
@@ -61,8 +73,9 @@ def link_timeout(args):
         try:
             value = float(text) if text else DEFAULT_TIMEOUT
         except ValueError:
-            raise FacewaveError("FACEWAVE_TIMEOUT=%r is not a number of seconds" % text,
-                                2) from None
+            raise FacewaveError(
+                "FACEWAVE_TIMEOUT=%r is not a number of seconds" % text, 2
+            ) from None
     if value <= 0:
         raise FacewaveError("--timeout must be more than 0 seconds", 2)
     return value
@@ -79,10 +92,19 @@ def open_link(port, timeout):
 def setup_link(p):
     """--port, --json and --timeout, as every verb that talks to a device has them."""
     # SUPPRESS: `facewave --port P info` works too, the verb's default must not overwrite it
-    p.add_argument("--port", "-p", default=argparse.SUPPRESS, metavar="PORT",
-                   help="serial port or URL (/dev/ttyACM0, COM3, socket://HOST:PORT); "
-                   "default $FACEWAVE_PORT, else the one device plugged in")
+    p.add_argument(
+        "--port",
+        "-p",
+        default=argparse.SUPPRESS,
+        metavar="PORT",
+        help="serial port or URL (/dev/ttyACM0, COM3, socket://HOST:PORT); "
+        "default $FACEWAVE_PORT, else the one device plugged in",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="give up on a device silent this long (default %g, or "
-                   "$FACEWAVE_TIMEOUT)" % DEFAULT_TIMEOUT)
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up on a device silent this long (default %g, or "
+        "$FACEWAVE_TIMEOUT)" % DEFAULT_TIMEOUT,
+    )

@@ -1,4 +1,5 @@
 """Pictures and summaries of what a pattern makes the motor do."""
+
 from .firmware.verifier import pct
 from .units import duration
 
@@ -9,18 +10,24 @@ def summary_lines(program, trace):
         "%s: %s" % (info.name, info.description),
         "  duration   %s" % duration(info.duration),
         "  elements   %s (%d instructions, %d bytes of bytecode)"
-        % ("?" if program.elements is None else program.elements, info.count,
-           len(program.data)),
+        % ("?" if program.elements is None else program.elements, info.count, len(program.data)),
         "  intensity  peak %s, mean %s" % (pct(trace.peak), pct(trace.mean)),
         "  motor on   longest run without a rest %s" % duration(info.longest_on),
     ]
     if trace.zones:
-        lines.append("  zones      " + ", ".join(
-            "%s at %s" % (name, duration(t)) for t, name in trace.zones))
+        lines.append(
+            "  zones      "
+            + ", ".join("%s at %s" % (name, duration(t)) for t, name in trace.zones)
+        )
     if trace.cues:
-        lines.append("  cues       %d, at %s" % (
-            len(trace.cues), ", ".join(duration(t) for t in trace.cues[:12])
-            + (" ..." if len(trace.cues) > 12 else "")))
+        lines.append(
+            "  cues       %d, at %s"
+            % (
+                len(trace.cues),
+                ", ".join(duration(t) for t in trace.cues[:12])
+                + (" ..." if len(trace.cues) > 12 else ""),
+            )
+        )
     return lines
 
 

@@ -4,6 +4,7 @@ Every command that takes a pattern (check, compile, preview, upload, the simulat
 bench) comes here, so a name means the same thing to all of them, and a compiled file gets the
 device's own verifier.
 """
+
 from pathlib import Path
 
 from . import library
@@ -34,8 +35,10 @@ def load_program(path_or_name, profile):
     path = Path(path_or_name)
     if not path.exists():
         if not library.builtin_path(path_or_name):
-            raise FacewaveError("%s: no such file, and no built-in routine of that name (see "
-                                "`facewave routines`)" % path_or_name)
+            raise FacewaveError(
+                "%s: no such file, and no built-in routine of that name (see "
+                "`facewave routines`)" % path_or_name
+            )
         path = library.builtin_path(path_or_name)
     if _is_bytecode(path):
         info = _verify_bytecode(path, profile)

@@ -1,8 +1,9 @@
 """`facewave sim` (serve a virtual board on a port), `facewave sim run SCENARIO` and
 `facewave demo`: the simulator from the command line."""
+
 import json
-import shutil
 import select
+import shutil
 import signal
 import sys
 import time
@@ -20,30 +21,60 @@ def setup_sim(p):
     p.add_argument("--trace", metavar="OUT.csv", help="write the trace (ms, level, led, event)")
     p.add_argument("--plot", metavar="OUT.png", help="plot motor level, zones, cues, events")
     p.add_argument("--json", action="store_true", help="machine-readable result")
-    p.add_argument("--flash", metavar="DIR", help="folder used as the board's flash (kept; "
-                   "with --vm written back at every reset and at exit); default: a new "
-                   "temporary folder. With --rp2040: a FILE, the Pico's 2 MB flash image (kept)")
+    p.add_argument(
+        "--flash",
+        metavar="DIR",
+        help="folder used as the board's flash (kept; "
+        "with --vm written back at every reset and at exit); default: a new "
+        "temporary folder. With --rp2040: a FILE, the Pico's 2 MB flash image (kept)",
+    )
     p.add_argument("--board", help="board profile (default: pico, or the flash's /board)")
-    p.add_argument("--socket", nargs="?", const=0, type=int, metavar="PORT",
-                   help="serve on socket://127.0.0.1:PORT instead of a pty (0: any free port)")
+    p.add_argument(
+        "--socket",
+        nargs="?",
+        const=0,
+        type=int,
+        metavar="PORT",
+        help="serve on socket://127.0.0.1:PORT instead of a pty (0: any free port)",
+    )
     p.add_argument("--baud", type=int, metavar="N", help="throttle the link to N baud")
-    p.add_argument("--bare", action="store_true", help="with --vm (implied): a board with plain "
-                   "MicroPython only, for trying `facewave flash`")
-    p.add_argument("--mpy", action="store_true", help="sim run: replay the run into the "
-                   "firmware on the MicroPython VM too; exit 1 unless the traces are equal")
-    p.add_argument("--vm", action="store_true", help="the firmware in MicroPython's WebAssembly "
-                   "VM (from `npm ci`), in real time: mpremote and `facewave flash` meet "
-                   "MicroPython's own REPL, as on a board; with --flash DIR, patterns and "
-                   "firmware stay for the next run")
-    setup_rp2040(p, p, "an emulated Raspberry Pi Pico that runs the genuine MicroPython UF2 "
-                 "(rp2040js, from `npm ci`), on a pty: the real port, slower")
+    p.add_argument(
+        "--bare",
+        action="store_true",
+        help="with --vm (implied): a board with plain "
+        "MicroPython only, for trying `facewave flash`",
+    )
+    p.add_argument(
+        "--mpy",
+        action="store_true",
+        help="sim run: replay the run into the "
+        "firmware on the MicroPython VM too; exit 1 unless the traces are equal",
+    )
+    p.add_argument(
+        "--vm",
+        action="store_true",
+        help="the firmware in MicroPython's WebAssembly "
+        "VM (from `npm ci`), in real time: mpremote and `facewave flash` meet "
+        "MicroPython's own REPL, as on a board; with --flash DIR, patterns and "
+        "firmware stay for the next run",
+    )
+    setup_rp2040(
+        p,
+        p,
+        "an emulated Raspberry Pi Pico that runs the genuine MicroPython UF2 "
+        "(rp2040js, from `npm ci`), on a pty: the real port, slower",
+    )
 
 
 def setup_rp2040(p, group, help_text):
     """--rp2040 (in `group`, p or one of its groups) and its --uf2, for sim and bench."""
     group.add_argument("--rp2040", action="store_true", help=help_text)
-    p.add_argument("--uf2", metavar="FILE", help="with --rp2040: MicroPython's RPI_PICO UF2 "
-                   "(default: $FACEWAVE_RP2_UF2, a file or a folder holding it)")
+    p.add_argument(
+        "--uf2",
+        metavar="FILE",
+        help="with --rp2040: MicroPython's RPI_PICO UF2 "
+        "(default: $FACEWAVE_RP2_UF2, a file or a folder holding it)",
+    )
 
 
 def do_sim(args):
@@ -61,8 +92,10 @@ def do_sim(args):
     if (args.vm or args.bare) and args.action is None and not args.scenario:
         return _serve_vm(args)
     if args.scenario:
-        raise FacewaveError("unexpected %r: did you mean `facewave sim run %s`?"
-                            % (args.scenario, args.scenario), 2)
+        raise FacewaveError(
+            "unexpected %r: did you mean `facewave sim run %s`?" % (args.scenario, args.scenario),
+            2,
+        )
     return _serve(args)
 
 
@@ -80,8 +113,8 @@ def _flash_dir(args):
 
 
 def _serve(args):
-    from .sim.virtual_board import VirtualBoard
     from .sim.serial_port import PortError, open_port
+    from .sim.virtual_board import VirtualBoard
 
     board_profile(args.board)  # an unknown board is a usage error, not a traceback from its boot
     board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True)
@@ -113,8 +146,13 @@ def _serve_vm(args):
     or SIGTERM; the flash folder is written back at every reset and at exit."""
     from .sim.vm_board import VMBoard, VMBoardError
 
-    for given, option in ((args.baud, "--baud"), (args.trace, "--trace"), (args.plot, "--plot"),
-                          (args.mpy, "--mpy"), (args.json, "--json")):
+    for given, option in (
+        (args.baud, "--baud"),
+        (args.trace, "--trace"),
+        (args.plot, "--plot"),
+        (args.mpy, "--mpy"),
+        (args.json, "--json"),
+    ):
         if given:
             raise FacewaveError("%s does not go with --vm" % option, 2)
     board_profile(args.board)
@@ -122,19 +160,24 @@ def _serve_vm(args):
     port = "pty" if args.socket is None else "socket:%d" % args.socket
 
     def make():
-        return VMBoard(_flash_dir(args) if args.flash else None, files=files,
-                       board=args.board, port=port)
+        return VMBoard(
+            _flash_dir(args) if args.flash else None, files=files, board=args.board, port=port
+        )
 
     def banner(board):
-        return ["VM board (%s, MicroPython's WebAssembly VM) on %s"
-                % ("plain MicroPython" if args.bare else "facewave firmware", board.url),
-                "flash: %s" % (board.flash if args.flash else "not kept (no --flash DIR)"),
-                "try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.url]
+        return [
+            "VM board (%s, MicroPython's WebAssembly VM) on %s"
+            % ("plain MicroPython" if args.bare else "facewave firmware", board.url),
+            "flash: %s" % (board.flash if args.flash else "not kept (no --flash DIR)"),
+            "try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.url,
+        ]
 
     board, seconds = _serve_node(make, VMBoardError, banner, lambda board: time.sleep(0.2))
     resets = len(board.boots) - 1 if board is not None else 0
-    print("\nVM board stopped after %s (%d reset%s)"
-          % (duration(seconds * 1000), resets, "" if resets == 1 else "s"))
+    print(
+        "\nVM board stopped after %s (%d reset%s)"
+        % (duration(seconds * 1000), resets, "" if resets == 1 else "s")
+    )
     return 0
 
 
@@ -152,23 +195,34 @@ def _serve_rp2040(args):
     """`facewave sim --rp2040`: the emulated Pico's USB serial on a pty, until Ctrl-C."""
     from .sim.rp2040 import Rp2040Board, Rp2040Error
 
-    for given, option in ((args.socket is not None, "--socket"), (args.baud, "--baud"),
-                          (args.bare, "--bare"), (args.board, "--board"),
-                          (args.trace, "--trace"), (args.plot, "--plot"), (args.mpy, "--mpy"),
-                          (args.json, "--json")):
+    for given, option in (
+        (args.socket is not None, "--socket"),
+        (args.baud, "--baud"),
+        (args.bare, "--bare"),
+        (args.board, "--board"),
+        (args.trace, "--trace"),
+        (args.plot, "--plot"),
+        (args.mpy, "--mpy"),
+        (args.json, "--json"),
+    ):
         if given:
             raise FacewaveError("%s does not go with --rp2040" % option, 2)
     if args.flash and Path(args.flash).is_dir():
-        raise FacewaveError("--flash %s: a folder; with --rp2040 it is a file, the Pico's 2 MB "
-                            "flash image" % args.flash, 2)
+        raise FacewaveError(
+            "--flash %s: a folder; with --rp2040 it is a file, the Pico's 2 MB "
+            "flash image" % args.flash,
+            2,
+        )
     typing = [sys.stdin is not None and not sys.stdin.closed]
     seen = [0]
 
     def banner(board):
-        return ["emulated Raspberry Pi Pico (%s, rp2040js) on %s" % (board.uf2.name, board.port),
-                "flash: %s" % (board.flash or "not kept (no --flash FILE)"),
-                "try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.port,
-                "type:  press [MS] | hold | release | charger on|off | battery MV | pwm"]
+        return [
+            "emulated Raspberry Pi Pico (%s, rp2040js) on %s" % (board.uf2.name, board.port),
+            "flash: %s" % (board.flash or "not kept (no --flash FILE)"),
+            "try:   mpremote connect %s      (Ctrl-C here to stop the board)" % board.port,
+            "type:  press [MS] | hold | release | charger on|off | battery MV | pwm",
+        ]
 
     def poll(board):
         if typing[0] and select.select([sys.stdin], [], [], 0.2)[0]:
@@ -178,16 +232,19 @@ def _serve_rp2040(args):
                 print(_drive(board, line.split()))
         elif not typing[0]:
             time.sleep(0.2)
-        for ms, why in board.reset_log[seen[0]:]:
+        for ms, why in board.reset_log[seen[0] :]:
             print("%s reset at %s of board time" % (why, duration(ms)))
             seen[0] += 1
         sys.stdout.flush()
 
-    board, seconds = _serve_node(lambda: Rp2040Board(uf2=args.uf2, flash=args.flash),
-                                 Rp2040Error, banner, poll)
+    board, seconds = _serve_node(
+        lambda: Rp2040Board(uf2=args.uf2, flash=args.flash), Rp2040Error, banner, poll
+    )
     resets = board.resets if board is not None else 0
-    print("\nemulated Pico stopped after %s (%d reset%s)"
-          % (duration(seconds * 1000), resets, "" if resets == 1 else "s"))
+    print(
+        "\nemulated Pico stopped after %s (%d reset%s)"
+        % (duration(seconds * 1000), resets, "" if resets == 1 else "s")
+    )
     return 0
 
 
@@ -213,8 +270,11 @@ def _drive(board, words):
             return "battery at %d mV" % int(args[0])
         if verb == "pwm":
             freq, duty, by_pwm = board.pwm()
-            return ("GP15: %.0f Hz, duty %.1f %%" % (freq, duty * 100 / 65535) if by_pwm and freq
-                    else "GP15: not driven")
+            return (
+                "GP15: %.0f Hz, duty %.1f %%" % (freq, duty * 100 / 65535)
+                if by_pwm and freq
+                else "GP15: not driven"
+            )
     except ValueError:
         pass
     return "say: press [MS] | hold | release | charger on|off | battery MV | pwm"
@@ -239,8 +299,9 @@ def _serve_node(make, error, banner, poll):
             while not stop:
                 poll(board)
                 if not board.running:
-                    raise FacewaveError("%s stopped: %s" % (board.what, board.failure
-                                                            or "node exited"), 1)
+                    raise FacewaveError(
+                        "%s stopped: %s" % (board.what, board.failure or "node exited"), 1
+                    )
         finally:
             if board is not None:
                 board.close()
@@ -290,18 +351,35 @@ def _run(args):
     board = run.board
     _outputs(args, board, scenario.name, scenario.until)
     if args.json:
-        print(json.dumps({"scenario": scenario.name, "virtual_ms": scenario.until,
-                          "seconds": round(run.seconds, 3),
-                          "failed": [{"line": e.line, "expect": e.describe(), "why": why}
-                                     for e, why in run.failures],
-                          **({"mpy": both.summary()} if both else {})}))
+        print(
+            json.dumps(
+                {
+                    "scenario": scenario.name,
+                    "virtual_ms": scenario.until,
+                    "seconds": round(run.seconds, 3),
+                    "failed": [
+                        {"line": e.line, "expect": e.describe(), "why": why}
+                        for e, why in run.failures
+                    ],
+                    **({"mpy": both.summary()} if both else {}),
+                }
+            )
+        )
     else:
-        print("%s: %d events, %s of virtual time in %s"
-              % (scenario.name, len(scenario.events), duration(scenario.until),
-                 duration(run.seconds * 1000)))
+        print(
+            "%s: %d events, %s of virtual time in %s"
+            % (
+                scenario.name,
+                len(scenario.events),
+                duration(scenario.until),
+                duration(run.seconds * 1000),
+            )
+        )
         for e, why in run.failures:
-            print("%s:%d: expected %s: %s" % (scenario.path, e.line, e.describe(), why),
-                  file=sys.stderr)
+            print(
+                "%s:%d: expected %s: %s" % (scenario.path, e.line, e.describe(), why),
+                file=sys.stderr,
+            )
         if scenario.expects and not run.failures:
             print("all %d expectations hold" % len(scenario.expects))
         if both:
@@ -316,8 +394,12 @@ def _outputs(args, board, name, until):
         from . import preview
         from .scenarios import runner
 
-        preview.plot(runner.trace_of(board, name, until), args.plot, title=name,
-                     events=runner.marked_events(board))
+        preview.plot(
+            runner.trace_of(board, name, until),
+            args.plot,
+            title=name,
+            events=runner.marked_events(board),
+        )
 
 
 def setup_demo(p):
@@ -340,24 +422,37 @@ def do_demo(args):
     board, prog, started, ended = s.board, s.program, s.started, s.ended
     trace = runner.trace_of(board, "daily", board.ms)
     played = [(t, lv) for t, lv in trace.points if started <= t <= ended]
-    mean = sum(lv * (t1 - t0) for (t0, lv), (t1, _) in zip(played, played[1:] + [(ended, 0)])
-               ) // max(1, ended - started)
+    mean = sum(
+        lv * (t1 - t0) for (t0, lv), (t1, _) in zip(played, played[1:] + [(ended, 0)])
+    ) // max(1, ended - started)
     marks = runner.marked_events(board)
-    print("facewave demo: a virtual %s board runs the firmware; the daily routine is uploaded"
-          " over the serial protocol and started with the button" % args.board)
+    print(
+        "facewave demo: a virtual %s board runs the firmware; the daily routine is uploaded"
+        " over the serial protocol and started with the button" % args.board
+    )
     print("  routine    %s: %s" % (prog.name, prog.info.description))
     print("  upload     %d bytes in %s of virtual time" % (len(prog.data), duration(s.upload_ms)))
-    print("  session    %s, from %s to %s" % (duration(ended - started), duration(started),
-                                               duration(ended)))
-    print("  zones      " + ", ".join("%s at %s" % (n, duration(t - started))
-                                      for t, n in trace.zones))
-    print("  cues       %d, at %s" % (len(trace.cues), ", ".join(
-        duration(t - started) for t in trace.cues)))
-    print("  intensity  peak %s, mean %s (motor PWM as the board drives it)"
-          % (pct(max((lv for _, lv in played), default=0)), pct(mean)))
+    print(
+        "  session    %s, from %s to %s"
+        % (duration(ended - started), duration(started), duration(ended))
+    )
+    print(
+        "  zones      "
+        + ", ".join("%s at %s" % (n, duration(t - started)) for t, n in trace.zones)
+    )
+    print(
+        "  cues       %d, at %s"
+        % (len(trace.cues), ", ".join(duration(t - started) for t in trace.cues))
+    )
+    print(
+        "  intensity  peak %s, mean %s (motor PWM as the board drives it)"
+        % (pct(max((lv for _, lv in played), default=0)), pct(mean))
+    )
     print("  events     " + ", ".join("%s %s" % (ev, duration(t)) for t, ev in marks))
-    print("  speed      %s of session in %s: %.0fx real time"
-          % (duration(ended - started), duration(s.seconds * 1000), s.speedup))
+    print(
+        "  speed      %s of session in %s: %.0fx real time"
+        % (duration(ended - started), duration(s.seconds * 1000), s.speedup)
+    )
     preview_plot(board, trace, marks, args)
     print("  total      %s" % duration((time.perf_counter() - wall) * 1000))
     return 0
@@ -366,8 +461,9 @@ def do_demo(args):
 def preview_plot(board, trace, marks, args):
     from . import preview
 
-    preview.plot(trace, args.plot, title="facewave demo: daily routine on a virtual board",
-                 events=marks)
+    preview.plot(
+        trace, args.plot, title="facewave demo: daily routine on a virtual board", events=marks
+    )
     print("  plot       %s" % args.plot)
     if args.trace:
         Path(args.trace).write_text(board.csv())

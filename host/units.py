@@ -20,6 +20,6 @@ def size(n):
         return "%d B" % n
     if n < 1024 * 1024:
         return "%.1f KB" % (n / 1024)
-    if n < 1024 ** 3:
-        return "%.1f MB" % (n / 1024 ** 2)
-    return "%.1f GB" % (n / 1024 ** 3)
+    if n < 1024**3:
+        return "%.1f MB" % (n / 1024**2)
+    return "%.1f GB" % (n / 1024**3)

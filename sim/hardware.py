@@ -14,6 +14,7 @@ same objects.
 
 No f-strings, no CPython-only modules: the VM imports this file as it is.
 """
+
 import os
 import sys
 
@@ -355,8 +356,9 @@ class Timer:
         self.deinit()
         if freq > 0:
             period = 1000 // freq
-        self._h = self.hw.clock.every(max(1, period), lambda: callback(self),
-                                      mode == Timer.ONE_SHOT)
+        self._h = self.hw.clock.every(
+            max(1, period), lambda: callback(self), mode == Timer.ONE_SHOT
+        )
         self.hw.timers.append(self)
 
     def deinit(self):
@@ -450,7 +452,7 @@ class MemoryFiles:
         names = []
         for p in list(self.files) + list(self.dirs):
             if p and _parent(p) == key:
-                names.append(p[len(key) + 1:] if key else p)
+                names.append(p[len(key) + 1 :] if key else p)
         return sorted(names)
 
     def mkdir(self, path):
@@ -476,13 +478,13 @@ class MemFile:
 
     def read(self, n=-1):
         end = len(self.data) if n < 0 else min(len(self.data), self.pos + n)
-        out = bytes(self.data[self.pos:end])
+        out = bytes(self.data[self.pos : end])
         self.pos = end
         return out.decode() if self.text else out
 
     def readinto(self, buf):
         n = min(len(buf), len(self.data) - self.pos)
-        buf[0:n] = self.data[self.pos:self.pos + n]
+        buf[0:n] = self.data[self.pos : self.pos + n]
         self.pos += n
         return n
 
@@ -586,7 +588,7 @@ class Flash:
 
     def write(self, f, data):
         if self._op():
-            f.write(data[:len(data) // 2])
+            f.write(data[: len(data) // 2])
             f.flush()
             raise PowerCut("power cut during a write")
         f.write(data)
@@ -749,8 +751,9 @@ class Recorder:
         for entry in d.log.entries(self.seen_log):
             arg = entry[3]
             at = ms - ticks_diff(now, entry[1])
-            self.rows.append((at, lv, led, entry[2] + ("" if arg in (0, None, "") else
-                                                      " " + str(arg))))
+            self.rows.append(
+                (at, lv, led, entry[2] + ("" if arg in (0, None, "") else " " + str(arg)))
+            )
         self.seen_log = d.log.seq
 
 

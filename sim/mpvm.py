@@ -10,6 +10,7 @@ It also measures what only the real VM can tell: heap allocated per engine step,
 after import, and step times. What runs inside the VM are the job files of sim/vm/, on the
 virtual hardware of sim/hardware.py. Each call starts one node process (about 0.2 s).
 """
+
 import base64
 import json
 import subprocess
@@ -53,8 +54,7 @@ class VM:
 def find_vm():
     """Find node and the npm package: $FACEWAVE_MPVM (the package's folder), else a
     node_modules folder above the facewave package or the current directory."""
-    return VM(*node.find_package(NPM_PACKAGE, "micropython.mjs", "FACEWAVE_MPVM",
-                                 VMUnavailable))
+    return VM(*node.find_package(NPM_PACKAGE, "micropython.mjs", "FACEWAVE_MPVM", VMUnavailable))
 
 
 def sources():
@@ -62,9 +62,11 @@ def sources():
     hold them; a device holds them compiled (facewave.build makes those): pass that tree as
     `firmware` where the figures must be a device's."""
     root = _firmware_dir()
-    return {"%s/%s" % (VM_PACKAGE, p.relative_to(root).as_posix()): p.read_bytes()
-            for p in sorted(root.rglob("*.py")) if "__pycache__" not in p.parts
-            and "deploy" not in p.parts and p.name != "cpython.py"}
+    return {
+        "%s/%s" % (VM_PACKAGE, p.relative_to(root).as_posix()): p.read_bytes()
+        for p in sorted(root.rglob("*.py"))
+        if "__pycache__" not in p.parts and "deploy" not in p.parts and p.name != "cpython.py"
+    }
 
 
 def run(code, files=None, timeout=120, firmware=None, vm=None):
@@ -74,14 +76,22 @@ def run(code, files=None, timeout=120, firmware=None, vm=None):
     tree = dict(firmware or sources())
     tree.update(files or {})
     job = {
-        "files": [[path, base64.b64encode(data.encode() if isinstance(data, str) else data)
-                   .decode("ascii")] for path, data in tree.items()],
+        "files": [
+            [
+                path,
+                base64.b64encode(data.encode() if isinstance(data, str) else data).decode("ascii"),
+            ]
+            for path, data in tree.items()
+        ],
         "code": code,
     }
     try:
-        proc = subprocess.run([vm.node, str(RUNNER), str(vm.package / "micropython.mjs")],
-                              input=json.dumps(job).encode(), capture_output=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [vm.node, str(RUNNER), str(vm.package / "micropython.mjs")],
+            input=json.dumps(job).encode(),
+            capture_output=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         raise VMError("the MicroPython VM did not finish within %s s" % timeout) from None
     err = proc.stderr.decode("utf-8", "replace").strip()
@@ -98,9 +108,11 @@ HARNESS = VM_DIR / "harness.py"
 def vm_lib():
     """{VM path: bytes} of what a VM job runs on: the virtual hardware (`import machine` gives
     it) and the harness."""
-    return {"/lib/hardware.py": HARDWARE.read_bytes(),
-            "/lib/machine.py": (VM_DIR / "machine.py").read_bytes(),
-            "/lib/harness.py": HARNESS.read_bytes()}
+    return {
+        "/lib/hardware.py": HARDWARE.read_bytes(),
+        "/lib/machine.py": (VM_DIR / "machine.py").read_bytes(),
+        "/lib/harness.py": HARNESS.read_bytes(),
+    }
 
 
 # This VM's collector is conservative and frees garbage only a run or two after the run that
@@ -118,8 +130,9 @@ def _job(name, params, files=None, **kw):
 
 
 def _programs(programs, pdict, now, events):
-    return [[bytes(data).hex(), pdict or {}, now, [list(ev) for ev in events]]
-            for data in programs]
+    return [
+        [bytes(data).hex(), pdict or {}, now, [list(ev) for ev in events]] for data in programs
+    ]
 
 
 def traces(programs, profile=None, now=0, events=(), vm=False, full=False):
@@ -135,8 +148,10 @@ def traces(programs, profile=None, now=0, events=(), vm=False, full=False):
             else:
                 out[-1].append(tuple(int(v) for v in line.split()))
     else:
-        out = [harness.play(bytes(data), profile or {}, now, [tuple(ev) for ev in events])
-               for data in programs]
+        out = [
+            harness.play(bytes(data), profile or {}, now, [tuple(ev) for ev in events])
+            for data in programs
+        ]
     return out if full else [[row[:2] for row in rows] for rows in out]
 
 
@@ -151,8 +166,7 @@ def checks(programs, profile=None, vm=False):
     if not vm:
         return [harness.check(bytes(data), profile or {}) for data in programs]
     job = {"mode": "check", "programs": _programs(programs, profile, 0, ())}
-    return [bytes.fromhex(line).decode() for line in _job("harness_job", job).split("\n")
-            if line]
+    return [bytes.fromhex(line).decode() for line in _job("harness_job", job).split("\n") if line]
 
 
 def measure(data, profile=None, steps=10000, now=0, files=None, timed=True, stored=False):
@@ -162,8 +176,14 @@ def measure(data, profile=None, steps=10000, now=0, files=None, timed=True, stor
     in the VM's filesystem, read in pieces as a device does (program.File). `files` as for
     run(), e.g. a patched module. Answers {"alloc": bytes in total, "steps", "mean_us",
     "p99_us", "worst_us"} (times None when not timed)."""
-    job = {"data": bytes(data).hex(), "profile": profile or {}, "steps": steps, "now": now,
-           "timed": timed, "stored": stored}
+    job = {
+        "data": bytes(data).hex(),
+        "profile": profile or {},
+        "steps": steps,
+        "now": now,
+        "timed": timed,
+        "stored": stored,
+    }
     used, mean_ns, p99_ns, worst_ns = (int(v) for v in _job("measure_job", job, files).split())
     out = {"alloc": used, "steps": steps, "mean_us": None, "p99_us": None, "worst_us": None}
     if timed:
@@ -193,8 +213,9 @@ def boot_modules(board="pico", firmware=None, host=False):
 
         hello = frame.encode(messages.HELLO, 1, messages.pack_u16(messages.PROTOCOL))
     boot_py = (_firmware_dir() / "deploy" / "boot.py").read_text()
-    out = _job("boot_job", {"host": hello.hex(), "board": board}, {"/boot.py": boot_py},
-               firmware=firmware).split("\n")
+    out = _job(
+        "boot_job", {"host": hello.hex(), "board": board}, {"/boot.py": boot_py}, firmware=firmware
+    ).split("\n")
     held, rest = _settled(out)
     return held, rest[0].split()
 
@@ -205,8 +226,12 @@ def boot_ram(board="pico", firmware=None):
     fresh VM. Answers (bytes, those modules, bytes held after booting, bytes held once a host
     has said HELLO: the protocol is loaded then)."""
     booted, names = boot_modules(board, firmware)
-    return (firmware_ram(names, firmware)[0], names, booted,
-            boot_modules(board, firmware, host=True)[0])
+    return (
+        firmware_ram(names, firmware)[0],
+        names,
+        booted,
+        boot_modules(board, firmware, host=True)[0],
+    )
 
 
 def firmware_ram(modules=None, firmware=None):
@@ -216,8 +241,9 @@ def firmware_ram(modules=None, firmware=None):
     firmware's."""
     tree = firmware or sources()
     names = modules or sorted(
-        path[len(VM_PACKAGE) + 1:].rsplit(".", 1)[0] for path in tree
-        if path.count("/") == 3 and not path.endswith(("/__init__.py", "/__init__.mpy")))
-    held, rest = _settled(_job("ram_job", {"modules": list(names)},
-                               firmware=tree).split("\n"))
+        path[len(VM_PACKAGE) + 1 :].rsplit(".", 1)[0]
+        for path in tree
+        if path.count("/") == 3 and not path.endswith(("/__init__.py", "/__init__.mpy"))
+    )
+    held, rest = _settled(_job("ram_job", {"modules": list(names)}, firmware=tree).split("\n"))
     return held, rest[0].split(), rest[1].split()

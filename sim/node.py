@@ -1,5 +1,6 @@
 """Finding Node.js and an npm package of the project's package.json (the MicroPython VM, the
 RP2040 emulator): `npm ci` in the checkout installs them."""
+
 import os
 import shutil
 from pathlib import Path
@@ -12,8 +13,10 @@ def find_package(name, marker, env, error):
     saying what to install."""
     node = shutil.which("node")
     if node is None:
-        raise error("node (Node.js >= 18) is not on PATH; install it, then run `npm ci` in the "
-                    "facewave checkout")
+        raise error(
+            "node (Node.js >= 18) is not on PATH; install it, then run `npm ci` in the "
+            "facewave checkout"
+        )
     given = os.environ.get(env)
     if given:
         if not (Path(given) / marker).is_file():
@@ -24,5 +27,7 @@ def find_package(name, marker, env, error):
             package = folder / "node_modules" / name
             if (package / marker).is_file():
                 return node, package
-    raise error("the npm package %s is not installed; run `npm ci` in the facewave checkout, "
-                "or set %s to the package's folder" % (name, env))
+    raise error(
+        "the npm package %s is not installed; run `npm ci` in the facewave checkout, "
+        "or set %s to the package's folder" % (name, env)
+    )

@@ -7,6 +7,7 @@ A subclass names its error class (`error`, raised with one-line messages) and wh
 so that no caller, and not the relay (the only reader of the child's events), ever blocks on a
 full pipe. A child that is left running at exit, or when SIGTERM comes, is stopped.
 """
+
 import atexit
 import json
 import os
@@ -42,8 +43,10 @@ def _track(board):
         if not _sigterm_hooked:
             _sigterm_hooked = True
             atexit.register(_close_all)
-            if (threading.current_thread() is threading.main_thread()
-                    and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+            if (
+                threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+            ):
                 signal.signal(signal.SIGTERM, _on_sigterm)
 
 
@@ -68,12 +71,20 @@ class NodeBoard:
         _track(self)
         # a session of its own: Ctrl-C at a terminal reaches us, and we stop the child
         self._proc = proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True)
-        for target, pipe in ((self._pump, proc.stdout), (self._write_stdin, proc.stdin),
-                             (self._read_stderr, proc.stderr)):
-            t = threading.Thread(target=target, args=(proc, pipe), daemon=True,
-                                 name="node-" + target.__name__)
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        for target, pipe in (
+            (self._pump, proc.stdout),
+            (self._write_stdin, proc.stdin),
+            (self._read_stderr, proc.stderr),
+        ):
+            t = threading.Thread(
+                target=target, args=(proc, pipe), daemon=True, name="node-" + target.__name__
+            )
             t.start()
             self._threads.append(t)
 
@@ -158,8 +169,11 @@ class NodeBoard:
             rid = msg["id"] = self._next_id
         self._send(msg)
         with self._cond:
-            self._wait(lambda: rid in self._replies, timeout,
-                       "%s did not answer within %.0f s" % (self.what, timeout))
+            self._wait(
+                lambda: rid in self._replies,
+                timeout,
+                "%s did not answer within %.0f s" % (self.what, timeout),
+            )
             return self._replies.pop(rid)
 
     def _check_alive(self):

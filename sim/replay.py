@@ -6,6 +6,7 @@ everything that crosses into the firmware (see replay_driver.py for the list), p
 as it was at the first boot. Replay: replay_driver.py, one source file that both interpreters
 run unchanged, boots firmware/shell.py's start() on sim/hardware.py and plays the tape.
 """
+
 import binascii
 import importlib
 import json
@@ -67,8 +68,14 @@ class Tape:
     def as_dict(self):
         b = self.board
         files, dirs = self.seed or ({}, [])
-        return {"origin": b.origin, "flash_size": b.flash.size, "files": files, "dirs": dirs,
-                "cuts": b.fs.cut, "tape": self.entries}
+        return {
+            "origin": b.origin,
+            "flash_size": b.flash.size,
+            "files": files,
+            "dirs": dirs,
+            "cuts": b.fs.cut,
+            "tape": self.entries,
+        }
 
 
 def _snapshot(root):
@@ -107,11 +114,16 @@ def replay_vm(tape, firmware=None, vm=None, files=None):
     """The tape replayed into the firmware in the MicroPython VM (`firmware` and `files` as
     for mpvm.run: the .mpy files a device holds, a changed module...); seconds: the VM's own
     time for the replay loop, boot included."""
-    files = {"/lib/replay_driver.py": DRIVER.read_bytes(), "/lib/hardware.py": HARDWARE,
-             "/tape.json": json.dumps(tape), **(files or {})}
+    files = {
+        "/lib/replay_driver.py": DRIVER.read_bytes(),
+        "/lib/hardware.py": HARDWARE,
+        "/tape.json": json.dumps(tape),
+        **(files or {}),
+    }
     out = json.loads(mpvm.run(JOB.read_text(), files, timeout=600, firmware=firmware, vm=vm))
-    return Replayed([tuple(row) for row in out["rows"]], bytes.fromhex(out["out"]),
-                    out["ms"] / 1000)
+    return Replayed(
+        [tuple(row) for row in out["rows"]], bytes.fromhex(out["out"]), out["ms"] / 1000
+    )
 
 
 def frames(out):

@@ -92,15 +92,16 @@ class Replay:
             self.machine = self.hw.machine()
         self.powered = True
         self.motor_pin = self.boards.load(name)["motor"]["pin"]
-        self.shell = self.fw_shell.start(self.machine, self.clock, self.console, name,
-                                         fs=self.fs, version=version)
+        self.shell = self.fw_shell.start(
+            self.machine, self.clock, self.console, name, fs=self.fs, version=version
+        )
         self.recorder.seen_log = 0
 
     def _break(self, target):
         """Make firmware call module.attr[.attr] raise once, as the CPython board did."""
         dot = target.find(".")
         owner = self.load(target[:dot])
-        parts = target[dot + 1:].split(".")
+        parts = target[dot + 1 :].split(".")
         for part in parts[:-1]:
             owner = getattr(owner, part)
         self.hardware.break_once(owner, parts[-1], target)
@@ -146,7 +147,6 @@ class Replay:
                 self.shell.sleep()
             except self.hardware.PowerCut:
                 pass
-
 
 
 def replay(tape, load, unhex, hardware):

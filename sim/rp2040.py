@@ -15,6 +15,7 @@ The emulator is `sim/rp2040_board.mjs` (Node.js), driven over a pipe of JSON lin
 thread passes bytes between the pty and the emulated USB CDC, and raises DTR while a program
 holds the pty open, as a USB host does for /dev/ttyACM0.
 """
+
 import base64
 import os
 import select
@@ -53,19 +54,23 @@ def find_uf2(uf2=None):
         uf2 = os.environ.get("FACEWAVE_RP2_UF2") or None
         where = "FACEWAVE_RP2_UF2=%s" % uf2
     if not uf2:
-        raise Rp2040Error("no MicroPython UF2 for the Pico: set FACEWAVE_RP2_UF2 to the official "
-                          "RPI_PICO UF2 (from %s) or to a folder holding it and %s"
-                          % (UF2_DOWNLOAD, BOOTROM_NAME))
+        raise Rp2040Error(
+            "no MicroPython UF2 for the Pico: set FACEWAVE_RP2_UF2 to the official "
+            "RPI_PICO UF2 (from %s) or to a folder holding it and %s"
+            % (UF2_DOWNLOAD, BOOTROM_NAME)
+        )
     path = Path(uf2)
     if path.is_dir():
         found = sorted(path.glob("RPI_PICO-*.uf2"), key=_version_key)
         if not found:
-            raise Rp2040Error("%s: the folder holds no RPI_PICO-*.uf2 (get it from %s)"
-                              % (where, UF2_DOWNLOAD))
+            raise Rp2040Error(
+                "%s: the folder holds no RPI_PICO-*.uf2 (get it from %s)" % (where, UF2_DOWNLOAD)
+            )
         return found[-1]
     if not path.is_file():
-        raise Rp2040Error("%s: no such file (get the RPI_PICO UF2 from %s)"
-                          % (where, UF2_DOWNLOAD))
+        raise Rp2040Error(
+            "%s: no such file (get the RPI_PICO UF2 from %s)" % (where, UF2_DOWNLOAD)
+        )
     return path
 
 
@@ -91,15 +96,15 @@ def find_bootrom(uf2_path, bootrom=None):
     for path in candidates:
         if path.is_file():
             return path
-    raise Rp2040Error("no RP2040 boot ROM at %s: set FACEWAVE_RP2_BOOTROM, or put %s (the "
-                      "16 KB B1 ROM, as rp2040js's demo uses it) next to the UF2"
-                      % (candidates[0], BOOTROM_NAME))
+    raise Rp2040Error(
+        "no RP2040 boot ROM at %s: set FACEWAVE_RP2_BOOTROM, or put %s (the "
+        "16 KB B1 ROM, as rp2040js's demo uses it) next to the UF2" % (candidates[0], BOOTROM_NAME)
+    )
 
 
 def find_emulator():
     """(node executable, rp2040js package folder); refuses with what to install."""
-    return node.find_package(NPM_PACKAGE, "dist/esm/index.js", "FACEWAVE_RP2040JS",
-                             Rp2040Error)
+    return node.find_package(NPM_PACKAGE, "dist/esm/index.js", "FACEWAVE_RP2040JS", Rp2040Error)
 
 
 class Rp2040Board(NodeBoard):
@@ -147,8 +152,18 @@ class Rp2040Board(NodeBoard):
         """Start the emulator and the pty; return once MicroPython's USB has enumerated."""
         if self._proc is not None:
             return self
-        argv = [self.node, str(RUNNER), "--uf2", str(self.uf2), "--bootrom", str(self.bootrom),
-                "--rp2040js", str(self.package), "--speed", repr(float(self.speed))]
+        argv = [
+            self.node,
+            str(RUNNER),
+            "--uf2",
+            str(self.uf2),
+            "--bootrom",
+            str(self.bootrom),
+            "--rp2040js",
+            str(self.package),
+            "--speed",
+            repr(float(self.speed)),
+        ]
         if self.flash is not None:
             argv += ["--flash", str(self.flash)]
         try:
@@ -218,8 +233,11 @@ class Rp2040Board(NodeBoard):
         with self._cond:
             rows = [t for t in self._trace if since_ms is None or t[0] >= since_ms]
         if settle_ms:
-            rows = [r for r, nxt in zip(rows, rows[1:] + [None])
-                    if nxt is None or nxt[0] - r[0] > settle_ms]
+            rows = [
+                r
+                for r, nxt in zip(rows, rows[1:] + [None])
+                if nxt is None or nxt[0] - r[0] > settle_ms
+            ]
         return rows
 
     def mark(self):
@@ -247,8 +265,11 @@ class Rp2040Board(NodeBoard):
         than now, i.e. after the next reset); answers the count."""
         with self._cond:
             want = self.boots + 1 if boots is None else boots
-            self._wait(lambda: self.boots >= want, timeout,
-                       "MicroPython's USB did not enumerate within %.0f s" % timeout)
+            self._wait(
+                lambda: self.boots >= want,
+                timeout,
+                "MicroPython's USB did not enumerate within %.0f s" % timeout,
+            )
             return self.boots
 
     def wait_reset(self, resets=None, timeout=60.0):
@@ -256,10 +277,14 @@ class Rp2040Board(NodeBoard):
         after it."""
         with self._cond:
             want = self.resets + 1 if resets is None else resets
-            self._wait(lambda: self.resets >= want, timeout,
-                       "no watchdog reset within %.0f s" % timeout)
-            self._wait(lambda: self.boots > want, timeout,
-                       "USB did not come back within %.0f s of the reset" % timeout)
+            self._wait(
+                lambda: self.resets >= want, timeout, "no watchdog reset within %.0f s" % timeout
+            )
+            self._wait(
+                lambda: self.boots > want,
+                timeout,
+                "USB did not come back within %.0f s of the reset" % timeout,
+            )
             return self.resets
 
     # -- events, the pty and the relay ------------------------------------------------------
@@ -290,7 +315,6 @@ class Rp2040Board(NodeBoard):
             elif kind in ("state", "saved") and "id" in m:
                 self._replies[m["id"]] = m
             self._cond.notify_all()
-
 
     def _open_pty(self):
         """A new pty, linked from `port`: the board's USB device has (re-)enumerated."""

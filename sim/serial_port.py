@@ -324,8 +324,10 @@ class SocketPort(_Port):
         self._client = None
         self.host = host
         self.port = listener.getsockname()[1]
-        self.url = "socket://%s:%d" % ("[%s]" % host if family == socket.AF_INET6 else host,
-                                       self.port)
+        self.url = "socket://%s:%d" % (
+            "[%s]" % host if family == socket.AF_INET6 else host,
+            self.port,
+        )
 
     def fileno(self):
         return (self._client or self._listener).fileno()

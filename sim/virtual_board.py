@@ -9,6 +9,7 @@ keeps what was written, and the firmware boots again from the flash. This board 
 MicroPython REPL (sim/vm_board.py and sim/rp2040.py have the real one): at the hand-over it
 says so and waits for a soft reset.
 """
+
 import importlib
 import json
 import math
@@ -24,8 +25,10 @@ from .serial_port import Line
 
 BOOT_DELAY_MS = 100  # from power on (or reset) to the firmware's first loop
 BATTERY_MV = 4000  # a charged cell
-NO_REPL = (b"facewave virtual board (the firmware on CPython): no MicroPython REPL here; "
-           b"`facewave sim --vm` has the real one. Ctrl-D boots the firmware again.\r\n")
+NO_REPL = (
+    b"facewave virtual board (the firmware on CPython): no MicroPython REPL here; "
+    b"`facewave sim --vm` has the real one. Ctrl-D boots the firmware again.\r\n"
+)
 
 
 class VirtualBoard:
@@ -33,8 +36,9 @@ class VirtualBoard:
     in-process host (see SimSerial). `realtime` makes virtual time follow the wall clock (for
     host tools with their own timeouts); otherwise time jumps (fast mode)."""
 
-    def __init__(self, flash_dir, board=None, start_tick=0, wire=None, realtime=False,
-                 baud=None, tape=None):
+    def __init__(
+        self, flash_dir, board=None, start_tick=0, wire=None, realtime=False, baud=None, tape=None
+    ):
         self.flash_dir = str(flash_dir)
         os.makedirs(self.flash_dir, exist_ok=True)
         self.clock = hardware.Clock(start=start_tick)
@@ -45,8 +49,9 @@ class VirtualBoard:
         self.realtime = realtime
         self._wall0 = None
         self.board_name = board
-        self.console = hardware.Console(self.clock, self.wire_write, self.idle, self._pull,
-                                        random.Random(1))
+        self.console = hardware.Console(
+            self.clock, self.wire_write, self.idle, self._pull, random.Random(1)
+        )
         # in-process host: both directions as lines (throttled when baud is given)
         self.to_board = Line(baud)
         self.to_host = Line(baud)
@@ -93,14 +98,21 @@ class VirtualBoard:
 
     def _idle(self, ms):
         console = self.console
-        quiet = not (console.buf or console.next_due() is not None or self.wire is not None
-                     or self.to_board.backlog)
+        quiet = not (
+            console.buf
+            or console.next_due() is not None
+            or self.wire is not None
+            or self.to_board.backlog
+        )
         if not quiet and (console.pending() or self._host_waiting()):
             return
         target = self.clock.ms + max(0, ms)
         host = self.to_board.next_due() if self.wire is None else None
-        for due in (self._wakeups[0][0] if self._wakeups else None, console.next_due(),
-                    None if host is None else math.ceil(host * 1000)):  # up: never before it
+        for due in (
+            self._wakeups[0][0] if self._wakeups else None,
+            console.next_due(),
+            None if host is None else math.ceil(host * 1000),
+        ):  # up: never before it
             if due is not None and due < target:
                 target = max(due, self.clock.ms)
         if self.realtime:
@@ -134,9 +146,12 @@ class VirtualBoard:
 
     # -- the wire ------------------------------------------------------------------------------
     def _host_waiting(self):
-        return self.wire is None and self.to_board.backlog and \
-            self.to_board.next_due() is not None and \
-            self.to_board.next_due() <= self.seconds()
+        return (
+            self.wire is None
+            and self.to_board.backlog
+            and self.to_board.next_due() is not None
+            and self.to_board.next_due() <= self.seconds()
+        )
 
     def _pull(self):
         """Bytes on their way to the board reach its console (once per loop pass: the common
@@ -173,8 +188,10 @@ class VirtualBoard:
         """A board fresh from `facewave flash`: the root files and a slot manifest."""
         deploy = os.path.join(os.path.dirname(fw_shell.__file__), "deploy")
         for name in ("boot.py", "main.py"):
-            with open(os.path.join(deploy, name), "rb") as src, \
-                    open(self.flash.path("/" + name), "wb") as dst:
+            with (
+                open(os.path.join(deploy, name), "rb") as src,
+                open(self.flash.path("/" + name), "wb") as dst,
+            ):
                 dst.write(src.read())
         os.makedirs(self.flash.path("/fw/a"), exist_ok=True)
         with open(self.flash.path("/fw/a/manifest.json"), "w") as f:
@@ -225,8 +242,14 @@ class VirtualBoard:
             self.tape.boot(name, self._installed_version(), self.fresh)
         self.fresh = False
         self.motor_pin = boards.load(name)["motor"]["pin"]
-        self.shell = fw_shell.start(self.machine, self.clock, self.console, name, fs=self.fs,
-                                    version=self._installed_version())
+        self.shell = fw_shell.start(
+            self.machine,
+            self.clock,
+            self.console,
+            name,
+            fs=self.fs,
+            version=self._installed_version(),
+        )
         self.prof = self.shell.prof
         self._apply_inputs()
         self.recorder.seen_log = 0
@@ -236,8 +259,7 @@ class VirtualBoard:
         MicroPython REPL to give (the VM board and the emulated Pico have the real one), so it
         says so, and Ctrl-D (a soft reset) boots the firmware again."""
         if self.tape is not None:
-            self.tape.problem = self.tape.problem or \
-                "the REPL took the console at %d ms" % self.ms
+            self.tape.problem = self.tape.problem or "the REPL took the console at %d ms" % self.ms
         self.shell = None
         self.at_repl = True
         self.wire_write(NO_REPL)
@@ -287,8 +309,7 @@ class VirtualBoard:
             return
         p = self.prof
         self.hw.set_mv(p.battery_pin, self.battery_mv * 1000 // p.battery_ratio)
-        self.hw.drive(p.charger_pin, p.charger_active if self.charging else
-                      1 - p.charger_active)
+        self.hw.drive(p.charger_pin, p.charger_active if self.charging else 1 - p.charger_active)
         if self.stuck:
             self.hw.drive(p.button_pin, p.button_active)
         elif self.hw.levels.get(p.button_pin) is None:
@@ -332,16 +353,14 @@ class VirtualBoard:
                 self.recorder.record()
                 self.event("repl")
                 self.console.take_all()
-                self.wire_write(b"Traceback (most recent call last):\r\n"
-                                b"KeyboardInterrupt: \r\n")
+                self.wire_write(b"Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n")
                 self._start_repl()
             except PowerCut:
                 self.power_cut()
+        elif b"\x04" in self.console.read(1 << 20):
+            self._soft_reset()
         else:
-            if b"\x04" in self.console.read(1 << 20):
-                self._soft_reset()
-            else:
-                self.idle(50)
+            self.idle(50)
         if self.hw is not None and self.hw.wdt_expired > expired:  # at the REPL too
             self.event("watchdog reset")
             self.power_on()
@@ -389,8 +408,10 @@ class VirtualBoard:
 
     def csv(self):
         lines = ["ms,level,led,event"]
-        lines += ["%d,%d,%s,%s" % (t, lv, led, ev.replace(",", ";"))
-                  for t, lv, led, ev in sorted(self.rows, key=lambda r: r[0])]
+        lines += [
+            "%d,%d,%s,%s" % (t, lv, led, ev.replace(",", ";"))
+            for t, lv, led, ev in sorted(self.rows, key=lambda r: r[0])
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -435,4 +456,3 @@ class SimSerial:
 
     def close(self):
         self.is_open = False
-

@@ -16,6 +16,7 @@ folder is the flash between two VMs (and between two runs of `facewave sim --vm 
 `machine` is the virtual hardware (sim/vm/machine.py), its clock brought to the wall time: a
 starved watchdog resets the board, and runs on through a soft reset, as on rp2.
 """
+
 import base64
 import select
 import shutil
@@ -28,8 +29,7 @@ from .serial_port import PortError, open_port
 
 RUNNER = Path(__file__).with_name("vm_board.mjs")
 # the port's own modules in the VM, by the names it imports them by
-MODULES = {"vm_port": VM_DIR / "port.py", "machine": VM_DIR / "machine.py",
-           "hardware": HARDWARE}
+MODULES = {"vm_port": VM_DIR / "port.py", "machine": VM_DIR / "machine.py", "hardware": HARDWARE}
 _HUP_POLL_MS = 20  # how often to look for a host opening the port while none has it
 
 
@@ -49,8 +49,16 @@ class VMBoard(NodeBoard):
     error = VMBoardError
     what = "the VM board"
 
-    def __init__(self, flash=None, files=None, board=None, port="pty", size=None,
-                 cut_after=None, fill_after=None):
+    def __init__(
+        self,
+        flash=None,
+        files=None,
+        board=None,
+        port="pty",
+        size=None,
+        cut_after=None,
+        fill_after=None,
+    ):
         super().__init__()
         self._own = flash is None
         self.flash = Path(tempfile.mkdtemp(prefix="facewave-vm-") if flash is None else flash)
@@ -90,8 +98,14 @@ class VMBoard(NodeBoard):
             vm = find_vm()
         except RuntimeError as e:  # no node, no npm package
             raise VMBoardError(str(e)) from None
-        argv = [vm.node, str(RUNNER), "--micropython", str(vm.package / "micropython.mjs"),
-                "--flash", str(self.flash)]
+        argv = [
+            vm.node,
+            str(RUNNER),
+            "--micropython",
+            str(vm.package / "micropython.mjs"),
+            "--flash",
+            str(self.flash),
+        ]
         for name, path in MODULES.items():
             argv += ["--module", "%s=%s" % (name, path)]
         if self.size:
@@ -99,8 +113,11 @@ class VMBoard(NodeBoard):
         try:
             self._spawn(argv)
             with self._cond:
-                self._wait(lambda: self._ready, timeout,
-                           "the VM board did not boot within %.0f s" % timeout)
+                self._wait(
+                    lambda: self._ready,
+                    timeout,
+                    "the VM board did not boot within %.0f s" % timeout,
+                )
         except BaseException:
             self.close()
             raise
@@ -150,8 +167,9 @@ class VMBoard(NodeBoard):
         port.service()  # the connection, and what the host has sent so far
         if not port.connected:
             return _HUP_POLL_MS
-        poller.register(port.fileno(), select.POLLIN
-                        | (select.POLLOUT if port.pending_output else 0))
+        poller.register(
+            port.fileno(), select.POLLIN | (select.POLLOUT if port.pending_output else 0)
+        )
         return 0 if port.rx.backlog else 200  # read already: to the board at once
 
     def _serve(self, events):
@@ -159,7 +177,7 @@ class VMBoard(NodeBoard):
             return
         data = self.port.read_available()
         if self.cut_after is not None:
-            data = data[:self.cut_after - self.received]
+            data = data[: self.cut_after - self.received]
         if data:
             before = self.received
             self.received += len(data)

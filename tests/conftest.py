@@ -1,6 +1,7 @@
 import os
 
 import pytest
+
 from facewave.firmware.profile import Profile
 
 _CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
@@ -26,6 +27,7 @@ def profile():
 
 
 # ---- a virtual board on a serial port, for the tests of the device commands -----------------
+
 
 class SerialBoard:
     """The simulator's whole virtual board (the firmware's own board shell on fake hardware)
@@ -65,9 +67,11 @@ class SerialBoard:
 
     def unplug(self):
         """The cable is pulled: the host's end fails; the board keeps running on its own."""
+
         def pull(board):
             board.wire = None
             self.port.close()
+
         self.call(pull)
 
     def stop(self):

@@ -1,6 +1,7 @@
 """Helpers for the device tests: a board profile, patterns in memory, a device under a clock,
 the firmware as a flash leaves it (for the VM board), and the emulated Pico or the reason there
 is none."""
+
 import copy
 import functools
 import os
@@ -32,9 +33,14 @@ def profile(name="pico", **changes):
 
 
 def hold(level, ms, name="hold"):
-    return bc.pack([bc.pack_insn(bc.OP_RAMP, 0, 0, level, 0, 200),
-                    bc.pack_insn(bc.OP_HOLD, 0, level, 0, 0, ms),
-                    bc.pack_insn(bc.OP_RAMP, 0, level, 0, 0, 200)], [name, "test"])
+    return bc.pack(
+        [
+            bc.pack_insn(bc.OP_RAMP, 0, 0, level, 0, 200),
+            bc.pack_insn(bc.OP_HOLD, 0, level, 0, 0, ms),
+            bc.pack_insn(bc.OP_RAMP, 0, level, 0, 0, 200),
+        ],
+        [name, "test"],
+    )
 
 
 def zoned(zone_ms=30000, zones=2, level=500):
@@ -78,8 +84,11 @@ def make(now=0, programs=None, prof=None, settings_path=None, **changes):
     prof = prof or profile(**changes)
     if programs is None:
         programs = {"a": hold(500, 4600, "a"), "b": hold(300, 1600, "b")}
-    settings = Settings(str(settings_path or "settings.json"), session_ms=prof.session_default_ms,
-                        cue_ms=prof.session_cue_ms)
+    settings = Settings(
+        str(settings_path or "settings.json"),
+        session_ms=prof.session_default_ms,
+        cue_ms=prof.session_cue_ms,
+    )
     d = dv.Device(prof, Patterns(programs), settings)
     d.boot(now)
     return d
@@ -155,9 +164,11 @@ def emulated_pico():
     from facewave.sim import rp2040
 
     if not os.environ.get("FACEWAVE_RP2_UF2"):
-        pytest.skip("FACEWAVE_RP2_UF2 is not set (the RPI_PICO UF2 from %s, or a folder with it"
-                    " and %s)" % (rp2040.UF2_DOWNLOAD, rp2040.BOOTROM_NAME),
-                    allow_module_level=True)
+        pytest.skip(
+            "FACEWAVE_RP2_UF2 is not set (the RPI_PICO UF2 from %s, or a folder with it"
+            " and %s)" % (rp2040.UF2_DOWNLOAD, rp2040.BOOTROM_NAME),
+            allow_module_level=True,
+        )
     try:
         uf2 = rp2040.find_uf2()
         bootrom = rp2040.find_bootrom(uf2)
@@ -173,11 +184,17 @@ def mpremote(port, *args, check=True):
     """What the real mpremote prints for `args` against `port` (CRLF as LF); an AssertionError
     with its output if it fails and `check`. Generous time: the emulator runs busy code at
     0.2-0.5x a Pico."""
-    done = subprocess.run([sys.executable, "-m", "mpremote", "connect", str(port), *args],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "mpremote", "connect", str(port), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if check and done.returncode != 0:
-        raise AssertionError("mpremote %s failed (%d): %s %s" % (
-            " ".join(args), done.returncode, done.stdout, done.stderr))
+        raise AssertionError(
+            "mpremote %s failed (%d): %s %s"
+            % (" ".join(args), done.returncode, done.stdout, done.stderr)
+        )
     return done.stdout.replace("\r\n", "\n")
 
 

@@ -1,4 +1,5 @@
 """The benchmark's helpers (the figures themselves are printed by `facewave bench`, not tested)."""
+
 import pytest
 
 from facewave.bench import big_program

@@ -1,8 +1,10 @@
 """Button gestures from raw edges: debounce, short, long, double, stuck, at exact ticks."""
-from facewave.firmware import button as b
-from facewave.firmware import ticks
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from facewave.firmware import button as b
+from facewave.firmware import ticks
 
 
 def drive(btn, edges, until, start=0):
@@ -22,8 +24,11 @@ def drive(btn, edges, until, start=0):
         d = btn.deadline(now)
         t_dead = ticks.add(now, d) if d >= 0 else None
         t_edge = edges[i][0] if i < len(edges) else None
-        cands = [t for t in (t_dead, t_edge) if t is not None
-                 and ticks.diff(t, ticks.add(start, until)) <= 0]
+        cands = [
+            t
+            for t in (t_dead, t_edge)
+            if t is not None and ticks.diff(t, ticks.add(start, until)) <= 0
+        ]
         if not cands:
             break
         now = min(cands, key=lambda t: ticks.diff(t, start))
@@ -47,8 +52,16 @@ def test_without_double_press_a_short_fires_on_release():
 
 
 def test_bounces_make_one_press_timed_from_the_last_bounce():
-    edges = [(1000, 1), (1003, 0), (1006, 1), (1009, 0), (1012, 1), (1200, 0), (1204, 1),
-             (1207, 0)]
+    edges = [
+        (1000, 1),
+        (1003, 0),
+        (1006, 1),
+        (1009, 0),
+        (1012, 1),
+        (1200, 0),
+        (1204, 1),
+        (1207, 0),
+    ]
     assert drive(b.Button(), edges, 5000) == [(1207 + 350, "short")]
 
 
@@ -91,8 +104,12 @@ def test_edges_delivered_late_keep_their_own_times():
 
 def test_gestures_across_the_ticks_wrap():
     start = ticks.MASK - 500
-    edges = [(ticks.add(start, 100), 1), (ticks.add(start, 180), 0),
-             (ticks.add(start, 300), 1), (ticks.add(start, 2000), 0)]
+    edges = [
+        (ticks.add(start, 100), 1),
+        (ticks.add(start, 180), 0),
+        (ticks.add(start, 300), 1),
+        (ticks.add(start, 2000), 0),
+    ]
     assert drive(b.Button(), edges, 5000, start) == [(1300, "long")]
 
 

@@ -1,4 +1,5 @@
 """The `facewave` command as a person runs it: output, exit codes, files, and bad input."""
+
 import json
 import os
 import subprocess
@@ -11,8 +12,12 @@ from facewave.cli import main
 
 def run(*args):
     """The real console entry point in a subprocess: what a person sees."""
-    proc = subprocess.run([sys.executable, "-m", "facewave.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "facewave.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -69,8 +74,9 @@ def test_preview_writes_png_and_summary(tmp_path):
     png = tmp_path / "daily.png"
     code, out, _ = run("preview", "daily", "-o", png)
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert ("zones      forehead at 0 s, cheeks at 45 s, jaw-line at 1 min 30 s, "
-            "neck at 2 min 15 s") in out
+    assert (
+        "zones      forehead at 0 s, cheeks at 45 s, jaw-line at 1 min 30 s, neck at 2 min 15 s"
+    ) in out
     assert "duration   3 min" in out
 
 
@@ -90,20 +96,29 @@ def test_boards_lists_each_profile_with_its_safety_caps():
 
 
 def test_demo_summarises_and_plots(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "facewave.cli", "demo"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "facewave.cli", "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "daily" in proc.stdout and "facewave-demo.png" in proc.stdout
     assert (tmp_path / "facewave-demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("content,message", [
-    (None, "no such file"),
-    ("", "empty pattern file"),
-    (b"\xff\xfe\x00", "not UTF-8"),
-    ("HUGE", "a pattern file is at most"),
-    ('pattern p "x"\nhold 85% 1s\nhold 100% 1s\n', "above this device's cap"),
-], ids=["missing", "empty", "binary", "10MB", "over-cap"])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (None, "no such file"),
+        ("", "empty pattern file"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+        ("HUGE", "a pattern file is at most"),
+        ('pattern p "x"\nhold 85% 1s\nhold 100% 1s\n', "above this device's cap"),
+    ],
+    ids=["missing", "empty", "binary", "10MB", "over-cap"],
+)
 def test_bad_input_one_clear_line_exit_1(tmp_path, content, message):
     path = tmp_path / "p.fw"
     if content == "HUGE":
@@ -137,15 +152,36 @@ def test_truncated_and_corrupted_bytecode(tmp_path, good):
     assert err.count("facewave: ") == 2 and "does not match" in err and "CRC" in err
 
 
-AHAP = {"Version": 1.0, "Pattern": [
-    {"Event": {"Time": 0.0, "EventType": "HapticTransient",
-               "EventParameters": [{"ParameterID": "HapticIntensity", "ParameterValue": 0.6}]}},
-    {"Event": {"Time": 0.2, "EventType": "HapticContinuous", "EventDuration": 1.0,
-               "EventParameters": [{"ParameterID": "HapticIntensity", "ParameterValue": 0.5}]}},
-    {"ParameterCurve": {"ParameterID": "HapticIntensityControl", "Time": 0.2,
-                        "ParameterCurveControlPoints": [{"Time": 0, "ParameterValue": 0.4},
-                                                        {"Time": 1.0, "ParameterValue": 1.0}]}},
-]}
+AHAP = {
+    "Version": 1.0,
+    "Pattern": [
+        {
+            "Event": {
+                "Time": 0.0,
+                "EventType": "HapticTransient",
+                "EventParameters": [{"ParameterID": "HapticIntensity", "ParameterValue": 0.6}],
+            }
+        },
+        {
+            "Event": {
+                "Time": 0.2,
+                "EventType": "HapticContinuous",
+                "EventDuration": 1.0,
+                "EventParameters": [{"ParameterID": "HapticIntensity", "ParameterValue": 0.5}],
+            }
+        },
+        {
+            "ParameterCurve": {
+                "ParameterID": "HapticIntensityControl",
+                "Time": 0.2,
+                "ParameterCurveControlPoints": [
+                    {"Time": 0, "ParameterValue": 0.4},
+                    {"Time": 1.0, "ParameterValue": 1.0},
+                ],
+            }
+        },
+    ],
+}
 
 
 def test_import_ahap(tmp_path):
@@ -155,16 +191,20 @@ def test_import_ahap(tmp_path):
     assert code == 0, err
     text = (tmp_path / "tap.fw").read_text()
     assert text.splitlines() == [
-        'pattern tap "Imported from tap.ahap (Apple AHAP)"', "hold 60.0% 30ms", "off 170ms",
-        "ramp 20.0% -> 50.0% over 1000ms"]
+        'pattern tap "Imported from tap.ahap (Apple AHAP)"',
+        "hold 60.0% 30ms",
+        "off 170ms",
+        "ramp 20.0% -> 50.0% over 1000ms",
+    ]
     assert run("check", tmp_path / "tap.fw")[1].split(", ")[1] == "1.2 s"  # as long as the AHAP
     assert run("check", tmp_path / "tap.fw")[0] == 0
 
 
 def test_import_android_waveform(tmp_path):
     src = tmp_path / "buzz.json"
-    src.write_text(json.dumps({"timings": [0, 100, 50, 100], "amplitudes": [0, 128, 0, 200],
-                               "repeat": 0}))
+    src.write_text(
+        json.dumps({"timings": [0, 100, 50, 100], "amplitudes": [0, 128, 0, 200], "repeat": 0})
+    )
     code, _, err = run("import", src, "-o", tmp_path / "buzz.fw")
     assert code == 1 and "repeats forever" in err and "--repeat N" in err
     code, _, err = run("import", src, "-o", tmp_path / "buzz.fw", "--repeat", "3")
@@ -172,18 +212,41 @@ def test_import_android_waveform(tmp_path):
     assert "repeat 3" in (tmp_path / "buzz.fw").read_text()
 
 
-@pytest.mark.parametrize("doc,message", [
-    ("not json {", "not JSON"),
-    (json.dumps({"hello": 1}), "neither AHAP"),
-    (json.dumps({"Pattern": [{"Event": {"Time": 0, "EventType": "AudioCustom"}}]}),
-     "no motor equivalent"),
-    (json.dumps({"Pattern": [
-        {"Event": {"Time": 0, "EventType": "HapticContinuous", "EventDuration": 1}},
-        {"Event": {"Time": 0.5, "EventType": "HapticTransient"}}]}), "overlapping"),
-    (json.dumps({"Pattern": [{"ParameterCurve": {"ParameterID": "HapticSharpnessControl"}}]}),
-     "intensity only"),
-    (json.dumps({"timings": [100, 100], "amplitudes": [300, 0]}), "0..255"),
-])
+@pytest.mark.parametrize(
+    "doc,message",
+    [
+        ("not json {", "not JSON"),
+        (json.dumps({"hello": 1}), "neither AHAP"),
+        (
+            json.dumps({"Pattern": [{"Event": {"Time": 0, "EventType": "AudioCustom"}}]}),
+            "no motor equivalent",
+        ),
+        (
+            json.dumps(
+                {
+                    "Pattern": [
+                        {
+                            "Event": {
+                                "Time": 0,
+                                "EventType": "HapticContinuous",
+                                "EventDuration": 1,
+                            }
+                        },
+                        {"Event": {"Time": 0.5, "EventType": "HapticTransient"}},
+                    ]
+                }
+            ),
+            "overlapping",
+        ),
+        (
+            json.dumps(
+                {"Pattern": [{"ParameterCurve": {"ParameterID": "HapticSharpnessControl"}}]}
+            ),
+            "intensity only",
+        ),
+        (json.dumps({"timings": [100, 100], "amplitudes": [300, 0]}), "0..255"),
+    ],
+)
 def test_import_what_does_not_map(tmp_path, doc, message):
     src = tmp_path / "x.ahap"
     src.write_text(doc)
@@ -207,5 +270,7 @@ def test_preview_accepts_a_compiled_file(tmp_path, good):
 def test_a_name_that_is_neither_file_nor_routine(tmp_path):
     code, _, err = run("check", tmp_path / "nothere")
     assert code == 1
-    assert err.strip() == "facewave: %s: no such file, and no built-in routine of that name " \
-                          "(see `facewave routines`)" % (tmp_path / "nothere")
+    assert (
+        err.strip() == "facewave: %s: no such file, and no built-in routine of that name "
+        "(see `facewave routines`)" % (tmp_path / "nothere")
+    )

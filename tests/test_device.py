@@ -1,13 +1,15 @@
 """The device state machine under a virtual clock: every transition, safety, exact timing."""
+
 import random
 
 import pytest
-from device_kit import Clock, hold, make, profile, zoned
-from facewave.firmware import device as dv
-from facewave.firmware import log, ticks
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from device_kit import Clock, hold, make, profile, zoned
+from facewave.firmware import device as dv
+from facewave.firmware import log, ticks
 
 
 def entries(d, kind):
@@ -350,6 +352,5 @@ class DeviceMachine(RuleBasedStateMachine):
             assert ticks.diff(d.next, self.c.now) >= 0
 
 
-DeviceMachine.TestCase.settings = settings(max_examples=120, stateful_step_count=30,
-                                           deadline=None)
+DeviceMachine.TestCase.settings = settings(max_examples=120, stateful_step_count=30, deadline=None)
 test_random_sequences = DeviceMachine.TestCase

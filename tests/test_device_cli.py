@@ -3,6 +3,7 @@ a real serial port (pyserial on a pty) to the simulator's virtual board running 
 (its own board shell, device core and protocol). Output, --json, exit codes, tethered playback,
 and every kind of bad connection.
 """
+
 import json
 import os
 import queue
@@ -47,8 +48,14 @@ def run(*args, env=None, usb=None):
     cmd = [sys.executable, "-m", "facewave.cli"]
     if usb is not None:
         cmd = [sys.executable, "-c", FAKE_USB, json.dumps(usb)]
-    proc = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
-                          check=False, timeout=60, env=_env(env))
+    proc = subprocess.run(
+        cmd + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=_env(env),
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -74,8 +81,12 @@ class Running:
 
     def __init__(self, *args):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "facewave.cli", *map(str, args)], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=_env())
+            [sys.executable, "-m", "facewave.cli", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
         self.lines = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -102,6 +113,7 @@ def uploaded(device_port):
 
 # ---- every verb, human and --json -------------------------------------------------------
 
+
 def test_info(device_port):
     code, out, err = run("info", "--port", device_port)
     assert code == 0 and err == ""
@@ -118,31 +130,42 @@ def test_upload_list_delete(device_port, tmp_path):
     code, out, _ = run("upload", "daily", "--port", device_port)
     assert code == 0 and out.startswith("uploaded daily to %s: 3 min" % device_port)
     mine = tmp_path / "mine.fw"
-    mine.write_text('pattern mine "A test"\nramp 0% -> 40% over 1s\nhold 2s\n'
-                    'ramp -> 0% over 1s\n')
+    mine.write_text('pattern mine "A test"\nramp 0% -> 40% over 1s\nhold 2s\nramp -> 0% over 1s\n')
     summary = run_json("upload", mine, "--name", "evening", "--port", device_port)
     assert summary["name"] == "evening" and summary["duration"] == 4000
     assert run("compile", mine, "-o", tmp_path / "mine.fwb")[0] == 0
     assert run_json("upload", tmp_path / "mine.fwb", "--port", device_port)["name"] == "mine"
     code, out, _ = run("list", "--port", device_port)
-    assert code == 0 and [line.split()[0] for line in out.splitlines()] == \
-        ["daily", "evening", "mine"]
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == [
+        "daily",
+        "evening",
+        "mine",
+    ]
     assert "A test" in out
     code, out, _ = run("delete", "evening", "--port", device_port)
     assert code == 0 and out.strip() == "deleted evening"
     assert run_json("delete", "mine", "--port", device_port)["deleted"] == "mine"
     listed = run_json("list", "--port", device_port)["patterns"]
     assert [p["name"] for p in listed] == ["daily"] and listed[0]["duration"] == 180000
-    changes = [e["arg"].split(" (")[0] for e in run_json("log", "--port", device_port)["entries"]
-               if e["event"] == "pattern"]
-    assert changes == ["stored daily", "stored evening", "stored mine", "deleted evening",
-                       "deleted mine"]
+    changes = [
+        e["arg"].split(" (")[0]
+        for e in run_json("log", "--port", device_port)["entries"]
+        if e["event"] == "pattern"
+    ]
+    assert changes == [
+        "stored daily",
+        "stored evening",
+        "stored mine",
+        "deleted evening",
+        "deleted mine",
+    ]
 
 
 def test_upload_is_judged_by_the_device_caps(device_port, tmp_path):
     hot = tmp_path / "hot.fw"
-    hot.write_text('pattern hot "too strong"\nramp 0% -> 95% over 1s\nhold 2s\n'
-                   'ramp -> 0% over 1s\n')
+    hot.write_text(
+        'pattern hot "too strong"\nramp 0% -> 95% over 1s\nhold 2s\nramp -> 0% over 1s\n'
+    )
     max_level = run_json("info", "--port", device_port)["caps"]["max_level"]
     assert max_level < 950
     code, _, err = run("upload", hot, "--port", device_port)
@@ -190,15 +213,18 @@ def test_set(uploaded):
     assert settings["intensity"] == 5 and settings["session_ms"] == 120000
 
 
-@pytest.mark.parametrize("key, value, code, words", [
-    ("colour", "red", 2, ("no setting 'colour'", "intensity", "session", "routine")),
-    ("intensity", "9", 2, ("intensity must be a whole number 1..5",)),
-    ("intensity", "high", 2, ("intensity must be",)),
-    ("session", "5", 2, ("session must be a duration", "3min")),
-    ("session", "3h", 2, ("session must be",)),
-    ("routine", "../main.py", 2, ("routine:",)),
-    ("routine", "nothing", 1, ("no pattern 'nothing'", "facewave list")),
-])
+@pytest.mark.parametrize(
+    "key, value, code, words",
+    [
+        ("colour", "red", 2, ("no setting 'colour'", "intensity", "session", "routine")),
+        ("intensity", "9", 2, ("intensity must be a whole number 1..5",)),
+        ("intensity", "high", 2, ("intensity must be",)),
+        ("session", "5", 2, ("session must be a duration", "3min")),
+        ("session", "3h", 2, ("session must be",)),
+        ("routine", "../main.py", 2, ("routine:",)),
+        ("routine", "nothing", 1, ("no pattern 'nothing'", "facewave list")),
+    ],
+)
 def test_set_refuses_bad_values_plainly(uploaded, key, value, code, words):
     got, out, err = run("set", key, value, "--port", uploaded)
     assert got == code and out == ""
@@ -262,6 +288,7 @@ def test_socket_url(tmp_path):
 
 # ---- live control safety ----------------------------------------------------------------
 
+
 def test_tethered_play_stops_when_the_host_is_killed(uploaded):
     heartbeat_ms = run_json("info", "--port", uploaded)["heartbeat_ms"]
     launched = time.monotonic()
@@ -280,8 +307,10 @@ def test_tethered_play_stops_when_the_host_is_killed(uploaded):
     start = [e for e in entries if e["event"] == "start"][-1]
     stop = [e for e in entries if e["event"] == "stop"][-1]
     ran_ms = stop["ms"] - start["ms"]
-    print("\ntethered playback ran %d ms on the device; the host lived %.0f ms; heartbeat"
-          " timeout %d ms" % (ran_ms, alive_ms, heartbeat_ms))
+    print(
+        "\ntethered playback ran %d ms on the device; the host lived %.0f ms; heartbeat"
+        " timeout %d ms" % (ran_ms, alive_ms, heartbeat_ms)
+    )
     assert stop["seq"] > start["seq"] and ran_ms <= alive_ms + heartbeat_ms + 100
 
 
@@ -304,10 +333,13 @@ def test_ordinary_playback_needs_no_host(uploaded):
 
 # ---- finding the device -----------------------------------------------------------------
 
+
 def test_ports_marks_the_boards(device_port):
-    usb = [dict(PICO, device=device_port),
-           {"device": "/dev/ttyUSB7", "vid": 0x1A86, "pid": 0x7523},
-           {"device": "/dev/ttyS0"}]
+    usb = [
+        dict(PICO, device=device_port),
+        {"device": "/dev/ttyUSB7", "vid": 0x1A86, "pid": 0x7523},
+        {"device": "/dev/ttyS0"},
+    ]
     code, out, _ = run("ports", usb=usb)
     lines = {line[2:].split()[0]: line for line in out.splitlines()[:3]}  # port: line
     assert code == 0 and lines[device_port].startswith("* ") and "2E8A:0005" in out
@@ -317,8 +349,10 @@ def test_ports_marks_the_boards(device_port):
     assert kinds == {device_port: "micropython", "/dev/ttyUSB7": "maybe", "/dev/ttyS0": None}
     probes = {p["port"]: p.get("probe") for p in ports}
     assert probes[device_port]["facewave"] and probes[device_port]["protocol"] == 1
-    assert not probes["/dev/ttyUSB7"]["facewave"] and "no serial port" in \
-        probes["/dev/ttyUSB7"]["error"]
+    assert (
+        not probes["/dev/ttyUSB7"]["facewave"]
+        and "no serial port" in probes["/dev/ttyUSB7"]["error"]
+    )
     assert probes["/dev/ttyS0"] is None
 
 
@@ -342,6 +376,7 @@ def test_two_devices_and_no_port():
 
 
 # ---- bad connections: one line, exit 2 --------------------------------------------------
+
 
 def test_no_such_port(tmp_path):
     code, _, err = run("info", "--port", tmp_path / "ttyACM9")
@@ -403,8 +438,9 @@ def test_older_firmware(serial_board, monkeypatch):
 
 
 def test_cable_pulled_mid_command(serial_board):
-    watch = Running("watch", "--json", "--interval", "0.05", "--timeout", "0.5",
-                    "--port", serial_board.url)
+    watch = Running(
+        "watch", "--json", "--interval", "0.05", "--timeout", "0.5", "--port", serial_board.url
+    )
     assert json.loads(watch.line())["state"] == "idle"
     serial_board.unplug()
     code, err = watch.finish()

@@ -3,24 +3,30 @@ of an upload, a damaged link, a tethered host that goes away. The host is the re
 a subprocess; the board is the simulator's (tests/conftest.py SerialBoard). `facewave flash`
 meets a real MicroPython REPL: tests/test_flash.py (the VM board) and
 tests/test_rp2040_firmware.py (the emulated Pico, the command line)."""
+
 import hashlib
 import json
 import tempfile
 import time
 
 import pytest
-from test_device_cli import Running, one_line_error, run, run_json
 
 from facewave.bench import big_program
 from facewave.firmware import bytecode as bc
 from facewave.link import Link
 from facewave.scenarios import runner
 from facewave.sim.virtual_board import VirtualBoard
+from test_device_cli import Running, one_line_error, run, run_json
 
 
 def program(level, hold_ms, name="mine"):
-    return bc.pack([bc.pack_insn(bc.OP_RAMP, 0, 0, level, 0, 200),
-                    bc.pack_insn(bc.OP_HOLD, 0, level, 0, 0, hold_ms)], [name, "level %d" % level])
+    return bc.pack(
+        [
+            bc.pack_insn(bc.OP_RAMP, 0, 0, level, 0, 200),
+            bc.pack_insn(bc.OP_HOLD, 0, level, 0, 0, hold_ms),
+        ],
+        [name, "level %d" % level],
+    )
 
 
 OLD = program(300, 1000)
@@ -81,23 +87,33 @@ def test_power_cut_at_every_write_of_an_upload_leaves_old_or_new(serial_board, t
     if code == 0:
         assert data == NEW
     assert run_json("play", "mine", "--port", port)["state"] == "running"
-    print("cut at write %d of %d: upload exit %d, stored %s"
-          % (cut, UPLOAD_OPS, code, "old" if data == OLD else "new"))
+    print(
+        "cut at write %d of %d: upload exit %d, stored %s"
+        % (cut, UPLOAD_OPS, code, "old" if data == OLD else "new")
+    )
 
 
-@pytest.mark.parametrize("faults", [
-    {"drop": 0.0003}, {"flip": 0.0003}, {"dup": 0.0003}, {"delay": 80},
-    {"drop": 0.0002, "flip": 0.0002, "dup": 0.0002, "delay": 20},
-    {"drop": 0.01, "flip": 0.01},  # so bad that uploads fail: they must fail plainly
-], ids=["drop", "flip", "dup", "delay", "all", "awful"])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"drop": 0.0003},
+        {"flip": 0.0003},
+        {"dup": 0.0003},
+        {"delay": 80},
+        {"drop": 0.0002, "flip": 0.0002, "dup": 0.0002, "delay": 20},
+        {"drop": 0.01, "flip": 0.01},  # so bad that uploads fail: they must fail plainly
+    ],
+    ids=["drop", "flip", "dup", "delay", "all", "awful"],
+)
 def test_link_faults_never_store_a_corrupt_pattern(serial_board, tmp_path, faults):
     port = serial_board.url
     data = big_program(6000, name="big")
     path = tmp_path / "big.fwb"
     path.write_bytes(data)
     serial_board.call(lambda b: b.console.faults.update(faults))
-    results = [run("upload", path, "--port", port, "--json", "--timeout", "2")
-               for _ in range(2)]  # a failed upload is run again, as its message says
+    results = [
+        run("upload", path, "--port", port, "--json", "--timeout", "2") for _ in range(2)
+    ]  # a failed upload is run again, as its message says
     serial_board.call(lambda b: b.console.faults.clear())
     for code, out, err in results:
         if code == 0:
@@ -113,15 +129,18 @@ def test_link_faults_never_store_a_corrupt_pattern(serial_board, tmp_path, fault
     listed = run_json("list", "--port", port)["patterns"]
     assert all("error" not in p for p in listed)
     assert [p["name"] for p in listed] == (["big"] if held else [])
-    print("%s: exits %s %s" % (faults, [code for code, _, _ in results],
-                               [err.strip() for _, _, err in results if err]))
+    print(
+        "%s: exits %s %s"
+        % (faults, [code for code, _, _ in results], [err.strip() for _, _, err in results if err])
+    )
 
 
 def test_under_link_faults_an_upload_run_again_completes(serial_board, tmp_path):
     path = tmp_path / "big.fwb"
     path.write_bytes(big_program(6000, name="big"))
-    serial_board.call(lambda b: b.console.faults.update(
-        {"drop": 0.0002, "flip": 0.0002, "dup": 0.0002}))
+    serial_board.call(
+        lambda b: b.console.faults.update({"drop": 0.0002, "flip": 0.0002, "dup": 0.0002})
+    )
     for _ in range(4):  # a stalled upload says "run the upload again to resume"
         code, out, err = run("upload", path, "--port", serial_board.url, "--json")
         if code == 0:
@@ -132,6 +151,7 @@ def test_under_link_faults_an_upload_run_again_completes(serial_board, tmp_path)
 
 
 # ---- tethered playback: the host goes, the motor stops -------------------------------------
+
 
 def motor_off_since(board):
     """Board time (ms) from which the motor has been at 0, from the board's trace."""
@@ -166,8 +186,10 @@ def test_tethered_playback_stops_within_the_heartbeat_timeout_when_the_host_dies
         return serial_board.call(lambda b: b.ms)
 
     gone, off, heartbeat_ms = tethered(serial_board, kill)
-    print("\nhost killed at %d ms, motor 0 at %d ms (heartbeat timeout %d ms)"
-          % (gone, off, heartbeat_ms))
+    print(
+        "\nhost killed at %d ms, motor 0 at %d ms (heartbeat timeout %d ms)"
+        % (gone, off, heartbeat_ms)
+    )
     assert off - gone <= heartbeat_ms + 100
     events = [ev for _, _, _, ev in serial_board.board.rows]
     assert any(ev.startswith("stop") for ev in events)

@@ -1,4 +1,5 @@
 """The engine: exact timing whatever the scheduling, pause without loss, stop at once."""
+
 import random
 
 from hypothesis import given, settings
@@ -141,7 +142,7 @@ def test_ticks_arithmetic_wraps_like_micropython():
     assert ticks.diff(0, ticks.MASK) == 1
     assert ticks.diff(ticks.MASK, 0) == -1
     assert ticks.diff(5, 3) == 2 and ticks.diff(3, 5) == -2
-    assert ticks.diff(ticks.add(123, 2 ** 29 - 1), 123) == 2 ** 29 - 1
+    assert ticks.diff(ticks.add(123, 2**29 - 1), 123) == 2**29 - 1
 
 
 def _levels_when_called(prog, lateness):
@@ -165,9 +166,11 @@ def test_late_calls_give_the_same_levels_on_the_same_grid(rnd):
     """Ramps and waves are sampled on the step grid of their segment, not at the instant of
     the call: a board that wakes up to a step late drives exactly the levels of one that wakes
     on time, each within one step (the emulated Pico showed 159 where the simulator had 160)."""
-    prog = compile_source('pattern late "late calls"\nramp 0% -> 80% over 1s ease-in-out\n'
-                          "wave sine 20%..70% period 700ms for 3s\nramp 70% -> 0% over 430ms\n",
-                          "late.fw")
+    prog = compile_source(
+        'pattern late "late calls"\nramp 0% -> 80% over 1s ease-in-out\n'
+        "wave sine 20%..70% period 700ms for 3s\nramp 70% -> 0% over 430ms\n",
+        "late.fw",
+    )
     on_time = _levels_when_called(prog, lambda: 0)
     late = _levels_when_called(prog, lambda: rnd.randrange(PROFILE.step_ms))
     assert [lv for _, lv in late] == [lv for _, lv in on_time]

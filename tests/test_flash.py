@@ -4,6 +4,7 @@ board's flash is a folder, written back when the board stops, so each test looks
 board would boot, and boots it: boot.py runs on the VM board, whose raw REPL then says which
 slot it put on sys.path.
 """
+
 import ast
 import functools
 import hashlib
@@ -26,8 +27,10 @@ from facewave.sim.vm_board import VMBoard
 
 BOOT = fl._deploy_dir() / "boot.py"
 
-pytestmark = [pytest.mark.usefixtures("vm"),  # the MicroPython VM, see conftest
-              pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")]
+pytestmark = [
+    pytest.mark.usefixtures("vm"),  # the MicroPython VM, see conftest
+    pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals"),
+]
 
 
 def plain(flash, **kw):
@@ -69,7 +72,8 @@ def complete(flash, slot):
     folder = Path(flash, slot.lstrip("/"))
     files = json.loads((folder / "manifest.json").read_text())["files"]
     return bool(files) and all(
-        hashlib.sha256((folder / p).read_bytes()).hexdigest() == h for p, h in files.items())
+        hashlib.sha256((folder / p).read_bytes()).hexdigest() == h for p, h in files.items()
+    )
 
 
 def snapshot(flash, skip=("fw", "boot.py", "main.py", "board")):
@@ -158,10 +162,12 @@ def flash_bytes(tmp_path_factory):
 # (-60: while the pointer is written, -1: after the switch, during the soft reset)
 @pytest.mark.parametrize("cut", [0.01, 0.3, 0.6, 0.9, 0.99, -60, -1])
 def test_a_cable_pulled_mid_flash_leaves_a_complete_slot_and_a_board_that_flashes(
-        flash, flash_bytes, cut):
+    flash, flash_bytes, cut
+):
     # a board that runs slot a, as `facewave flash` left it
-    with flashed_board(flash, cut_after=flash_bytes + cut if cut < 0 else int(flash_bytes * cut)) \
-            as board:
+    with flashed_board(
+        flash, cut_after=flash_bytes + cut if cut < 0 else int(flash_bytes * cut)
+    ) as board:
         try:
             result = run_flash(board.url)
         except FacewaveError as e:
@@ -174,8 +180,10 @@ def test_a_cable_pulled_mid_flash_leaves_a_complete_slot_and_a_board_that_flashe
         if code:
             assert code == 2 and "lost the connection" in message and "\n" not in message
             if booted == "/fw/a":  # cut before the board was even asked, or after
-                assert ("old firmware (%s, /fw/a) is intact" % VERSION in message
-                        or "nothing was changed" in message)
+                assert (
+                    "old firmware (%s, /fw/a) is intact" % VERSION in message
+                    or "nothing was changed" in message
+                )
             else:
                 assert "is installed in /fw/b" in message
         again = run_flash(board.url)
@@ -183,17 +191,19 @@ def test_a_cable_pulled_mid_flash_leaves_a_complete_slot_and_a_board_that_flashe
     assert complete(flash, again["slot"])
 
 
-@pytest.mark.parametrize("pointer, slots, expected", [
-    (None, [], ""),
-    (None, ["b"], "/fw/b"),
-    ("b", ["a", "b"], "/fw/b"),
-    ("a\n", ["a", "b"], "/fw/a"),
-    ("b", ["a"], "/fw/a"),  # the pointer names an unfinished slot
-    ("../etc", ["b"], "/fw/b"),  # a broken pointer
-    ("", ["a"], "/fw/a"),
-])
-def test_boot_picks_the_named_slot_only_when_its_manifest_exists(flash, pointer, slots,
-                                                                 expected):
+@pytest.mark.parametrize(
+    "pointer, slots, expected",
+    [
+        (None, [], ""),
+        (None, ["b"], "/fw/b"),
+        ("b", ["a", "b"], "/fw/b"),
+        ("a\n", ["a", "b"], "/fw/a"),
+        ("b", ["a"], "/fw/a"),  # the pointer names an unfinished slot
+        ("../etc", ["b"], "/fw/b"),  # a broken pointer
+        ("", ["a"], "/fw/a"),
+    ],
+)
+def test_boot_picks_the_named_slot_only_when_its_manifest_exists(flash, pointer, slots, expected):
     (flash / "boot.py").write_bytes(BOOT.read_bytes())
     for s in ("a", "b"):
         (flash / "fw" / s / "facewave").mkdir(parents=True)
@@ -298,11 +308,17 @@ def test_a_board_with_plain_micropython_runs_the_firmware_after_a_flash(flash):
 def pico_program():
     from facewave.firmware import bytecode as bc
 
-    return bc.pack([bc.pack_insn(bc.OP_RAMP, 0, 0, 500, 0, 200),
-                    bc.pack_insn(bc.OP_HOLD, 0, 500, 0, 0, 2000)], ["mine", "test"])
+    return bc.pack(
+        [
+            bc.pack_insn(bc.OP_RAMP, 0, 0, 500, 0, 200),
+            bc.pack_insn(bc.OP_HOLD, 0, 500, 0, 0, 2000),
+        ],
+        ["mine", "test"],
+    )
 
 
 # -- bad input: one line, exit code, nothing half written ---------------------------------------
+
 
 def test_no_such_port(tmp_path):
     with pytest.raises(FacewaveError) as e:
@@ -361,8 +377,12 @@ def test_command_line_flash_prints_a_summary(flash, capsys):
     parser = argparse.ArgumentParser()
     fl.setup_flash(parser)
     with plain(flash) as board:
-        assert fl.do_flash(parser.parse_args(["--port", board.url, "--no-check", "--board",
-                                         "esp32c3"])) == 0
+        assert (
+            fl.do_flash(
+                parser.parse_args(["--port", board.url, "--no-check", "--board", "esp32c3"])
+            )
+            == 0
+        )
         out = capsys.readouterr().out
         assert "no facewave firmware" in out and "installed in /fw/a" in out
         assert fl.do_flash(parser.parse_args(["--port", board.url, "--no-check", "--json"])) == 0

@@ -1,4 +1,5 @@
 """The frame codec: round trips, CRC, resynchronisation, the REPL's interrupt, and fuzzing."""
+
 import os
 
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ def decode_all(dec, data, chunks=None):
     out = []
     pos = 0
     for size in chunks or [len(data)]:
-        part = data[pos:pos + size]
+        part = data[pos : pos + size]
         pos += size
         i = 0
         while i < len(part):
@@ -47,8 +48,9 @@ def test_a_flipped_byte_is_never_accepted(payload, data):
 
 
 @settings(max_examples=300)
-@given(st.binary(max_size=3000), st.lists(st.integers(1, 700), max_size=20),
-       st.binary(max_size=200))
+@given(
+    st.binary(max_size=3000), st.lists(st.integers(1, 700), max_size=20), st.binary(max_size=200)
+)
 def test_garbage_in_any_chunking_then_a_valid_frame_is_decoded(garbage, cuts, payload):
     garbage = garbage.replace(b"\x03", b"").replace(b"\x01", b"")
     good = frame.encode(0x1C, 42, payload)

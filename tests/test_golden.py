@@ -3,6 +3,7 @@
 A change to the engine, the compiler or a routine that moves any level or event fails here.
 If the change is intended, regenerate with FACEWAVE_UPDATE_GOLDEN=1 and review the diff.
 """
+
 import os
 from pathlib import Path
 

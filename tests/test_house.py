@@ -1,5 +1,6 @@
 """The house: the version in one place, the tools' versions in step, the license, the changelog,
 and the one-way dependencies firmware <- sim <- host (CONTRIBUTING.md)."""
+
 import ast
 import re
 import sys
@@ -50,8 +51,11 @@ def test_pre_commit_runs_a_version_the_test_extra_allows(tool):
     config = (ROOT / ".pre-commit-config.yaml").read_text()
     rev = re.search(r"/%s[-\w]*\n\s+rev: v([\d.]+)" % tool, config)
     assert rev, "no rev for %s in .pre-commit-config.yaml" % tool
-    pins = [r for r in PYPROJECT["project"]["optional-dependencies"]["test"]
-            if re.match(r"%s\b" % tool, r)]
+    pins = [
+        r
+        for r in PYPROJECT["project"]["optional-dependencies"]["test"]
+        if re.match(r"%s\b" % tool, r)
+    ]
     assert len(pins) == 1, pins
     low, high = re.fullmatch(r"%s>=([\d.]+),<([\d.]+)" % tool, pins[0]).groups()
     version = tuple(map(int, rev.group(1).split(".")))
@@ -69,7 +73,7 @@ def _imports(path, package):
             yield node.lineno, node.module
         elif isinstance(node, ast.ImportFrom):
             parts = package.split(".")
-            base = ".".join(parts[:len(parts) - node.level + 1])
+            base = ".".join(parts[: len(parts) - node.level + 1])
             if node.module:
                 yield node.lineno, base + "." + node.module
             else:  # `from .. import firmware` imports facewave.firmware
@@ -99,7 +103,8 @@ def test_sim_imports_nothing_of_host():
         if "vm" in path.relative_to(ROOT / "sim").parts:
             continue  # what the MicroPython VM runs: `facewave` there is the firmware
         for line, module in _imports(path, _package(path, "sim", "facewave.sim")):
-            if module.startswith("facewave") and not module.startswith(("facewave.sim",
-                                                                         "facewave.firmware")):
+            if module.startswith("facewave") and not module.startswith(
+                ("facewave.sim", "facewave.firmware")
+            ):
                 bad.append("%s:%d: %s" % (path.relative_to(ROOT), line, module))
     assert not bad, "sim/ imports host/ (firmware <- sim <- host):\n" + "\n".join(bad)

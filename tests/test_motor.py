@@ -1,9 +1,11 @@
 """Motor shaping: soft start, kick, ramp to the planned end, on-time cap, thermal budget."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from device_kit import profile
 from facewave.firmware import ticks
 from facewave.firmware.motor import Motor
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def run(m, target, start, ms, now=None):
@@ -56,8 +58,15 @@ def test_never_above_the_cap():
 
 
 def test_continuous_on_time_cap_forces_a_rest():
-    m = Motor(profile(max_on_ms=60000, motor__soft_ms=0, motor__kick_ms=0,
-                      motor__rest_ms=5000, thermal=3000000000))
+    m = Motor(
+        profile(
+            max_on_ms=60000,
+            motor__soft_ms=0,
+            motor__kick_ms=0,
+            motor__rest_ms=5000,
+            thermal=3000000000,
+        )
+    )
     m.start(0)
     assert m.update(0, 400) == 400
     assert m.next == 60000
@@ -68,8 +77,13 @@ def test_continuous_on_time_cap_forces_a_rest():
 
 
 def test_thermal_budget_rests_a_hot_motor_until_it_has_cooled():
-    prof = profile(motor__soft_ms=0, motor__kick_ms=0, max_on_ms=3600000,
-                   session_max_ms=1200000, thermal=540000000)
+    prof = profile(
+        motor__soft_ms=0,
+        motor__kick_ms=0,
+        max_on_ms=3600000,
+        session_max_ms=1200000,
+        thermal=540000000,
+    )
     m = Motor(prof)
     assert m.cool == 450 and m.heat_cap == 270000
     m.start(0)
@@ -85,8 +99,10 @@ def test_thermal_budget_rests_a_hot_motor_until_it_has_cooled():
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 5000)), max_size=40),
-       st.integers(0, ticks.MASK))
+@given(
+    st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 5000)), max_size=40),
+    st.integers(0, ticks.MASK),
+)
 def test_any_wishes_stay_within_cap_and_account_heat(wishes, start):
     prof = profile()
     m = Motor(prof)
@@ -106,6 +122,7 @@ def test_any_wishes_stay_within_cap_and_account_heat(wishes, start):
 @given(st.randoms(use_true_random=False))
 def test_soft_start_and_fade_step_on_their_own_grid_however_late_the_calls(rnd):
     """A board that wakes up to a step late drives the levels of one that wakes on time."""
+
     def levels(lateness):
         m = Motor(profile(motor__kick_ms=0))
         m.start(0)

@@ -2,10 +2,12 @@
 
 Skipped, with the reason, only on a laptop without Node.js or `npm ci`; under CI they must run.
 """
+
 import random
 import struct
 
 import pytest
+
 from facewave.firmware import bytecode as bc
 from facewave.firmware import ticks, verifier
 from facewave.lang import compile_file
@@ -23,12 +25,26 @@ def prog(*insns, strings=NAMES):
     return bc.pack(list(insns), strings)
 
 
-HOLDS = prog(ins(bc.OP_HOLD, a=500, t=1000), ins(bc.OP_HOLD, a=0, t=333),
-             ins(bc.OP_HOLD, a=850, t=7), ins(bc.OP_HOLD, a=1, t=1))
-RAMPS = prog(*[ins(bc.OP_RAMP, x=ease, a=lo, b=hi, t=t)
-               for ease in range(4) for lo, hi, t in ((0, 800, 2000), (800, 0, 1999))])
-WAVES = prog(*[ins(bc.OP_WAVE, x=shape, a=100, b=600, c=period, t=t)
-               for shape in range(4) for period, t in ((1000, 2500), (333, 1000))])
+HOLDS = prog(
+    ins(bc.OP_HOLD, a=500, t=1000),
+    ins(bc.OP_HOLD, a=0, t=333),
+    ins(bc.OP_HOLD, a=850, t=7),
+    ins(bc.OP_HOLD, a=1, t=1),
+)
+RAMPS = prog(
+    *[
+        ins(bc.OP_RAMP, x=ease, a=lo, b=hi, t=t)
+        for ease in range(4)
+        for lo, hi, t in ((0, 800, 2000), (800, 0, 1999))
+    ]
+)
+WAVES = prog(
+    *[
+        ins(bc.OP_WAVE, x=shape, a=100, b=600, c=period, t=t)
+        for shape in range(4)
+        for period, t in ((1000, 2500), (333, 1000))
+    ]
+)
 LOOPS = prog(
     ins(bc.OP_LOOP, a=3, c=9),
     ins(bc.OP_HOLD, a=300, t=40),
@@ -67,8 +83,14 @@ VARIATION = prog(
     ins(bc.OP_HOLD, a=450, b=200, t=11),
     ins(bc.OP_END, c=5),
 )
-PROGRAMS = {"holds": HOLDS, "ramps": RAMPS, "waves": WAVES, "loops": LOOPS, "zones": ZONES,
-            "variation": VARIATION}
+PROGRAMS = {
+    "holds": HOLDS,
+    "ramps": RAMPS,
+    "waves": WAVES,
+    "loops": LOOPS,
+    "zones": ZONES,
+    "variation": VARIATION,
+}
 NEAR_WRAP = ticks.MASK - 1500  # every program crosses the ticks_ms wrap
 
 
@@ -86,8 +108,15 @@ def test_traces_match_cpython(now):
 
 
 def test_pause_resume_stop_match_cpython():
-    events = [(500, "pause"), (2700, "resume"), (2701, "pause"), (2800, "resume"),
-              (9000, "pause"), (9500, "resume"), (11000, "stop")]
+    events = [
+        (500, "pause"),
+        (2700, "resume"),
+        (2701, "pause"),
+        (2800, "resume"),
+        (9000, "pause"),
+        (9500, "resume"),
+        (11000, "stop"),
+    ]
     for now in (0, NEAR_WRAP):
         cpy = mpvm.traces([ZONES, LOOPS], now=now, events=events, full=True)
         vm = mpvm.traces([ZONES, LOOPS], now=now, events=events, full=True, vm=True)
@@ -113,10 +142,13 @@ def test_no_allocation_per_engine_step(name, stored):
 
 def test_allocation_in_the_step_path_is_seen():
     """The measurement itself works: a ramp that builds one tuple per step shows up."""
-    shapes = (mpvm.sources()[mpvm.VM_PACKAGE + "/shapes.py"].decode()
-              + "\n_ramp = ramp\n\n\ndef ramp(*args):\n    return _ramp(*args)\n")
-    m = mpvm.measure(RAMPS, steps=1000, files={mpvm.VM_PACKAGE + "/shapes.py": shapes},
-                     timed=False)
+    shapes = (
+        mpvm.sources()[mpvm.VM_PACKAGE + "/shapes.py"].decode()
+        + "\n_ramp = ramp\n\n\ndef ramp(*args):\n    return _ramp(*args)\n"
+    )
+    m = mpvm.measure(
+        RAMPS, steps=1000, files={mpvm.VM_PACKAGE + "/shapes.py": shapes}, timed=False
+    )
     assert m["alloc"] >= 1000 * 16
 
 
@@ -125,26 +157,48 @@ def _corrupt():
     the header and instructions of valid ones (half with the CRC repaired, so they get past
     the header)."""
     bad = [
-        b"", b"FWPB", HOLDS[:-1], b"XXXX" + HOLDS[4:], HOLDS[:4] + b"\x02" + HOLDS[5:],
+        b"",
+        b"FWPB",
+        HOLDS[:-1],
+        b"XXXX" + HOLDS[4:],
+        HOLDS[:4] + b"\x02" + HOLDS[5:],
         HOLDS[:20] + bytes([HOLDS[20] ^ 1]) + HOLDS[21:],  # CRC mismatch
         prog(ins(bc.OP_HOLD, a=900, t=100)),  # above the level cap
         prog(ins(11, t=100)),  # unknown opcode
-        prog(ins(bc.OP_LOOP, a=2, c=7), ins(bc.OP_HOLD, a=1, t=1),
-             ins(bc.OP_END, c=0)),  # end out of bounds
-        prog(*[ins(bc.OP_LOOP, a=2, c=18 - i) for i in range(9)], ins(bc.OP_HOLD, a=100, t=10),
-             *[ins(bc.OP_END, c=8 - i) for i in range(9)]),  # nested too deep
-        prog(ins(bc.OP_LOOP, a=3, c=2), ins(bc.OP_SEED, a=1), ins(bc.OP_END, c=0),
-             ins(bc.OP_HOLD, a=10, t=5)),  # zero-duration loop
+        prog(
+            ins(bc.OP_LOOP, a=2, c=7), ins(bc.OP_HOLD, a=1, t=1), ins(bc.OP_END, c=0)
+        ),  # end out of bounds
+        prog(
+            *[ins(bc.OP_LOOP, a=2, c=18 - i) for i in range(9)],
+            ins(bc.OP_HOLD, a=100, t=10),
+            *[ins(bc.OP_END, c=8 - i) for i in range(9)],
+        ),  # nested too deep
+        prog(
+            ins(bc.OP_LOOP, a=3, c=2),
+            ins(bc.OP_SEED, a=1),
+            ins(bc.OP_END, c=0),
+            ins(bc.OP_HOLD, a=10, t=5),
+        ),  # zero-duration loop
         prog(ins(bc.OP_LOOP, a=1000, c=2), ins(bc.OP_HOLD, a=10, t=10000), ins(bc.OP_END, c=0)),
-        prog(ins(bc.OP_LOOP, a=60, c=2), ins(bc.OP_HOLD, a=850, t=19000), ins(bc.OP_END, c=0),
-             ins(bc.OP_HOLD, a=0, t=1000)),  # thermal budget (and on-time)
+        prog(
+            ins(bc.OP_LOOP, a=60, c=2),
+            ins(bc.OP_HOLD, a=850, t=19000),
+            ins(bc.OP_END, c=0),
+            ins(bc.OP_HOLD, a=0, t=1000),
+        ),  # thermal budget (and on-time)
         prog(ins(bc.OP_RAMP, a=0, b=800, t=10)),  # too steep
         prog(ins(bc.OP_RAMP, x=7, a=0, b=100, t=1000)),  # unknown easing
         prog(ins(bc.OP_CUE, x=9, a=500, b=10, c=10)),  # malformed cue
-        prog(ins(bc.OP_LOOP, a=2, c=4), ins(bc.OP_ZONE, a=2, b=2, c=3, t=100),
-             ins(bc.OP_END, c=1), ins(bc.OP_HOLD, a=1, t=1), ins(bc.OP_END, c=0)),  # zone in loop
-        prog(ins(bc.OP_ZONE, a=9, b=1, c=2, t=100), ins(bc.OP_HOLD, a=1, t=1),
-             ins(bc.OP_END, c=0)),  # zone name out of the string table
+        prog(
+            ins(bc.OP_LOOP, a=2, c=4),
+            ins(bc.OP_ZONE, a=2, b=2, c=3, t=100),
+            ins(bc.OP_END, c=1),
+            ins(bc.OP_HOLD, a=1, t=1),
+            ins(bc.OP_END, c=0),
+        ),  # zone in loop
+        prog(
+            ins(bc.OP_ZONE, a=9, b=1, c=2, t=100), ins(bc.OP_HOLD, a=1, t=1), ins(bc.OP_END, c=0)
+        ),  # zone name out of the string table
         prog(ins(bc.OP_HOLD, a=1, t=1), strings=["only a name"]),
         bc.pack([ins(bc.OP_HOLD, a=1, t=1)], []),
         _fix_crc(HOLDS[:-2] + b"\xff\xfe"),  # a name that is not UTF-8
@@ -165,7 +219,7 @@ def _corrupt():
 def _fix_crc(data):
     if len(data) < bc.HEADER_SIZE:
         return data
-    return data[:12] + struct.pack("<I", bc.crc32(bytes(data[bc.HEADER_SIZE:]))) + data[16:]
+    return data[:12] + struct.pack("<I", bc.crc32(bytes(data[bc.HEADER_SIZE :]))) + data[16:]
 
 
 def test_verifier_gives_the_same_verdicts():
@@ -181,8 +235,10 @@ _BAD_UTF8 = [b"\xc0\xa8", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]
 
 
 def test_names_that_are_not_utf8_are_rejected_on_both():
-    bad = [_fix_crc(prog(ins(bc.OP_HOLD, a=1, t=1), strings=["t", "x" * len(raw)])[:-len(raw)]
-                    + raw) for raw in _BAD_UTF8]
+    bad = [
+        _fix_crc(prog(ins(bc.OP_HOLD, a=1, t=1), strings=["t", "x" * len(raw)])[: -len(raw)] + raw)
+        for raw in _BAD_UTF8
+    ]
     assert all(v == "reject pc=-1 string 1 is not UTF-8" for v in mpvm.checks(bad))
     assert mpvm.checks(bad, vm=True) == mpvm.checks(bad)
 
@@ -199,7 +255,8 @@ def test_ticks_agree_with_micropython():
         "    print(time.ticks_add(t, d), ticks.add(t, d))\n"
         "for a in %r:\n"
         "    for b in %r:\n"
-        "        print(time.ticks_diff(a, b), ticks.diff(a, b))\n" % (pairs, EDGES, EDGES))
+        "        print(time.ticks_diff(a, b), ticks.diff(a, b))\n" % (pairs, EDGES, EDGES)
+    )
     rows = [tuple(int(v) for v in line.split()) for line in mpvm.run(code).splitlines()]
     native = [r[0] for r in rows]
     assert [r[1] for r in rows] == native  # the firmware under MicroPython

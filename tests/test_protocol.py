@@ -5,6 +5,7 @@ faults), so upload times are computed from bytes on the line, never measured. A 
 pyserial over the simulator's pty and socket ports, a few the simulator's whole board with its
 link faults (a noisy link, a silent one), and one MicroPython's own REPL (the VM board).
 """
+
 import hashlib
 import os
 import random
@@ -14,14 +15,12 @@ import threading
 import time
 
 import pytest
-from device_kit import stored
 
+from device_kit import stored
 from facewave.bench import big_program
+from facewave.firmware import boards, frame, upload
 from facewave.firmware import bytecode as bc
-from facewave.firmware import frame
 from facewave.firmware import messages as m
-from facewave.firmware import upload
-from facewave.firmware import boards
 from facewave.firmware.boards import pico
 from facewave.firmware.device import RUNNING, Device
 from facewave.firmware.profile import Profile
@@ -51,8 +50,11 @@ def make_device(tmp_path, **store_args):
     """The real device core on a Pico profile, its patterns in a directory."""
     prof = boards.profile(dict(pico.PROFILE, name="test-board"))
     store = Store(str(tmp_path / "patterns"), **store_args)
-    settings = Settings(str(tmp_path / "settings.json"), session_ms=prof.session_default_ms,
-                        cue_ms=prof.session_cue_ms)
+    settings = Settings(
+        str(tmp_path / "settings.json"),
+        session_ms=prof.session_default_ms,
+        cue_ms=prof.session_cue_ms,
+    )
     device = Device(prof, store, settings)
     device.boot(0)
     return Protocol(device, store, prof)
@@ -71,8 +73,18 @@ class VirtualWire:
     ends, as a board busy writing flash would. `cut_after` bytes from the host, the cable goes.
     """
 
-    def __init__(self, proto, baud=BAUD, seed=0, drop=0.0, dup=0.0, flip=0.0, stall=0.0,
-                 device_ms=2, cut_after=None):
+    def __init__(
+        self,
+        proto,
+        baud=BAUD,
+        seed=0,
+        drop=0.0,
+        dup=0.0,
+        flip=0.0,
+        stall=0.0,
+        device_ms=2,
+        cut_after=None,
+    ):
         self.proto = proto
         self.byte_time = 10.0 / baud
         self.rng = random.Random(seed)
@@ -109,14 +121,14 @@ class VirtualWire:
 
     def _push(self, way, data, now):
         if way == 0 and self.cut_after is not None:
-            data = data[:max(0, self.cut_after - self.sent[0])]
+            data = data[: max(0, self.cut_after - self.sent[0])]
         data = self._faulty(data)
         self.sent[way] += len(data)
         start = max(now, self.free[way])
         if self.stall and self.rng.random() < self.stall:
             start += self.rng.uniform(0.01, 0.3)
         for i in range(0, len(data), 64):  # the device sees a frame arrive piece by piece
-            piece = data[i:i + 64]
+            piece = data[i : i + 64]
             start += len(piece) * self.byte_time
             self.queues[way].append([start, piece])
         self.free[way] = max(self.free[way], start)
@@ -184,6 +196,7 @@ def connect(proto, **wire_args):
 
 # ---- commands ---------------------------------------------------------------------------
 
+
 def test_handshake_reports_versions_board_storage_and_caps(tmp_path):
     _, link = connect(make_device(tmp_path))
     hello = link.hello
@@ -198,11 +211,16 @@ def test_every_command_through_the_link(tmp_path):
     wire, link = connect(proto)
     data = hold_program(3, name="lymph")
     summary = link.upload("lymph", data)
-    assert summary == {"name": "lymph", "size": len(data), "duration": 1500,
-                       "description": "test pattern"}
+    assert summary == {
+        "name": "lymph",
+        "size": len(data),
+        "duration": 1500,
+        "description": "test pattern",
+    }
     assert "lymph" in proto.device.routines  # the device rescanned after the upload
-    assert link.list() == [{"name": "lymph", "size": len(data), "duration": 1500,
-                            "description": "test pattern"}]
+    assert link.list() == [
+        {"name": "lymph", "size": len(data), "duration": 1500, "description": "test pattern"}
+    ]
     assert link.play("lymph")["state"] == "running"
     assert link.pause()["state"] == "paused"
     assert link.resume()["state"] == "running"
@@ -221,18 +239,21 @@ def test_every_command_through_the_link(tmp_path):
     assert link.resent == 0
 
 
-@pytest.mark.parametrize("call, code", [
-    (lambda link: link.play("nothing"), m.E_NOT_FOUND),
-    (lambda link: link.delete("../main.py"), m.E_NAME),
-    (lambda link: link.upload("boot", hold_program()), m.E_NAME),
-    (lambda link: link.upload("x" * 1000, hold_program()), m.E_NAME),
-    (lambda link: link.upload("big", bytes(40000)), m.E_TOO_BIG),
-    (lambda link: link.upload("junk", os.urandom(300)), m.E_VERIFY),
-    (lambda link: link.set("intensity", 9), m.E_SETTING),
-    (lambda link: link.set("colour", "red"), m.E_SETTING),
-    (lambda link: link.request(0x5A), m.E_UNKNOWN),
-    (lambda link: link.upload_status(), m.E_NO_UPLOAD),
-])
+@pytest.mark.parametrize(
+    "call, code",
+    [
+        (lambda link: link.play("nothing"), m.E_NOT_FOUND),
+        (lambda link: link.delete("../main.py"), m.E_NAME),
+        (lambda link: link.upload("boot", hold_program()), m.E_NAME),
+        (lambda link: link.upload("x" * 1000, hold_program()), m.E_NAME),
+        (lambda link: link.upload("big", bytes(40000)), m.E_TOO_BIG),
+        (lambda link: link.upload("junk", os.urandom(300)), m.E_VERIFY),
+        (lambda link: link.set("intensity", 9), m.E_SETTING),
+        (lambda link: link.set("colour", "red"), m.E_SETTING),
+        (lambda link: link.request(0x5A), m.E_UNKNOWN),
+        (lambda link: link.upload_status(), m.E_NO_UPLOAD),
+    ],
+)
 def test_refusals_are_device_errors_with_one_line(tmp_path, call, code):
     _, link = connect(make_device(tmp_path))
     with pytest.raises(Refused) as e:
@@ -298,6 +319,7 @@ def test_a_resent_request_is_answered_not_done_twice(tmp_path):
 
 # ---- console sharing --------------------------------------------------------------------
 
+
 def test_mpremote_interrupt_stops_the_motor_and_asks_for_the_repl(tmp_path):
     proto = make_device(tmp_path)
     _, link = connect(proto)
@@ -316,7 +338,7 @@ def test_a_shell_reading_what_is_wanted_leaves_the_raw_repl_request_unread(tmp_p
     pos = reads = 0
     while not proto.repl:
         n = proto.wanted()
-        proto.feed(pos, stream[pos:pos + n])
+        proto.feed(pos, stream[pos : pos + n])
         pos += n
         reads += 1
     assert stream[pos:] == b"\r\x01" and proto.rest == b""
@@ -341,6 +363,7 @@ def test_arbitrary_binary_on_the_console_keeps_the_device_answering(tmp_path):
 
 
 # ---- tethered playback ------------------------------------------------------------------
+
 
 def test_tethered_playback_stops_when_the_host_goes_silent(tmp_path):
     proto = make_device(tmp_path)
@@ -369,6 +392,7 @@ def test_untethered_playback_needs_no_host(tmp_path):
 
 # ---- uploads over a bad link ------------------------------------------------------------
 
+
 def test_upload_resumes_after_the_cable_is_pulled(tmp_path):
     proto = make_device(tmp_path)
     data = hold_program(1000, pad=8000)
@@ -388,8 +412,11 @@ def test_upload_resumes_after_the_cable_is_pulled(tmp_path):
 @pytest.mark.parametrize("fault", ["drop", "dup", "flip", "stall", "all"])
 def test_faulty_link_uploads_verify_or_fail_clearly(tmp_path, seed, fault):
     rate = 2e-3
-    args = {"drop": rate, "dup": rate, "flip": rate, "stall": 0.05} if fault == "all" \
+    args = (
+        {"drop": rate, "dup": rate, "flip": rate, "stall": 0.05}
+        if fault == "all"
         else {fault: 0.1 if fault == "stall" else rate}
+    )
     proto = make_device(tmp_path)
     old = hold_program(4, name="old")
     upload.begin(proto.store, "p", len(old), hashlib.sha256(old).digest())
@@ -405,12 +432,19 @@ def test_faulty_link_uploads_verify_or_fail_clearly(tmp_path, seed, fault):
     except Refused as e:
         assert e.code in (m.E_HASH, m.E_NO_UPLOAD), e
     except LinkError as e:
-        assert str(e).startswith(("virtual stopped answering", "upload to virtual stalled",
-                                  "no answer from virtual", "the link to virtual is too noisy"))
+        assert str(e).startswith(
+            (
+                "virtual stopped answering",
+                "upload to virtual stalled",
+                "no answer from virtual",
+                "the link to virtual is too noisy",
+            )
+        )
     assert stored(proto.store, "p") in (old, new)
 
 
 # ---- the whole virtual board behind a noisy or a silent link ------------------------------
+
 
 class Cut(SimSerial):
     """The cable goes once the host has written `after` bytes: nothing reaches the board."""
@@ -476,9 +510,9 @@ def test_a_link_gone_silent_is_told_as_a_pulled_cable(tmp_path, call):
     text = str(e.value)
     assert "cable pulled or device reset?" in text and "noisy" not in text, text
     if call == "upload":
-        assert text.startswith("upload to virtual board stalled at ") and \
-            text.endswith("of 32000 bytes: cable pulled or device reset? Run the upload again to"
-                          " resume"), text
+        assert text.startswith("upload to virtual board stalled at ") and text.endswith(
+            "of 32000 bytes: cable pulled or device reset? Run the upload again to resume"
+        ), text
     else:
         assert text == "virtual board stopped answering (STATUS): cable pulled or device reset?"
 
@@ -498,18 +532,22 @@ def test_a_link_that_damages_every_frame_is_told_as_too_noisy(tmp_path, call, da
         link.upload("big", big_program(32000)) if call == "upload" else link.status()
     text = str(e.value)
     if call == "upload":
-        assert text.startswith("upload to virtual board stalled at ") and \
-            text.endswith("of 32000 bytes: the link is too noisy, frames keep arriving damaged;"
-                          " try another USB cable or port, then run the upload again to resume")
+        assert text.startswith("upload to virtual board stalled at ") and text.endswith(
+            "of 32000 bytes: the link is too noisy, frames keep arriving damaged;"
+            " try another USB cable or port, then run the upload again to resume"
+        )
     elif damaged == "replies":
-        assert text == ("the link to virtual board is too noisy, frames keep arriving damaged"
-                        " (STATUS): try another USB cable or port")
+        assert text == (
+            "the link to virtual board is too noisy, frames keep arriving damaged"
+            " (STATUS): try another USB cable or port"
+        )
     else:  # every byte flipped: the board cannot even tell frames, nothing comes back
         assert "cable pulled" in text, text
     print("%s, %s damaged: gave up after %.1f s (virtual)" % (call, damaged, board.seconds() - t0))
 
 
 # ---- figures ----------------------------------------------------------------------------
+
 
 def test_upload_time_and_throughput_at_115200_baud(tmp_path):
     proto = make_device(tmp_path)
@@ -535,18 +573,24 @@ def test_upload_time_and_throughput_at_115200_baud(tmp_path):
         link.upload("junk", junk)
     random_eff = len(junk) / ((wire.t - t1) * LINE_RATE)
     mpremote_s = len(junk) / (LINE_RATE * MPREMOTE_CP_EFFICIENCY)
-    print("\n%d-byte routine uploaded in %.0f ms (begin, chunk, commit); status round trip"
-          " %.1f ms" % (len(small), small_s * 1000, rtt * 1000))
-    print("%d-byte program: %.2f s, %.1f%% of line rate (%d bytes on the wire)"
-          % (len(big), big_s, efficiency * 100, big_wire))
-    print("32 KB random: %.1f%% of line rate (upload with commit); mpremote fs cp wire cost"
-          " %.1f s, ratio %.1fx" % (random_eff * 100, mpremote_s,
-                                    mpremote_s / (wire.t - t1)))
+    print(
+        "\n%d-byte routine uploaded in %.0f ms (begin, chunk, commit); status round trip"
+        " %.1f ms" % (len(small), small_s * 1000, rtt * 1000)
+    )
+    print(
+        "%d-byte program: %.2f s, %.1f%% of line rate (%d bytes on the wire)"
+        % (len(big), big_s, efficiency * 100, big_wire)
+    )
+    print(
+        "32 KB random: %.1f%% of line rate (upload with commit); mpremote fs cp wire cost"
+        " %.1f s, ratio %.1fx" % (random_eff * 100, mpremote_s, mpremote_s / (wire.t - t1))
+    )
     assert small_s < 0.150 and efficiency >= 0.85 and random_eff >= 0.85
     assert mpremote_s / (wire.t - t1) >= 2
 
 
 # ---- real pyserial over the simulator's ports -------------------------------------------
+
 
 class Board(threading.Thread):
     """The device protocol serving one of the simulator's ports, in real time."""
@@ -601,7 +645,7 @@ class Slow(Board):
             self.port.wait(0.01)
             data = self.port.read_available()
             for i in range(len(data)):
-                out = self.proto.feed(int((time.monotonic() - start) * 1000), data[i:i + 1])
+                out = self.proto.feed(int((time.monotonic() - start) * 1000), data[i : i + 1])
                 if out:
                     time.sleep(self.ms / 1000)
                     self.port.write(out)
@@ -644,8 +688,12 @@ def test_silent_port_and_repl_prompt_are_told_apart(tmp_path, vm):
         assert "MicroPython prompt" in str(e.value) and "facewave flash" in str(e.value)
         # the friendly REPL after `mpremote resume exec`: it echoes our frames, and shows its
         # prompt only after a CR
-        subprocess.run([sys.executable, "-m", "mpremote", "connect", board.url, "resume",
-                        "exec", "pass"], check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            [sys.executable, "-m", "mpremote", "connect", board.url, "resume", "exec", "pass"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         with pytest.raises(LinkError) as e:
             Link.open(board.url, timeout=0.3, retries=1)
         assert "MicroPython prompt" in str(e.value)
@@ -679,10 +727,19 @@ def test_real_time_figures_over_a_throttled_pty(tmp_path):
             t0 = time.perf_counter()
             link.upload("big", big)
             big_s = time.perf_counter() - t0
-        print("\nreal pty at %d baud: %d-byte routine %.0f ms, status round trip %.1f ms,"
-              " %d-byte program %.2f s = %.1f%% of line rate"
-              % (BAUD, len(small), small_s * 1000, rtt * 1000, len(big), big_s,
-                 len(big) / big_s / LINE_RATE * 100))
+        print(
+            "\nreal pty at %d baud: %d-byte routine %.0f ms, status round trip %.1f ms,"
+            " %d-byte program %.2f s = %.1f%% of line rate"
+            % (
+                BAUD,
+                len(small),
+                small_s * 1000,
+                rtt * 1000,
+                len(big),
+                big_s,
+                len(big) / big_s / LINE_RATE * 100,
+            )
+        )
         assert stored(board.proto.store, "big") == big
     finally:
         board.close()

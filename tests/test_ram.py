@@ -10,6 +10,7 @@ in the baseline, would hide part of what the firmware holds.
 """
 
 import pytest
+
 from facewave import build
 from facewave.sim import mpvm
 
@@ -29,8 +30,10 @@ pytestmark = pytest.mark.usefixtures("vm")  # the MicroPython VM, see conftest
 def test_boot_set_ram_within_budget():
     imported, names, held, tethered = mpvm.boot_ram("pico", DEVICE)
     print("\nheld after boot (%d modules): %s" % (len(names), " ".join(names)))
-    print("RAM after importing them (.mpy): %d B; after booting: %d B; with a host: %d B"
-          % (imported, held, tethered))
+    print(
+        "RAM after importing them (.mpy): %d B; after booting: %d B; with a host: %d B"
+        % (imported, held, tethered)
+    )
     assert {"shell", "device", "engine", "store"} <= set(names)
     # used at boot, or only once a host speaks, then dropped or never loaded
     assert not {"boards", "boards.pico", "verifier", "protocol", "upload"} & set(names)

@@ -11,8 +11,10 @@ import pytest
 
 from facewave.sim.vm_board import VMBoard
 
-pytestmark = [pytest.mark.usefixtures("vm"),  # the MicroPython VM, see conftest
-              pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")]
+pytestmark = [
+    pytest.mark.usefixtures("vm"),  # the MicroPython VM, see conftest
+    pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals"),
+]
 
 # mpremote waits 10 s (or forever, on a pty) for an answer that never comes: fail sooner
 MPREMOTE_TIMEOUT_S = 8
@@ -20,12 +22,21 @@ MPREMOTE_TIMEOUT_S = 8
 
 def mpremote(board, *args, check=True):
     """Run the mpremote CLI on the board's port; returns the completed process."""
-    done = subprocess.run([sys.executable, "-m", "mpremote", "connect", board.url, *args],
-                          capture_output=True, timeout=MPREMOTE_TIMEOUT_S, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mpremote", "connect", board.url, *args],
+        capture_output=True,
+        timeout=MPREMOTE_TIMEOUT_S,
+        check=False,
+    )
     if check and done.returncode != 0:
-        raise AssertionError("mpremote %s failed: %s %s" % (
-            " ".join(args), done.stdout.decode(errors="replace"),
-            done.stderr.decode(errors="replace")))
+        raise AssertionError(
+            "mpremote %s failed: %s %s"
+            % (
+                " ".join(args),
+                done.stdout.decode(errors="replace"),
+                done.stderr.decode(errors="replace"),
+            )
+        )
     return done
 
 
@@ -61,7 +72,8 @@ def test_exec_error_prints_the_board_traceback_and_fails(board):
     assert done.stdout.decode().replace("\r\n", "\n") == (
         "Traceback (most recent call last):\n"
         '  File "<stdin>", line 2, in <module>\n'
-        "ZeroDivisionError: divide by zero\n")
+        "ZeroDivisionError: divide by zero\n"
+    )
 
 
 def test_fs_cp_round_trips_binary_and_ls_lists_it(board, flash, tmp_path):
@@ -124,10 +136,14 @@ def test_reset_powers_a_fresh_vm_on(board):
 
 
 def test_absolute_paths_are_the_flash_root(board, flash):
-    mpremote(board, "exec", "with open('/lib.txt','w') as f:\n f.write('x')\n"
-             "import os\nos.mkdir('/lib')")
+    mpremote(
+        board,
+        "exec",
+        "with open('/lib.txt','w') as f:\n f.write('x')\nimport os\nos.mkdir('/lib')",
+    )
     assert output(board, "exec", "import os\nprint(os.getcwd(), sorted(os.listdir('/')))") == (
-        "/ ['lib', 'lib.txt']\n")
+        "/ ['lib', 'lib.txt']\n"
+    )
     board.save()
     assert (flash / "lib.txt").read_text() == "x" and (flash / "lib").is_dir()
 

@@ -5,6 +5,7 @@ Runs when $FACEWAVE_RP2_UF2 names the RPI_PICO UF2 (or a folder holding it and b
 otherwise the module skips with the reason. Under CI, a FACEWAVE_RP2_UF2 that names nothing
 usable is a failure, not a skip. One board serves the module (a boot takes about a second).
 """
+
 import os
 import signal
 import struct
@@ -13,6 +14,7 @@ import sys
 import time
 
 import pytest
+
 from device_kit import EmulatedPico, emulated_pico, mpremote
 from facewave.sim import rp2040
 
@@ -57,8 +59,10 @@ def test_the_watchdog_resets_the_board(pico):
     pico.run("import machine; w = machine.WDT(timeout=2000)")  # and nobody feeds it
     board.wait_reset(before + 1, timeout=60)
     assert board.resets == before + 1 and board.reset_log[-1][1] == "watchdog"
-    out = pico.run("import machine, os; print(machine.reset_cause() == machine.WDT_RESET, "
-                   "open('before-wdt.txt').read(), 'kept.bin' in os.listdir())")
+    out = pico.run(
+        "import machine, os; print(machine.reset_cause() == machine.WDT_RESET, "
+        "open('before-wdt.txt').read(), 'kept.bin' in os.listdir())"
+    )
     assert out == "True kept True\n"
 
 
@@ -88,8 +92,10 @@ def millivolts(u16):
 
 def test_button_charger_and_battery_read_from_micropython(pico):
     board = pico.board
-    read = ("import machine; print(machine.Pin(14, machine.Pin.IN).value(), "
-            "machine.Pin(13, machine.Pin.IN).value(), machine.ADC(3).read_u16())")
+    read = (
+        "import machine; print(machine.Pin(14, machine.Pin.IN).value(), "
+        "machine.Pin(13, machine.Pin.IN).value(), machine.ADC(3).read_u16())"
+    )
     idle = pico.run(read).split()
     assert idle[:2] == ["1", "1"]  # released, not charging
     assert abs(millivolts(int(idle[2])) - 4000) <= 10
@@ -125,15 +131,23 @@ def test_pwm_readback(pico):
     assert board.pwm() == (0, 0, False)
     # each setup is a few register writes microseconds apart: settled, one row each
     assert [(round(f), d) for _, f, d in board.pwm_trace(since_ms=mark, settle_ms=0.1)] == [
-        (20000, 32768), (1000, 16384), (0, 65535), (0, 0)]
+        (20000, 32768),
+        (1000, 16384),
+        (0, 65535),
+        (0, 0),
+    ]
     assert len(board.pwm_trace(since_ms=mark)) > 4
 
 
 def test_facewave_sim_rp2040_serves_the_port_until_sigterm(tmp_path):
     flash = tmp_path / "pico.bin"
-    proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim", "--rp2040",
-                             "--flash", str(flash)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facewave.cli", "sim", "--rp2040", "--flash", str(flash)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def say(line):  # a line typed at the simulator: its answer
         proc.stdin.write(line + "\n")
@@ -162,6 +176,7 @@ def test_facewave_sim_rp2040_serves_the_port_until_sigterm(tmp_path):
 
 # ---- bad input -------------------------------------------------------------------------------
 
+
 def uf2_block(payload, family=0xE48BFF56, addr=0x10000000, flags=0x2000):
     head = struct.pack("<8I", 0x0A324655, 0x9E5D5157, flags, addr, 256, 0, 1, family)
     return head + payload.ljust(476, b"\0") + struct.pack("<I", 0x0AB16F30)
@@ -179,13 +194,13 @@ def start_fails(uf2, **kw):
 
 
 def test_a_missing_uf2_says_where_to_get_one(tmp_path, monkeypatch):
-    with pytest.raises(rp2040.Rp2040Error, match="no such file.*micropython.org/download/"):
+    with pytest.raises(rp2040.Rp2040Error, match=r"no such file.*micropython.org/download/"):
         rp2040.Rp2040Board(uf2=tmp_path / "nope.uf2")
     monkeypatch.delenv("FACEWAVE_RP2_UF2")
-    with pytest.raises(rp2040.Rp2040Error, match="FACEWAVE_RP2_UF2.*micropython.org"):
+    with pytest.raises(rp2040.Rp2040Error, match=r"FACEWAVE_RP2_UF2.*micropython.org"):
         rp2040.Rp2040Board()
     monkeypatch.setenv("FACEWAVE_RP2_UF2", str(tmp_path))
-    with pytest.raises(rp2040.Rp2040Error, match="no RPI_PICO-.*uf2"):
+    with pytest.raises(rp2040.Rp2040Error, match=r"no RPI_PICO-.*uf2"):
         rp2040.Rp2040Board()
 
 
@@ -215,7 +230,11 @@ def test_facewave_sim_rp2040_bad_uf2_is_one_line_and_exit_2(tmp_path):
     junk = tmp_path / "x.uf2"
     junk.write_text("hello")
     for uf2 in (junk, tmp_path / "missing.uf2"):
-        done = subprocess.run([sys.executable, "-m", "facewave.cli", "sim", "--rp2040",
-                               "--uf2", str(uf2)], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "facewave.cli", "sim", "--rp2040", "--uf2", str(uf2)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2
         assert done.stderr.count("\n") == 1 and done.stderr.startswith("facewave: ")

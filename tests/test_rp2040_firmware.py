@@ -7,6 +7,7 @@ Runs when $FACEWAVE_RP2_UF2 names the RPI_PICO UF2 (see tests/test_rp2040.py), e
 the reason. One board serves the module, in order: each test leaves it running the firmware.
 Times are board time (the emulator's clock), which is what a person with a board would see.
 """
+
 import json
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 
 import pytest
+
 from device_kit import EmulatedPico, emulated_pico, mpremote
 from facewave.bench import big_program
 from facewave.firmware import store
@@ -31,12 +33,17 @@ class Pico(EmulatedPico):
     """The module's board, and the commands a person runs against it."""
 
     def facewave(self, *args, check=True):
-        done = subprocess.run([sys.executable, "-m", "facewave.cli", *map(str, args), "--port",
-                               self.board.port], capture_output=True, text=True,
-                              timeout=TIMEOUT_S)
+        done = subprocess.run(
+            [sys.executable, "-m", "facewave.cli", *map(str, args), "--port", self.board.port],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
         if check and done.returncode:
-            raise AssertionError("facewave %s: exit %d\n%s%s" % (
-                " ".join(map(str, args)), done.returncode, done.stdout, done.stderr))
+            raise AssertionError(
+                "facewave %s: exit %d\n%s%s"
+                % (" ".join(map(str, args)), done.returncode, done.stdout, done.stderr)
+            )
         return done
 
     def json(self, *args):
@@ -141,8 +148,7 @@ def test_a_32kb_pattern_stores_and_plays_after_uploads_and_deletes(pico, tmp_pat
     assert pico.level() == 0 and starved(pico.board) == 0
 
 
-def test_a_board_with_the_whole_quota_of_the_largest_patterns_boots_and_answers(pico,
-                                                                                tmp_path):
+def test_a_board_with_the_whole_quota_of_the_largest_patterns_boots_and_answers(pico, tmp_path):
     for name in pico.json("list")["patterns"]:
         pico.facewave("delete", name["name"])
     sizes = [store.MAX_SIZE] * 3 + [131072 - 3 * store.MAX_SIZE]  # the quota, to the byte
@@ -154,13 +160,17 @@ def test_a_board_with_the_whole_quota_of_the_largest_patterns_boots_and_answers(
         link.info()
         answered = pico.board.board_ms()  # paced to the wall: an upper bound of a Pico's
         booted = [e["ms"] for e in link.log() if e["event"] == "boot"][-1]
-    print("\nwhole quota stored (4 patterns, 128 KB): the firmware booted at %d ms (its own"
-          " clock) and answered info %d ms after power-on" % (booted, answered))
+    print(
+        "\nwhole quota stored (4 patterns, 128 KB): the firmware booted at %d ms (its own"
+        " clock) and answered info %d ms after power-on" % (booted, answered)
+    )
     assert booted < answered < 2000
     before = pico.board.board_ms()
     assert pico.json("play", "full0")["state"] == "running"  # verified before it plays
-    print("play of a %d-byte pattern (verified first): %d ms round trip"
-          % (store.MAX_SIZE, pico.board.board_ms() - before))
+    print(
+        "play of a %d-byte pattern (verified first): %d ms round trip"
+        % (store.MAX_SIZE, pico.board.board_ms() - before)
+    )
     pico.facewave("stop")
     assert starved(pico.board) == 0
     for i in range(len(sizes)):
@@ -230,9 +240,11 @@ def test_a_daily_session_drives_the_pin_as_the_simulator_says(pico, tmp_path):
     matched = _match(pin, want, STEP_MS + JITTER_MS)
     assert matched is not None, "the pin drove a level the simulator does not"
     offsets, skipped = matched
-    print("\ndaily on the Pico: %d of the simulator's %d level changes over %.1f s, each within"
-          " %.1f..%.1f ms of its time; %d skipped by a late pass"
-          % (len(pin), len(want), pin[-1][0] / 1000, min(offsets), max(offsets), len(skipped)))
+    print(
+        "\ndaily on the Pico: %d of the simulator's %d level changes over %.1f s, each within"
+        " %.1f..%.1f ms of its time; %d skipped by a late pass"
+        % (len(pin), len(want), pin[-1][0] / 1000, min(offsets), max(offsets), len(skipped))
+    )
     assert len(skipped) <= len(want) // 10
     assert pin[-1][1] == 0 and abs(pin[-1][0] - want[-1][0]) <= STEP_MS + JITTER_MS
 
@@ -273,9 +285,20 @@ def test_the_pin_goes_to_0_within_one_step_of_a_stop_a_long_press_and_a_lost_hos
     assert zero is not None and 1000 - JITTER_MS <= zero - pressed <= 1000 + STEP_MS + JITTER_MS
     # a tethered host that vanishes: the device stops by itself within its heartbeat timeout
     beat = pico.json("info")["heartbeat_ms"]
-    host = subprocess.Popen([sys.executable, "-m", "facewave.cli", "play", "daily",
-                             "--tethered", "--port", board.port], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    host = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facewave.cli",
+            "play",
+            "daily",
+            "--tethered",
+            "--port",
+            board.port,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + TIMEOUT_S
         while pico.level() == 0 and time.monotonic() < deadline:
@@ -287,7 +310,9 @@ def test_the_pin_goes_to_0_within_one_step_of_a_stop_a_long_press_and_a_lost_hos
     gone = board.board_ms()
     pico.idle_for(beat + 1000)
     zero = _zero_since(board, gone - beat)
-    print("lost host: motor 0 %.0f ms after the host died (heartbeat timeout %d ms)"
-          % (zero - gone, beat))
+    print(
+        "lost host: motor 0 %.0f ms after the host died (heartbeat timeout %d ms)"
+        % (zero - gone, beat)
+    )
     assert zero is not None and zero - gone <= beat + STEP_MS + JITTER_MS
     assert starved(board) == 0

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import serial
+
 from facewave.sim import serial_port
 from facewave.sim.serial_port import Line, PortError, PtyPort, SocketPort, line_time, open_port
 from facewave.sim.vm_board import VMBoard
@@ -135,7 +136,8 @@ def test_pty_host_can_close_and_reopen(repl):
         with serial.Serial(port.path, 115200, timeout=2) as ser:
             ser.write(b"\r\x03\r\x01")
             assert read_until(ser, b"raw REPL; CTRL-B to exit\r\n>").endswith(
-                b"raw REPL; CTRL-B to exit\r\n>")
+                b"raw REPL; CTRL-B to exit\r\n>"
+            )
             ser.write(b"\r\x02")
         wait_for(lambda: not port.connected)
     assert port.connections == 2
@@ -216,8 +218,10 @@ def test_socket_takes_one_host_at_a_time_and_a_new_one_after_it_leaves():
 @needs_pty
 def test_throttled_output_reaches_the_host_at_the_line_rate():
     clock = FakeClock()
-    with PtyPort(baud=115200, clock=clock) as port, \
-            serial.Serial(port.path, 115200, timeout=0.3) as ser:
+    with (
+        PtyPort(baud=115200, clock=clock) as port,
+        serial.Serial(port.path, 115200, timeout=0.3) as ser,
+    ):
         port.service()
         port.write(bytes(1152))  # 0.1 s of line time
         assert port.pending_output == 1152
@@ -234,8 +238,7 @@ def test_throttled_output_reaches_the_host_at_the_line_rate():
 @needs_pty
 def test_throttled_input_reaches_the_board_at_the_line_rate():
     clock = FakeClock()
-    with PtyPort(baud=9600, clock=clock) as port, \
-            serial.Serial(port.path, 9600, timeout=1) as ser:
+    with PtyPort(baud=9600, clock=clock) as port, serial.Serial(port.path, 9600, timeout=1) as ser:
         ser.write(bytes(100))
         ser.flush()
         for _ in range(50):  # until the kernel has passed the host's bytes on

@@ -1,4 +1,5 @@
 """The session timer: end and cue times exact to the millisecond, pauses shift the plan."""
+
 from facewave.firmware import log, ticks
 from facewave.firmware.session import CUE_ON_MS, END, RUN, Session
 

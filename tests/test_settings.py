@@ -1,11 +1,13 @@
 """Settings on flash: checksum at load, defaults on corruption, old-or-new after a power cut."""
+
 import os
 
 import pytest
-from facewave.firmware.settings import Settings, SettingsError
-from facewave.firmware.store import FS
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from facewave.firmware.settings import Settings, SettingsError
+from facewave.firmware.store import FS
 
 
 class PowerCut(Exception):
@@ -24,7 +26,7 @@ class CutFS(FS):
     def _step(self):
         self.steps += 1
         if self.steps == self.cut_at:
-            raise PowerCut()
+            raise PowerCut
 
     def open(self, path, mode):
         if "w" in mode:
@@ -33,7 +35,7 @@ class CutFS(FS):
 
     def write(self, f, data):
         if self.steps + 1 == self.cut_at:
-            f.write(data[:len(data) // 2])
+            f.write(data[: len(data) // 2])
             f.flush()
         self._step()
         super().write(f, data)
@@ -69,13 +71,16 @@ def test_round_trip(tmp_path):
     assert t.values() == s.values()
 
 
-@pytest.mark.parametrize("damage", [
-    lambda b: b[:-3],
-    lambda b: b.replace(b'"intensity": 5', b'"intensity": 4'),
-    lambda b: b"",
-    lambda b: b"\xff" * 40,
-    lambda b: b"fws1 zz\n{}",
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[:-3],
+        lambda b: b.replace(b'"intensity": 5', b'"intensity": 4'),
+        lambda b: b"",
+        lambda b: b"\xff" * 40,
+        lambda b: b"fws1 zz\n{}",
+    ],
+)
 def test_corrupt_file_gives_defaults_and_says_so(tmp_path, damage):
     s = fresh(tmp_path)
     s.set("intensity", 5)
@@ -90,7 +95,7 @@ def test_corrupt_file_gives_defaults_and_says_so(tmp_path, damage):
 
 def test_values_out_of_range_are_refused(tmp_path):
     s = fresh(tmp_path)
-    with pytest.raises(SettingsError, match="intensity must be an integer 1..5"):
+    with pytest.raises(SettingsError, match=r"intensity must be an integer 1..5"):
         s.set("intensity", 9)
     with pytest.raises(SettingsError, match="no setting called"):
         s.set("colour", 1)
@@ -98,9 +103,11 @@ def test_values_out_of_range_are_refused(tmp_path):
 
 def test_a_file_with_a_good_checksum_but_bad_values_is_refused(tmp_path):
     import binascii
+
     body = b'{"intensity": 77}'
     (tmp_path / "settings.json").write_bytes(
-        b"fws1 %08x\n" % (binascii.crc32(body) & 0xFFFFFFFF) + body)
+        b"fws1 %08x\n" % (binascii.crc32(body) & 0xFFFFFFFF) + body
+    )
     t = fresh(tmp_path)
     assert "rejected (intensity must be" in t.load()
 
@@ -140,6 +147,7 @@ def test_power_cut_at_every_step_leaves_old_or_new(tmp_path, fat):
 def test_any_bytes_load_safely(data):
     import tempfile
     from pathlib import Path
+
     with tempfile.TemporaryDirectory() as d:
         (Path(d) / "settings.json").write_bytes(data)
         s = fresh(Path(d))

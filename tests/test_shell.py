@@ -1,12 +1,13 @@
 """The board shell on the fake machine: boot order, the safe path on exceptions, watchdog."""
-from device_kit import Patterns, hold, profile
-from facewave.firmware import shell
-from facewave.firmware import device as dv
-from facewave.firmware.settings import Settings
 
-from facewave.sim import hardware as fake
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from device_kit import Patterns, hold, profile
+from facewave.firmware import device as dv
+from facewave.firmware import shell
+from facewave.firmware.settings import Settings
+from facewave.sim import hardware as fake
 
 PICO = profile()
 MOTOR, BUTTON, LED, BAT, CHG = 15, 14, 25, 29, 13
@@ -66,10 +67,14 @@ def make(tmp_path, prof=PICO, start=fake.WRAP - 3000):
     b.drive(CHG, 1)  # TP4056 CHRG high: not charging
     b.drive(BUTTON, 1)  # pulled up: not pressed
     con = Console(clock)
-    st_ = Settings(str(tmp_path / "settings.json"), session_ms=prof.session_default_ms,
-                   cue_ms=prof.session_cue_ms)
-    sh = shell.Shell(prof, m, clock, con, patterns=Patterns({"a": hold(500, 4600, "a")}),
-                     settings=st_)
+    st_ = Settings(
+        str(tmp_path / "settings.json"),
+        session_ms=prof.session_default_ms,
+        cue_ms=prof.session_cue_ms,
+    )
+    sh = shell.Shell(
+        prof, m, clock, con, patterns=Patterns({"a": hold(500, 4600, "a")}), settings=st_
+    )
     sh.link = Echo(sh)
     return sh, b, clock, con
 
@@ -95,7 +100,7 @@ def test_boot_drives_the_motor_pin_low_before_anything_else(tmp_path, monkeypatc
         monkeypatch.chdir(tmp_path)
         monkeypatch.setattr(shell, "UsbConsole", lambda: Console(clock))
         shells = []
-        monkeypatch.setattr(shell.Shell, "run", lambda self: shells.append(self))
+        monkeypatch.setattr(shell.Shell, "run", lambda self: shells.append(self))  # noqa: PLW0108
         shell.run("pico")
         assert b.trace[0][1:] == ("pin", MOTOR, 0)
         assert shells[0].device.state == dv.IDLE and b.duty(MOTOR) == 0
@@ -107,6 +112,7 @@ def test_a_bad_profile_leaves_the_motor_off_and_says_why(tmp_path, monkeypatch, 
     import copy
 
     from facewave.firmware import boards
+
     data = copy.deepcopy(boards.load("pico"))
     del data["button"]["pin"]
     monkeypatch.setattr(boards, "load", lambda name: data)
@@ -117,8 +123,10 @@ def test_a_bad_profile_leaves_the_motor_off_and_says_why(tmp_path, monkeypatch, 
     finally:
         fake.uninstall()
     assert b.trace == [(0, "pin", MOTOR, 0)]
-    assert capsys.readouterr().out.strip() == \
-        "facewave: board profile pico: field button.pin is missing"
+    assert (
+        capsys.readouterr().out.strip()
+        == "facewave: board profile pico: field button.pin is missing"
+    )
 
 
 def test_button_starts_a_session_and_the_pwm_follows(tmp_path):
@@ -193,8 +201,12 @@ def test_a_fault_that_repeats_for_ever_starves_the_watchdog(tmp_path):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["ok", "adc", "handler", "press", "jump"]),
-                          st.integers(0, 400)), max_size=40))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["ok", "adc", "handler", "press", "jump"]), st.integers(0, 400)),
+        max_size=40,
+    )
+)
 def test_the_watchdog_is_fed_only_by_healthy_iterations(tmp_path_factory, plan):
     sh, b, clock, con = make(tmp_path_factory.mktemp("wdt"))
     for what, ms in plan:

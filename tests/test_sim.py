@@ -1,5 +1,7 @@
 """The simulator: the real firmware on the virtual board, scenarios and their expectations,
 power cuts, the virtual port opened by real pyserial and real mpremote, and `facewave demo`."""
+
+import itertools
 import json
 import os
 import re
@@ -23,8 +25,13 @@ GOLDEN = Path(__file__).parent / "golden" / "scenarios"
 
 
 def cli(*args, cwd=None, timeout=120):
-    proc = subprocess.run([sys.executable, "-m", "facewave.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "facewave.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -59,45 +66,78 @@ def test_every_scenario_has_a_golden_trace():
 
 def test_a_failing_expectation_exits_1_and_names_it(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('patterns = ["relax"]\nuntil = "30s"\n\n[[at]]\ntime = "1s"\n'
-                   'command = "play relax"\n\n[[expect]]\nmax_level = "10%"\n\n'
-                   '[[expect]]\ncue = "12s"\n')
+    bad.write_text(
+        'patterns = ["relax"]\nuntil = "30s"\n\n[[at]]\ntime = "1s"\n'
+        'command = "play relax"\n\n[[expect]]\nmax_level = "10%"\n\n'
+        '[[expect]]\ncue = "12s"\n'
+    )
     code, out, err = cli("sim", "run", bad)
     assert code == 1
     lines = err.strip().splitlines()
     assert lines[0].startswith("%s:8: expected max_level 10%%: the motor reached" % bad)
-    assert lines[1] == "%s:11: expected cue 12s: no cue within 0 ms of 12000 ms " \
-                       "(no cues at all)" % bad
+    assert (
+        lines[1] == "%s:11: expected cue 12s: no cue within 0 ms of 12000 ms "
+        "(no cues at all)" % bad
+    )
 
 
 def test_sim_run_writes_trace_and_plot(tmp_path):
-    code, out, _ = cli("sim", "run", SCENARIOS[0], "--trace", tmp_path / "t.csv",
-                       "--plot", tmp_path / "t.png", "--json")
+    code, out, _ = cli(
+        "sim",
+        "run",
+        SCENARIOS[0],
+        "--trace",
+        tmp_path / "t.csv",
+        "--plot",
+        tmp_path / "t.png",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["failed"] == []
     assert (tmp_path / "t.csv").read_text().startswith("ms,level,led,event\n")
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("text,message", [
-    ("until = \n", ":1:"),
-    ('[[at]]\ntime = "1s"\njump = 3\n', ":1: unknown event 'jump'"),
-    ('[[at]]\ntime = "5s"\npress = "short"\n\n[[at]]\ntime = "2s"\npress = "short"\n',
-     ":5: time 2000 ms goes backwards"),
-    ('[[at]]\ntime = "1s"\nfault = "meteor"\n', ":1: unknown fault 'meteor'"),
-    ('[[at]]\ntime = "1x"\npress = "short"\n', ":1: time: expected a duration"),
-    ('[[at]]\ntime = 500\npress = "short"\n', ':1: time = 500 has no unit: write "500ms" or'),
-    ('[[at]]\ntime = "1s"\nlink = {drop = 2}\n', ":1: link drop = 2: a rate is a number from"
-     " 0 to 1"),
-    ('[[expect]]\nmotor = "0%"\n', ":1: motor needs by"),
-    ('colour = "red"\n', "unknown setting 'colour'"),
-    ("patterns = [\n", ":1: Invalid value (at end of document)"),
-    ('board = "toaster"\n', "unknown board 'toaster'"),
-    ('[[at]]\ntime = "1s"\ncommand = "play"\n', ":1: command 'play': write 'play NAME'"),
-    ('[[at]]\ntime = "1s"\ncommand = "upload"\n', ":1: command 'upload': write 'upload NAME'"),
-    ('[[at]]\ntime = "1s"\ncommand = "set cue"\n', ":1: command 'set cue': write 'set KEY"),
-], ids=["syntax", "unknown-event", "backwards", "unknown-fault", "bad-time", "no-by",
-        "unknown-key", "syntax-at-end", "unknown-board", "play-no-name", "upload-no-name",
-        "set-no-value", "bare-time", "rate-above-1"])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("until = \n", ":1:"),
+        ('[[at]]\ntime = "1s"\njump = 3\n', ":1: unknown event 'jump'"),
+        (
+            '[[at]]\ntime = "5s"\npress = "short"\n\n[[at]]\ntime = "2s"\npress = "short"\n',
+            ":5: time 2000 ms goes backwards",
+        ),
+        ('[[at]]\ntime = "1s"\nfault = "meteor"\n', ":1: unknown fault 'meteor'"),
+        ('[[at]]\ntime = "1x"\npress = "short"\n', ":1: time: expected a duration"),
+        ('[[at]]\ntime = 500\npress = "short"\n', ':1: time = 500 has no unit: write "500ms" or'),
+        (
+            '[[at]]\ntime = "1s"\nlink = {drop = 2}\n',
+            ":1: link drop = 2: a rate is a number from 0 to 1",
+        ),
+        ('[[expect]]\nmotor = "0%"\n', ":1: motor needs by"),
+        ('colour = "red"\n', "unknown setting 'colour'"),
+        ("patterns = [\n", ":1: Invalid value (at end of document)"),
+        ('board = "toaster"\n', "unknown board 'toaster'"),
+        ('[[at]]\ntime = "1s"\ncommand = "play"\n', ":1: command 'play': write 'play NAME'"),
+        ('[[at]]\ntime = "1s"\ncommand = "upload"\n', ":1: command 'upload': write 'upload NAME'"),
+        ('[[at]]\ntime = "1s"\ncommand = "set cue"\n', ":1: command 'set cue': write 'set KEY"),
+    ],
+    ids=[
+        "syntax",
+        "unknown-event",
+        "backwards",
+        "unknown-fault",
+        "bad-time",
+        "no-by",
+        "unknown-key",
+        "syntax-at-end",
+        "unknown-board",
+        "play-no-name",
+        "upload-no-name",
+        "set-no-value",
+        "bare-time",
+        "rate-above-1",
+    ],
+)
 def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
     path = tmp_path / "s.toml"
     path.write_text(text)
@@ -106,33 +146,71 @@ def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("text,line,message", [
-    ('until = 200\n', 1, 'until = 200 has no unit: write "200ms" or "200s"'),
-    ('name = "x"\nuntil = "200"\n', 2, "until: expected a duration like 500ms, 1.5s or 2min, got"
-     " '200'"),
-    ('[[at]]\ntime = 1.5\npress = "short"\n', 1, 'time = 1.5 has no unit: write "1.5s"'),
-    ('[[at]]\ntime = true\npress = "short"\n', 1, 'time must be a string with a unit, like'
-     ' "500ms", "1.5s" or "2min"'),
-    ('[[at]]\ntime = -5\npress = "short"\n', 1, "time must be a string with a unit"),
-    ('[[at]]\ntime = "1s"\npress = "hold 20"\n', 1, "press hold: expected a duration like"),
-    ('[[at]]\ntime = "1s"\npress = "hold 0s"\n', 1, "press hold: duration must be more than 0"),
-    ('\n[[at]]\ntime = "1s"\nlink = {delay = 5}\n', 2, 'link delay = 5 has no unit: write "5ms"'
-     ' or "5s"'),
-    ('[[at]]\ntime = "1s"\nlink = {flip = 1.5}\n', 1, "link flip = 1.5: a rate is a number from"
-     " 0 to 1 (0.01 is one byte in a hundred)"),
-    ('[[at]]\ntime = "1s"\nlink = {dup = -0.1}\n', 1, "link dup = -0.1: a rate is a number"),
-    ('[[at]]\ntime = "1s"\nlink = {drop = "1%"}\n', 1, "link drop = '1%': a rate is a number"),
-    ('[[at]]\ntime = "1s"\nlink = {drop = true}\n', 1, "link drop = True: a rate is a number"),
-    ('[[at]]\ntime = "1s"\npress = "short"\n\n[[expect]]\ncue = 45000\n', 5,
-     'cue = 45000 has no unit: write "45000ms" or "45000s"'),
-    ('[[expect]]\nmotor = "0%"\nby = 3\n', 1, 'by = 3 has no unit'),
-    ('[[expect]]\nmotor = "0%"\nby = "3s"\nuntil = 9\n', 1, 'until = 9 has no unit'),
-    ('[[expect]]\nstate = "idle"\nat = 80000\n', 1, 'at = 80000 has no unit'),
-    ('[[expect]]\nevent = "cue"\nat = "3s"\ntolerance = 5\n', 1, 'tolerance = 5 has no unit'),
-], ids=["until-bare", "until-no-unit", "time-float", "time-bool", "time-negative",
-        "hold-no-unit", "hold-zero", "delay-bare", "rate-above-1", "rate-negative",
-        "rate-percent-string", "rate-bool", "cue-bare", "by-bare", "until-in-expect-bare",
-        "at-bare", "tolerance-bare"])
+@pytest.mark.parametrize(
+    "text,line,message",
+    [
+        ("until = 200\n", 1, 'until = 200 has no unit: write "200ms" or "200s"'),
+        (
+            'name = "x"\nuntil = "200"\n',
+            2,
+            "until: expected a duration like 500ms, 1.5s or 2min, got '200'",
+        ),
+        ('[[at]]\ntime = 1.5\npress = "short"\n', 1, 'time = 1.5 has no unit: write "1.5s"'),
+        (
+            '[[at]]\ntime = true\npress = "short"\n',
+            1,
+            'time must be a string with a unit, like "500ms", "1.5s" or "2min"',
+        ),
+        ('[[at]]\ntime = -5\npress = "short"\n', 1, "time must be a string with a unit"),
+        ('[[at]]\ntime = "1s"\npress = "hold 20"\n', 1, "press hold: expected a duration like"),
+        (
+            '[[at]]\ntime = "1s"\npress = "hold 0s"\n',
+            1,
+            "press hold: duration must be more than 0",
+        ),
+        (
+            '\n[[at]]\ntime = "1s"\nlink = {delay = 5}\n',
+            2,
+            'link delay = 5 has no unit: write "5ms" or "5s"',
+        ),
+        (
+            '[[at]]\ntime = "1s"\nlink = {flip = 1.5}\n',
+            1,
+            "link flip = 1.5: a rate is a number from 0 to 1 (0.01 is one byte in a hundred)",
+        ),
+        ('[[at]]\ntime = "1s"\nlink = {dup = -0.1}\n', 1, "link dup = -0.1: a rate is a number"),
+        ('[[at]]\ntime = "1s"\nlink = {drop = "1%"}\n', 1, "link drop = '1%': a rate is a number"),
+        ('[[at]]\ntime = "1s"\nlink = {drop = true}\n', 1, "link drop = True: a rate is a number"),
+        (
+            '[[at]]\ntime = "1s"\npress = "short"\n\n[[expect]]\ncue = 45000\n',
+            5,
+            'cue = 45000 has no unit: write "45000ms" or "45000s"',
+        ),
+        ('[[expect]]\nmotor = "0%"\nby = 3\n', 1, "by = 3 has no unit"),
+        ('[[expect]]\nmotor = "0%"\nby = "3s"\nuntil = 9\n', 1, "until = 9 has no unit"),
+        ('[[expect]]\nstate = "idle"\nat = 80000\n', 1, "at = 80000 has no unit"),
+        ('[[expect]]\nevent = "cue"\nat = "3s"\ntolerance = 5\n', 1, "tolerance = 5 has no unit"),
+    ],
+    ids=[
+        "until-bare",
+        "until-no-unit",
+        "time-float",
+        "time-bool",
+        "time-negative",
+        "hold-no-unit",
+        "hold-zero",
+        "delay-bare",
+        "rate-above-1",
+        "rate-negative",
+        "rate-percent-string",
+        "rate-bool",
+        "cue-bare",
+        "by-bare",
+        "until-in-expect-bare",
+        "at-bare",
+        "tolerance-bare",
+    ],
+)
 def test_times_need_a_unit_and_rates_are_0_to_1(tmp_path, text, line, message):
     """Each bad form: one line naming the file, the line of its table (or setting) and the
     field; a number is never silently taken as milliseconds."""
@@ -145,32 +223,54 @@ def test_times_need_a_unit_and_rates_are_0_to_1(tmp_path, text, line, message):
 
 
 def test_zero_times_bare_counts_and_the_documented_forms_are_accepted():
-    """"0s" is a moment (power-on) and "0ms" a tolerance; millivolts and start_tick stay bare
+    """ "0s" is a moment (power-on) and "0ms" a tolerance; millivolts and start_tick stay bare
     numbers; the example of docs/simulator.md parses as written."""
-    s = sc.parse('start_tick = 1000\n\n[[at]]\ntime = "0s"\nbattery = 3600\n\n[[at]]\n'
-                 'time = "0.5s"\nlink = {drop = 0, flip = 1, dup = 0.01, delay = "0ms"}\n\n'
-                 '[[expect]]\nevent = "start"\nat = "1min"\ntolerance = "0ms"\n', "s.toml")
+    s = sc.parse(
+        'start_tick = 1000\n\n[[at]]\ntime = "0s"\nbattery = 3600\n\n[[at]]\n'
+        'time = "0.5s"\nlink = {drop = 0, flip = 1, dup = 0.01, delay = "0ms"}\n\n'
+        '[[expect]]\nevent = "start"\nat = "1min"\ntolerance = "0ms"\n',
+        "s.toml",
+    )
     assert [(e.at, e.kind, e.value) for e in s.events] == [
-        (0, "battery", 3600), (500, "link", {"drop": 0, "flip": 1, "dup": 0.01, "delay": 0})]
+        (0, "battery", 3600),
+        (500, "link", {"drop": 0, "flip": 1, "dup": 0.01, "delay": 0}),
+    ]
     assert s.expects[0].options == {"at": 60000, "tolerance": 0} and s.start_tick == 1000
     doc = (Path(__file__).parent.parent / "docs" / "simulator.md").read_text()
     example = re.search(r"```toml\n(.*?)```", doc, re.S).group(1)
     assert sc.parse(example, "example.toml").until == 240000
 
 
-@pytest.mark.parametrize("args,message", [
-    (("demo", "--board", "toaster"), "facewave: unknown board 'toaster': choose one of esp32c3,"
-     " pico"),
-    (("sim", "--board", "toaster"), "facewave: unknown board 'toaster': choose one of esp32c3,"
-     " pico"),
-    (("sim", "--flash", "afile"), "facewave: --flash afile: not a folder"),
-    (("sim", "--vm", "--flash", "afile"), "facewave: --flash afile: not a folder"),
-    (("sim", "--vm", "--board", "toaster"),
-     "facewave: unknown board 'toaster': choose one of esp32c3, pico"),
-    (("sim", "--vm", "--baud", "9600"), "facewave: --baud does not go with --vm"),
-    (("sim", "--vm", "--rp2040"), "facewave: --vm or --rp2040, not both"),
-], ids=["demo-board", "sim-board", "flash-is-a-file", "vm-flash-is-a-file", "vm-board",
-        "vm-baud", "vm-and-rp2040"])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ("demo", "--board", "toaster"),
+            "facewave: unknown board 'toaster': choose one of esp32c3, pico",
+        ),
+        (
+            ("sim", "--board", "toaster"),
+            "facewave: unknown board 'toaster': choose one of esp32c3, pico",
+        ),
+        (("sim", "--flash", "afile"), "facewave: --flash afile: not a folder"),
+        (("sim", "--vm", "--flash", "afile"), "facewave: --flash afile: not a folder"),
+        (
+            ("sim", "--vm", "--board", "toaster"),
+            "facewave: unknown board 'toaster': choose one of esp32c3, pico",
+        ),
+        (("sim", "--vm", "--baud", "9600"), "facewave: --baud does not go with --vm"),
+        (("sim", "--vm", "--rp2040"), "facewave: --vm or --rp2040, not both"),
+    ],
+    ids=[
+        "demo-board",
+        "sim-board",
+        "flash-is-a-file",
+        "vm-flash-is-a-file",
+        "vm-board",
+        "vm-baud",
+        "vm-and-rp2040",
+    ],
+)
 def test_bad_sim_options_are_one_line_usage_errors(tmp_path, args, message):
     (tmp_path / "afile").write_text("")
     code, _, err = cli(*args, cwd=tmp_path)
@@ -199,6 +299,7 @@ def _board(tmp_path, **kw):
 
 def test_power_cut_at_every_write_of_a_settings_save_leaves_old_or_new(tmp_path):
     """Cut the power at the 1st, 2nd, ... filesystem operation of saving the settings."""
+
     def saved_once(where):
         board, link = _board(where)
         link.set("intensity", 2)
@@ -249,9 +350,12 @@ def test_virtual_time_costs_no_wall_time(tmp_path):
 @pytest.fixture
 def served(tmp_path):
     """`facewave sim` in a subprocess, as a person runs it; answers the port it printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim", "--flash",
-                             str(tmp_path / "flash")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facewave.cli", "sim", "--flash", str(tmp_path / "flash")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()
     m = re.search(r" on (\S+)$", line.strip())
     assert m, line + proc.stderr.read() if proc.poll() is not None else line
@@ -278,8 +382,12 @@ def test_host_cli_end_to_end_against_facewave_sim(served):
 
 
 def mpremote(port, *args, timeout=30):
-    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mpremote", "connect", port, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -287,9 +395,12 @@ def mpremote(port, *args, timeout=30):
 def served_vm(vm, tmp_path):
     """`facewave sim --vm --flash DIR`, as a person runs it; answers the port it printed and
     stop(), which ends it as Ctrl-C does."""
-    proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim", "--vm", "--flash",
-                             str(tmp_path / "flash")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facewave.cli", "sim", "--vm", "--flash", str(tmp_path / "flash")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()
     m = re.search(r" on (\S+)$", line.strip())
     assert m, line + proc.stderr.read() if proc.poll() is not None else line
@@ -334,9 +445,12 @@ def test_facewave_sim_vm_keeps_patterns_and_firmware_in_its_flash(served_vm, tmp
     code, out, err = cli("flash", "--port", port, "--board", "esp32c3")
     assert code == 0 and "installed in /fw/b" in out, err
     stop()
-    proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim", "--vm", "--flash",
-                             str(tmp_path / "flash")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facewave.cli", "sim", "--vm", "--flash", str(tmp_path / "flash")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = proc.stdout.readline().split()[-1]
         code, out, err = cli("info", "--port", port, "--json")
@@ -352,9 +466,13 @@ def test_facewave_sim_vm_keeps_patterns_and_firmware_in_its_flash(served_vm, tmp
 def test_ctrl_c_stops_facewave_sim_and_removes_its_temporary_flash(sig):
     """Ctrl-C at the terminal ends the simulator; it is not mpremote's interrupt, which sends
     the board to its REPL and keeps it running. So does a kill."""
-    proc = subprocess.Popen([sys.executable, "-m", "facewave.cli", "sim"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facewave.cli", "sim"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     port = proc.stdout.readline().split()[-1]
     flash = proc.stdout.readline().split()[-1]
     assert cli("status", "--port", port)[0] == 0
@@ -379,16 +497,19 @@ def test_scenarios_and_the_demo_leave_no_temporary_flash_behind(tmp_path, monkey
 def test_demo_runs_on_a_fresh_install_and_writes_a_png(tmp_path):
     code, out, err = cli("demo", cwd=tmp_path, timeout=300)
     assert code == 0, err
-    assert ("zones      forehead at 0 s, cheeks at 45 s, jaw-line at 1 min 30 s, "
-            "neck at 2 min 15 s") in out
+    assert (
+        "zones      forehead at 0 s, cheeks at 45 s, jaw-line at 1 min 30 s, neck at 2 min 15 s"
+    ) in out
     assert re.search(r"speed .* \d+x real time", out)
     assert (tmp_path / "facewave-demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_the_pytest_plugin_fixture_as_a_routine_author_uses_it(virtual_board, tmp_path):
     routine = tmp_path / "gentle.fw"
-    routine.write_text('pattern gentle "Gentle"\nramp 0% -> 30% over 2s\n'
-                       'wave sine 20%..40% period 4s for 20s\nramp -> 0% over 2s\n')
+    routine.write_text(
+        'pattern gentle "Gentle"\nramp 0% -> 30% over 2s\n'
+        "wave sine 20%..40% period 4s for 20s\nramp -> 0% over 2s\n"
+    )
     virtual_board.upload(routine)
     virtual_board.command("play", "gentle")
     virtual_board.advance("2min")
@@ -400,7 +521,10 @@ def test_the_pytest_plugin_fixture_as_a_routine_author_uses_it(virtual_board, tm
     cues = virtual_board.events("cue")
     assert cues == [start + k * 30000 for k in range(1, 6)]  # the session's zone cues
     rows = [(t, lv) for t, lv, _, _ in virtual_board.trace()]
-    held = [lv for (t0, lv), (t1, _) in zip(rows, rows[1:])
-            if t1 - t0 > 30 and not any(c <= t0 < c + 500 for c in cues)]
+    held = [
+        lv
+        for (t0, lv), (t1, _) in itertools.pairwise(rows)
+        if t1 - t0 > 30 and not any(c <= t0 < c + 500 for c in cues)
+    ]
     assert 0 < max(held) <= 400  # above that: cues, and the 30 ms kicks that start the motor
     assert virtual_board.level() == 0

@@ -5,24 +5,26 @@ that behaves differently on one interpreter is caught at its first differing row
 The VM tests skip, with the reason, only on a laptop without Node.js or `npm ci`; under CI they
 must run. The speed-up figures are printed (pytest -s), not asserted.
 """
+
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from facewave import firmware
 from facewave.library import builtin_names
 from facewave.scenarios import compare
-from facewave import firmware
-from facewave.sim import replay
 from facewave.scenarios import spec as sc
+from facewave.sim import replay
 
 SCENARIOS = sc.builtin()
 FIRMWARE = Path(firmware.__file__).parent
 
 # What the built-in scenarios leave out: a power cut at a settings write, a double press, link
 # damage (flipped, dropped, delayed bytes), line noise, a brown-out, the charger, a long hold.
-EXTRA = '''
+EXTRA = """
 name = "extra"
 patterns = ["relax"]
 until = "60s"
@@ -66,9 +68,7 @@ charger = true
 [[at]]
 time = "40s"
 press = "hold 3s"
-'''
-
-
+"""
 
 
 @pytest.fixture
@@ -107,8 +107,10 @@ def test_builtin_scenario_gives_the_same_trace_on_the_micropython_vm(vm, path):
     both = compare.compare(sc.load(path), vm=vm)
     assert both.difference is None
     assert both.vm.rows == both.record.rows and len(both.vm.rows) > 100
-    print("%s on the MicroPython VM (.mpy): %.0f s of virtual time in %.2f s, %.0fx real time"
-          % (path.stem, both.virtual_ms / 1000, both.vm.seconds, both.speedup))
+    print(
+        "%s on the MicroPython VM (.mpy): %.0f s of virtual time in %.2f s, %.0fx real time"
+        % (path.stem, both.virtual_ms / 1000, both.vm.seconds, both.speedup)
+    )
 
 
 def test_extra_faults_give_the_same_trace_on_the_micropython_vm(vm, extra):
@@ -134,8 +136,7 @@ def test_a_different_console_reply_is_caught(monkeypatch):
 
     rec = _recorded(sc.load(SCENARIOS[0]))
     hello = protocol.Protocol.hello
-    monkeypatch.setattr(protocol.Protocol, "hello",
-                        lambda self: dict(hello(self), extra=1))
+    monkeypatch.setattr(protocol.Protocol, "hello", lambda self: dict(hello(self), extra=1))
     cpy = replay.replay_cpython(rec.tape)
     assert cpy.rows == rec.rows
     why = compare._differ("the run", rec.rows, rec.out, "the replay", cpy.rows, cpy.out)
@@ -150,9 +151,13 @@ def test_a_run_that_enters_the_repl_is_refused_in_one_line(tmp_path):
 
 
 def test_sim_run_mpy_reports_the_same_trace_and_its_speed(vm):
-    proc = subprocess.run([sys.executable, "-m", "facewave.cli", "sim", "run", str(SCENARIOS[0]),
-                           "--mpy", "--json"], capture_output=True, text=True, timeout=300,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "facewave.cli", "sim", "run", str(SCENARIOS[0]), "--mpy", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)["mpy"]
     assert out["same"] and out["difference"] is None and out["speedup"] > 0
@@ -169,8 +174,10 @@ def test_same_trace_across_the_ticks_wrap(vm, tmp_path):
 @pytest.mark.parametrize("name", builtin_names())
 def test_each_builtin_routine_through_the_whole_firmware_is_the_same_on_micropython(name, vm):
     """Uploaded over the protocol and played for a whole session: same trace on both."""
-    scenario = sc.parse('patterns = ["%s"]\nuntil = "190s"\n\n[[at]]\ntime = "1s"\n'
-                        'command = "play %s"\n\n[[expect]]\nevent = "end"\n' % (name, name),
-                        "%s.toml" % name)
+    scenario = sc.parse(
+        'patterns = ["%s"]\nuntil = "190s"\n\n[[at]]\ntime = "1s"\n'
+        'command = "play %s"\n\n[[expect]]\nevent = "end"\n' % (name, name),
+        "%s.toml" % name,
+    )
     result = compare.compare(scenario, vm=vm)
     assert result.difference is None, result.difference

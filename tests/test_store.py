@@ -1,9 +1,10 @@
 """Pattern storage: hostile names, quota, a full filesystem, resumable uploads and power cuts."""
+
 import hashlib
 
 import pytest
-from device_kit import stored
 
+from device_kit import stored
 from facewave.firmware import bytecode as bc
 from facewave.firmware import messages as m
 from facewave.firmware import upload
@@ -20,7 +21,7 @@ def program(level=300, ms=1000, name="p"):
 def put(store, name, data, chunk=64, digest=None):
     offset = upload.begin(store, name, len(data), digest or hashlib.sha256(data).digest())
     while offset < len(data):
-        offset = upload.write(store, offset, data[offset:offset + chunk])
+        offset = upload.write(store, offset, data[offset : offset + chunk])
     return upload.commit(store, PROFILE)
 
 
@@ -31,11 +32,31 @@ def refused(code, fn, *args):
     return e.value.args[1]
 
 
-@pytest.mark.parametrize("name", [
-    "../main.py", "boot.py", "main", "boot", "/lib/facewave/engine", "a/b", "..", ".", "",
-    "x" * 1000, "x" * 33, "tab\there", "nul\x00", "cr\r", "esc\x1b[2J", "Daily", "-rf",
-    "C:\\temp", "caf\u00e9", "a.fwb",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../main.py",
+        "boot.py",
+        "main",
+        "boot",
+        "/lib/facewave/engine",
+        "a/b",
+        "..",
+        ".",
+        "",
+        "x" * 1000,
+        "x" * 33,
+        "tab\there",
+        "nul\x00",
+        "cr\r",
+        "esc\x1b[2J",
+        "Daily",
+        "-rf",
+        "C:\\temp",
+        "caf\u00e9",
+        "a.fwb",
+    ],
+)
 def test_hostile_names_are_refused_with_a_clear_line(tmp_path, name):
     store = Store(str(tmp_path / "patterns"))
     data = program()
@@ -118,7 +139,7 @@ class FullFS(FS):
 
     def write(self, f, data):
         if len(data) > self.room:
-            f.write(data[:self.room])
+            f.write(data[: self.room])
             self.room = 0
             raise OSError(28, "ENOSPC")
         self.room -= len(data)
@@ -161,7 +182,7 @@ class CutFS(FS):
     def _tick(self):
         self.ops += 1
         if self.ops == self.cut_at:
-            raise PowerCut()
+            raise PowerCut
 
     def open(self, path, mode):
         if "r" not in mode:
@@ -172,7 +193,7 @@ class CutFS(FS):
         try:
             self._tick()
         except PowerCut:
-            f.write(data[:len(data) // 2])
+            f.write(data[: len(data) // 2])
             f.close()
             raise
         super().write(f, data)

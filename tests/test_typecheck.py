@@ -5,6 +5,7 @@ pyright comes from the project's package.json (npm ci); the stubs from the test 
 configs are written here because typeshedPath must name this environment's site-packages, and
 because host/ and sim/ only type check laid out as the installed package `facewave`.
 """
+
 import collections
 import json
 import os
@@ -43,8 +44,12 @@ def test_firmware_type_checks_against_micropython_stubs(tmp_path):
         "typeCheckingMode": "basic",
     }
     (tmp_path / "pyrightconfig.json").write_text(json.dumps(config))
-    proc = subprocess.run([str(pyright), "-p", str(tmp_path / "pyrightconfig.json")],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(pyright), "-p", str(tmp_path / "pyrightconfig.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert "0 errors" in proc.stdout
 
@@ -113,9 +118,19 @@ def test_host_and_sim_type_check_against_cpython_typeshed(tmp_path):
         "reportMissingImports": "warning",
     }
     (tmp_path / "pyrightconfig.json").write_text(json.dumps(config))
-    proc = subprocess.run([str(pyright), "-p", str(tmp_path / "pyrightconfig.json"),
-                           "--pythonpath", sys.executable, "--outputjson"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            str(pyright),
+            "-p",
+            str(tmp_path / "pyrightconfig.json"),
+            "--pythonpath",
+            sys.executable,
+            "--outputjson",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["summary"]["filesAnalyzed"] >= 25, report["summary"]
@@ -127,10 +142,13 @@ def test_host_and_sim_type_check_against_cpython_typeshed(tmp_path):
         path = d["file"]
         for prefix, folder in where.items():
             if path.startswith(prefix + os.sep):
-                path = folder + path[len(prefix):]
+                path = folder + path[len(prefix) :]
                 break
-        errors[path].append("%s:%d: %s" % (path, d["range"]["start"]["line"] + 1,
-                                          d["message"].splitlines()[0]))
+        errors[path].append(
+            "%s:%d: %s" % (path, d["range"]["start"]["line"] + 1, d["message"].splitlines()[0])
+        )
     grown = {f: len(e) for f, e in errors.items() if len(e) > TODAY.get(f, 0)}
     assert not grown, "more pyright errors than before in %s:\n%s" % (
-        grown, "\n".join(m for f in grown for m in errors[f]))
+        grown,
+        "\n".join(m for f in grown for m in errors[f]),
+    )

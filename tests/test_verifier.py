@@ -1,10 +1,11 @@
 """The verifier: nothing it accepts can misbehave, nothing it is fed can make it crash."""
+
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from facewave.firmware import bytecode as bc
-from facewave.firmware.profile import Profile
 from facewave.firmware.bytecode import VerifyError
+from facewave.firmware.profile import Profile
 from facewave.firmware.verifier import verify
 from facewave.lang import compile_file
 from facewave.library import builtin_names, builtin_path
@@ -35,8 +36,10 @@ def check_behaviour(data, profile=PROFILE):
     assert max(levels, default=0) <= info.peak
     pairs = zip([0] + levels, levels + [0])
     assert all(abs(a - b) <= profile.max_step for a, b in pairs)
-    energy = sum(lv * (t1 - t0) for (t0, lv), (t1, _) in
-                 zip(trace.points, trace.points[1:] + [(trace.duration, 0)]))
+    energy = sum(
+        lv * (t1 - t0)
+        for (t0, lv), (t1, _) in zip(trace.points, trace.points[1:] + [(trace.duration, 0)])
+    )
     assert energy <= info.energy <= profile.thermal
     assert longest_on(trace) <= info.longest_on <= profile.max_on_ms
     return info
@@ -53,7 +56,7 @@ def longest_on(trace: Trace):
 def reseal(body_and_header):
     """Recompute length and CRC so a mutation reaches the semantic checks."""
     data = bytearray(body_and_header)
-    body = bytes(data[bc.HEADER_SIZE:])
+    body = bytes(data[bc.HEADER_SIZE :])
     data[8:12] = len(body).to_bytes(4, "little")
     data[12:16] = bc.crc32(body).to_bytes(4, "little")
     return bytes(data)
@@ -79,9 +82,11 @@ def test_random_bodies_behind_a_valid_header(body):
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(BUILTINS), st.lists(st.tuples(st.integers(0, 10 ** 6),
-                                                     st.integers(0, 255)), min_size=1,
-                                           max_size=4), st.booleans())
+@given(
+    st.sampled_from(BUILTINS),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4),
+    st.booleans(),
+)
 def test_mutated_programs(data, edits, fix_crc):
     data = bytearray(data)
     for pos, value in edits:
@@ -96,14 +101,31 @@ durations = st.integers(1, 4000)
 
 def leaf():
     return st.one_of(
-        st.builds(lambda a, b, t: [(bc.OP_HOLD, 0, a, b, 0, t)], levels, st.integers(0, 100),
-                  durations),
-        st.builds(lambda x, a, b, t: [(bc.OP_RAMP, x, a, b, 0, t)], st.integers(0, 3), levels,
-                  levels, durations),
-        st.builds(lambda x, a, b, c, t: [(bc.OP_WAVE, x, min(a, b), max(a, b), c, t)],
-                  st.integers(0, 3), levels, levels, st.integers(2, 5000), durations),
-        st.builds(lambda x, a, b, c: [(bc.OP_CUE, x, a, b, c, 0)], st.integers(1, 4),
-                  st.integers(1, 1000), st.integers(1, 300), st.integers(0, 300)),
+        st.builds(
+            lambda a, b, t: [(bc.OP_HOLD, 0, a, b, 0, t)], levels, st.integers(0, 100), durations
+        ),
+        st.builds(
+            lambda x, a, b, t: [(bc.OP_RAMP, x, a, b, 0, t)],
+            st.integers(0, 3),
+            levels,
+            levels,
+            durations,
+        ),
+        st.builds(
+            lambda x, a, b, c, t: [(bc.OP_WAVE, x, min(a, b), max(a, b), c, t)],
+            st.integers(0, 3),
+            levels,
+            levels,
+            st.integers(2, 5000),
+            durations,
+        ),
+        st.builds(
+            lambda x, a, b, c: [(bc.OP_CUE, x, a, b, c, 0)],
+            st.integers(1, 4),
+            st.integers(1, 1000),
+            st.integers(1, 300),
+            st.integers(0, 300),
+        ),
         st.builds(lambda s: [(bc.OP_SEED, 0, s, 0, 0, 0)], st.integers(1, 65535)),
     )
 
@@ -123,13 +145,29 @@ blocks = st.recursive(
 
 
 def _zone(name, length, prelude, body):
-    return ([(bc.OP_ZONE, 0, name, "rep", "end", length)] + prelude + ["REP"] + body
-            + [(bc.OP_END, 0, 0, 0, "open", 0)])
+    return (
+        [(bc.OP_ZONE, 0, name, "rep", "end", length)]
+        + prelude
+        + ["REP"]
+        + body
+        + [(bc.OP_END, 0, 0, 0, "open", 0)]
+    )
 
 
-programs = st.lists(st.one_of(blocks, st.builds(
-    _zone, st.just(2), st.integers(1, 60000), st.lists(leaf(), max_size=1).map(
-        lambda xs: sum(xs, [])), blocks)), min_size=1, max_size=3).map(lambda xs: sum(xs, []))
+programs = st.lists(
+    st.one_of(
+        blocks,
+        st.builds(
+            _zone,
+            st.just(2),
+            st.integers(1, 60000),
+            st.lists(leaf(), max_size=1).map(lambda xs: sum(xs, [])),
+            blocks,
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+).map(lambda xs: sum(xs, []))
 
 
 def assemble(items):
@@ -159,8 +197,17 @@ def test_structured_programs_keep_every_promise(items):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs)
 def test_a_gentler_profile_is_still_respected(items):
-    gentle = Profile({"max_level": 500, "max_step": 300, "slew": 2000, "max_on_ms": 20000,
-                      "thermal": 5000000, "session_max_ms": 60000, "step_ms": 20})
+    gentle = Profile(
+        {
+            "max_level": 500,
+            "max_step": 300,
+            "slew": 2000,
+            "max_on_ms": 20000,
+            "thermal": 5000000,
+            "session_max_ms": 60000,
+            "step_ms": 20,
+        }
+    )
     check_behaviour(assemble(items), gentle)
 
 
@@ -175,8 +222,10 @@ def test_some_structured_programs_are_accepted(items):
 
 
 def test_rejections_name_the_instruction():
-    bad = bc.pack([bc.pack_insn(bc.OP_HOLD, a=100, t=100), bc.pack_insn(bc.OP_HOLD, a=950,
-                                                                         t=100)], ["x", "y"])
+    bad = bc.pack(
+        [bc.pack_insn(bc.OP_HOLD, a=100, t=100), bc.pack_insn(bc.OP_HOLD, a=950, t=100)],
+        ["x", "y"],
+    )
     try:
         verify(bad, PROFILE)
     except VerifyError as e:
@@ -186,11 +235,16 @@ def test_rejections_name_the_instruction():
 
 
 def test_loop_jump_targets_are_checked():
-    insns = [bc.pack_insn(bc.OP_LOOP, a=2, c=5), bc.pack_insn(bc.OP_HOLD, a=100, t=10),
-             bc.pack_insn(bc.OP_END, c=0)]
-    for data in (bc.pack(insns, ["x", "y"]),
-                 bc.pack(insns[:2] + [bc.pack_insn(bc.OP_END, c=1)], ["x", "y"]),
-                 bc.pack([bc.pack_insn(bc.OP_LOOP, a=0, c=2)] + insns[1:], ["x", "y"])):
+    insns = [
+        bc.pack_insn(bc.OP_LOOP, a=2, c=5),
+        bc.pack_insn(bc.OP_HOLD, a=100, t=10),
+        bc.pack_insn(bc.OP_END, c=0),
+    ]
+    for data in (
+        bc.pack(insns, ["x", "y"]),
+        bc.pack(insns[:2] + [bc.pack_insn(bc.OP_END, c=1)], ["x", "y"]),
+        bc.pack([bc.pack_insn(bc.OP_LOOP, a=0, c=2)] + insns[1:], ["x", "y"]),
+    ):
         try:
             verify(data, PROFILE)
         except VerifyError:

@@ -4,6 +4,7 @@ hand-over and back, soft resets in the REPL that asked (raw stays raw, only the 
 runs main.py), raw-paste (which the board serves around the raw REPL, see vm_board.mjs), the
 flash kept in its folder, the filesystem's errors and size as a board's, and a watchdog that
 runs on through a soft reset, as on rp2."""
+
 import os
 import time
 
@@ -14,8 +15,10 @@ from device_kit import flashed
 from facewave.link import Link
 from facewave.sim.vm_board import VMBoard
 
-pytestmark = [pytest.mark.usefixtures("vm"),  # the MicroPython VM, see conftest
-              pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals")]
+pytestmark = [
+    pytest.mark.usefixtures("vm"),  # the MicroPython VM, see conftest
+    pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals"),
+]
 
 RAW = b"raw REPL; CTRL-B to exit\r\n>"
 
@@ -101,7 +104,8 @@ def test_a_soft_reset_in_the_raw_repl_stays_raw_and_runs_boot_py_only(flash):
         assert wire.say(b"import nothing\x04", b"\x04>") == (
             b"OK\x04Traceback (most recent call last):\r\n"
             b'  File "<stdin>", line 1, in <module>\r\n'
-            b"ImportError: no module named 'nothing'\r\n\x04>")
+            b"ImportError: no module named 'nothing'\r\n\x04>"
+        )
         assert wire.say(b"\r\x02", b">>> ").startswith(b"\r\nMicroPython v1.27.0 on ")
         assert wire.say(b"\x04", b">>> ").startswith(b"\r\nMPY: soft reboot\r\nboot\r\nmain\r\n")
         wire.close()

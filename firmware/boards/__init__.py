@@ -8,6 +8,7 @@ board in the file /board on the device (one word, written by `facewave flash --b
 default for the port MicroPython runs on. A device needs this package at boot only: board.start()
 drops it once the profile is built.
 """
+
 import sys
 
 from ..profile import Profile, ProfileError, check
@@ -89,7 +90,7 @@ def names():
     found = set()
     for entry in os.listdir(__file__[:cut] if cut >= 0 else "."):
         if entry.endswith(".py") or entry.endswith(".mpy"):
-            found.add(entry[:entry.rfind(".")])
+            found.add(entry[: entry.rfind(".")])
     found.discard("__init__")
     return sorted(found)
 
@@ -125,24 +126,29 @@ def _check_board(p, data):
     each alone was in range."""
     name = p.name
     steps = data.get("intensity", _INTENSITY)
-    if (not isinstance(steps, (tuple, list)) or len(steps) != 5
-            or any(not isinstance(s, int) or s < 1 or s > 1000 for s in steps)
-            or any(steps[i] > steps[i + 1] for i in range(4))):
-        raise ProfileError("board profile %s: field intensity must be 5 rising permille"
-                           " values 1..1000" % name)
+    if (
+        not isinstance(steps, (tuple, list))
+        or len(steps) != 5
+        or any(not isinstance(s, int) or s < 1 or s > 1000 for s in steps)
+        or any(steps[i] > steps[i + 1] for i in range(4))
+    ):
+        raise ProfileError(
+            "board profile %s: field intensity must be 5 rising permille values 1..1000" % name
+        )
     p.intensity = tuple(steps)
     if p.led_kind != "none" and p.led_pin < 0:
         raise ProfileError("board profile %s: field led.pin is missing" % name)
     if p.battery_cutoff_mv >= p.battery_low_mv:
-        raise ProfileError("board profile %s: battery.cutoff_mv must be below battery.low_mv"
-                           % name)
+        raise ProfileError(
+            "board profile %s: battery.cutoff_mv must be below battery.low_mv" % name
+        )
     if p.motor_kick_level > p.max_level or p.motor_kick_level > p.max_step:
-        raise ProfileError("board profile %s: motor.kick_level is above max_level or max_step"
-                           % name)
+        raise ProfileError(
+            "board profile %s: motor.kick_level is above max_level or max_step" % name
+        )
     if p.session_default_ms > p.session_max_ms:
-        raise ProfileError("board profile %s: session.default_ms is above session_max_ms"
-                           % name)
+        raise ProfileError("board profile %s: session.default_ms is above session_max_ms" % name)
     pins = [p.motor_pin, p.button_pin, p.led_pin, p.battery_pin, p.charger_pin]
     for i in range(5):
-        if pins[i] >= 0 and pins[i] in pins[i + 1:]:
+        if pins[i] >= 0 and pins[i] in pins[i + 1 :]:
             raise ProfileError("board profile %s: pin %d is used twice" % (name, pins[i]))

@@ -6,6 +6,7 @@ every file it names still has its SHA-256, so a broken pointer, an unfinished sl
 file (a flipped bit in flash) falls back to the other, intact slot. BOOT_NOTE says so to main.py,
 which hands it to the firmware's log.
 """
+
 import sys
 
 
@@ -67,6 +68,7 @@ def safe():
     booted."""
     try:
         import machine
+
         from facewave import boards, shell
 
         data = boards.load(boards.chosen())
@@ -82,7 +84,9 @@ if _slot:
 BOOT_NOTE = ""
 if _damaged:
     BOOT_NOTE = "firmware in %s failed its SHA-256 check; %s" % (
-        " and ".join(_damaged), "booted " + _slot if _slot else "no intact firmware")
+        " and ".join(_damaged),
+        "booted " + _slot if _slot else "no intact firmware",
+    )
     print("facewave: " + BOOT_NOTE)
 safe()
 del digest, slot, safe, _slot, _damaged  # needed once: their RAM goes to the firmware

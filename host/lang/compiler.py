@@ -3,6 +3,7 @@
 The device verifier (firmware/verifier.py) runs on the result too, so that caps are judged in
 one place; its complaints come back as source positions through the instruction -> line map.
 """
+
 from pathlib import Path
 
 from ..firmware import bytecode as bc
@@ -73,7 +74,8 @@ class _Args:
             last = self.last  # point just past the end of the statement
             raise SyntaxProblem(
                 lexer.Token("", last.line, last.col + len(last.text) + 1),
-                "'%s' needs %s" % (self.head.text, what))
+                "'%s' needs %s" % (self.head.text, what),
+            )
         return self.rest.pop(0)
 
     def take(self, parse, what):
@@ -87,8 +89,9 @@ class _Args:
     def choice(self, table, what):
         tok = self.token(what)
         if tok.text not in table:
-            raise SyntaxProblem(tok, "unknown %s %r (one of: %s)"
-                                % (what, tok.text, ", ".join(table)))
+            raise SyntaxProblem(
+                tok, "unknown %s %r (one of: %s)" % (what, tok.text, ", ".join(table))
+            )
         return table[tok.text]
 
     def peek(self, word):
@@ -132,15 +135,26 @@ class _Compiler:
                     continue
                 handler = _STATEMENTS.get(tokens[0].text)
                 if handler is None:
-                    raise SyntaxProblem(tokens[0], "unknown statement %r (expected one of: %s)"
-                                        % (tokens[0].text, ", ".join(sorted(_STATEMENTS))))
+                    raise SyntaxProblem(
+                        tokens[0],
+                        "unknown statement %r (expected one of: %s)"
+                        % (tokens[0].text, ", ".join(sorted(_STATEMENTS))),
+                    )
                 self.source = source
                 handler(self, _Args(tokens))
             except SyntaxProblem as p:
                 self.error(source, p.token, p.message)
         if not seen_header:
-            self.errors.append((source.filename, 0, 0, "empty pattern file: it needs at least "
-                                "`pattern NAME \"description\"` and one statement", None))
+            self.errors.append(
+                (
+                    source.filename,
+                    0,
+                    0,
+                    "empty pattern file: it needs at least "
+                    '`pattern NAME "description"` and one statement',
+                    None,
+                )
+            )
 
     def error(self, source, tok, message):
         text = source.lines[tok.line - 1] if tok.line <= len(source.lines) else None
@@ -148,8 +162,9 @@ class _Compiler:
 
     def _header(self, args, source, top):
         if args.head.text != "pattern":
-            raise SyntaxProblem(args.head,
-                                "a pattern file starts with `pattern NAME \"description\"`")
+            raise SyntaxProblem(
+                args.head, 'a pattern file starts with `pattern NAME "description"`'
+            )
         name = args.take(lexer.name, "a name")
         desc = args.take(lexer.string, "a quoted description")
         args.done()
@@ -271,9 +286,12 @@ class _Compiler:
         ms = args.take(lexer.duration, "a zone length")
         args.done()
         if self.blocks or self.including:
-            raise SyntaxProblem(args.head, "a zone must be at the top level of a pattern file, "
-                                "not inside %s" % ("an included pattern" if self.including
-                                                   else "'%s'" % self.blocks[-1][0]))
+            raise SyntaxProblem(
+                args.head,
+                "a zone must be at the top level of a pattern file, "
+                "not inside %s"
+                % ("an included pattern" if self.including else "'%s'" % self.blocks[-1][0]),
+            )
         if len(self.strings) >= 250:
             raise SyntaxProblem(args.head, "too many zones")
         self.elements += 1
@@ -300,8 +318,11 @@ class _Compiler:
         args.done()
         path = self.resolve(tok.text, self.source.directory)
         if path is None:
-            raise SyntaxProblem(tok, "no pattern %r: neither %s.fw beside this file nor a built-in"
-                                " routine" % (tok.text, tok.text))
+            raise SyntaxProblem(
+                tok,
+                "no pattern %r: neither %s.fw beside this file nor a built-in"
+                " routine" % (tok.text, tok.text),
+            )
         if path in self.including:
             raise SyntaxProblem(tok, "pattern %r plays itself (include cycle)" % tok.text)
         text = _read(Path(path))
@@ -328,15 +349,16 @@ class _Compiler:
             pc = e.args[1] if len(e.args) > 1 else -1
             where = self.positions[pc] if 0 <= pc < len(self.positions) else self.header
             filename, line, col = where
-            lines = Path(filename).read_text().splitlines() if filename != source.filename \
+            lines = (
+                Path(filename).read_text().splitlines()
+                if filename != source.filename
                 else source.lines
-            raise CompileError([(filename, line, col, e.args[0], lines[line - 1])])
+            )
+            raise CompileError([(filename, line, col, e.args[0], lines[line - 1])]) from None
         return Program(data, info, self.positions, self.elements, source.filename)
 
 
-_STATEMENTS = {
-    name[3:]: fn for name, fn in vars(_Compiler).items() if name.startswith("st_")
-}
+_STATEMENTS = {name[3:]: fn for name, fn in vars(_Compiler).items() if name.startswith("st_")}
 
 
 def _read(path):
@@ -344,19 +366,31 @@ def _read(path):
     try:
         size = path.stat().st_size
         if size > MAX_SOURCE_BYTES:
-            raise CompileError([(str(path), 0, 0, "file is %d bytes; a pattern file is at most"
-                                 " %d" % (size, MAX_SOURCE_BYTES), None)])
+            raise CompileError(
+                [
+                    (
+                        str(path),
+                        0,
+                        0,
+                        "file is %d bytes; a pattern file is at most"
+                        " %d" % (size, MAX_SOURCE_BYTES),
+                        None,
+                    )
+                ]
+            )
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise CompileError([(str(path), 0, 0, "no such file", None)]) from None
     except IsADirectoryError:
-        raise CompileError([(str(path), 0, 0, "is a directory, not a pattern file", None)]) \
-            from None
+        raise CompileError(
+            [(str(path), 0, 0, "is a directory, not a pattern file", None)]
+        ) from None
     except PermissionError:
         raise CompileError([(str(path), 0, 0, "permission denied", None)]) from None
     except UnicodeDecodeError as e:
-        raise CompileError([(str(path), 0, 0, "not UTF-8 text (byte %d)" % e.start, None)]) \
-            from None
+        raise CompileError(
+            [(str(path), 0, 0, "not UTF-8 text (byte %d)" % e.start, None)]
+        ) from None
     except OSError as e:
         raise CompileError([(str(path), 0, 0, e.strerror or str(e), None)]) from None
 

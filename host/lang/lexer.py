@@ -2,6 +2,7 @@
 
 Every token keeps its column so that errors point at it.
 """
+
 import re
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[^\s"#]+')
@@ -31,7 +32,7 @@ def tokenize(line_text, line_no):
     tokens = []
     pos = 0
     for m in _TOKEN.finditer(line_text):
-        if "#" in line_text[pos:m.start()]:
+        if "#" in line_text[pos : m.start()]:
             break  # a comment runs to the end of the line
         pos = m.end()
         text = m.group(0)
@@ -83,8 +84,9 @@ def count(tok, low=1, high=65535):
 def frequency(tok):
     m = _FREQ.match(tok.text)
     if not m or not 0 < int(m.group(1)) <= 40000:
-        raise SyntaxProblem(tok, "expected a motor frequency like 200hz (1..40000), got %r"
-                            % tok.text)
+        raise SyntaxProblem(
+            tok, "expected a motor frequency like 200hz (1..40000), got %r" % tok.text
+        )
     return int(m.group(1))
 
 
@@ -96,6 +98,8 @@ def string(tok):
 
 def name(tok):
     if not re.match(r"^[a-z][a-z0-9_-]{0,31}$", tok.text):
-        raise SyntaxProblem(tok, "expected a name (lower case letters, digits, - or _;"
-                            " at most 32), got %r" % tok.text)
+        raise SyntaxProblem(
+            tok,
+            "expected a name (lower case letters, digits, - or _; at most 32), got %r" % tok.text,
+        )
     return tok.text

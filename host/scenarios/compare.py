@@ -2,6 +2,7 @@
 on CPython and on the MicroPython VM (sim/replay.py), and the three traces compared exactly:
 the trace rows the firmware causes (motor level, LED, device log, zones and cues) and every
 byte it wrote to its console."""
+
 import sys
 
 from .. import build
@@ -56,10 +57,9 @@ class Comparison:
         self.cpython = cpy
         self.vm = mp
         self.virtual_ms = rec.tape["tape"][-1][1] - rec.tape["origin"]
-        self.difference = (_differ("the CPython run", rec.rows, rec.out, "its CPython replay",
-                                   cpy.rows, cpy.out)
-                           or _differ("CPython", cpy.rows, cpy.out, "MicroPython", mp.rows,
-                                      mp.out))
+        self.difference = _differ(
+            "the CPython run", rec.rows, rec.out, "its CPython replay", cpy.rows, cpy.out
+        ) or _differ("CPython", cpy.rows, cpy.out, "MicroPython", mp.rows, mp.out)
 
     @property
     def speedup(self):
@@ -67,21 +67,35 @@ class Comparison:
         return self.virtual_ms / 1000 / max(self.vm.seconds, 1e-3)
 
     def summary(self):
-        return {"same": self.difference is None, "difference": self.difference,
-                "rows": len(self.vm.rows), "frames": len(frames(self.vm.out)),
-                "vm_seconds": round(self.vm.seconds, 3), "speedup": round(self.speedup)}
+        return {
+            "same": self.difference is None,
+            "difference": self.difference,
+            "rows": len(self.vm.rows),
+            "frames": len(frames(self.vm.out)),
+            "vm_seconds": round(self.vm.seconds, 3),
+            "speedup": round(self.speedup),
+        }
 
     def report(self):
         """Print the verdict: stdout when the traces agree, stderr naming the first
         difference when they do not."""
         if self.difference:
-            print("facewave: the firmware behaves differently on MicroPython: %s"
-                  % self.difference, file=sys.stderr)
+            print(
+                "facewave: the firmware behaves differently on MicroPython: %s" % self.difference,
+                file=sys.stderr,
+            )
             return
-        print("MicroPython VM: the same trace (%d rows) and console output (%d frames); the "
-              "replay ran %.1f s of virtual time in %.2f s, %.0fx real time"
-              % (len(self.vm.rows), len(frames(self.vm.out)), self.virtual_ms / 1000,
-                 self.vm.seconds, self.speedup))
+        print(
+            "MicroPython VM: the same trace (%d rows) and console output (%d frames); the "
+            "replay ran %.1f s of virtual time in %.2f s, %.0fx real time"
+            % (
+                len(self.vm.rows),
+                len(frames(self.vm.out)),
+                self.virtual_ms / 1000,
+                self.vm.seconds,
+                self.speedup,
+            )
+        )
 
 
 def _differ(an, a, a_out, bn, b, b_out):

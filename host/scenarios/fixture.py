@@ -1,18 +1,19 @@
 """pytest plugin (entry point `pytest11`): a `virtual_board` fixture for routine authors' tests.
 
-    def test_my_routine_ends_on_time(virtual_board):
-        virtual_board.upload("my-routine.fw")
-        virtual_board.command("set", "routine", "my-routine")
-        virtual_board.press("short")
-        virtual_board.advance("200s")
-        assert virtual_board.events("end")
-        assert virtual_board.peak() <= 700
+def test_my_routine_ends_on_time(virtual_board):
+    virtual_board.upload("my-routine.fw")
+    virtual_board.command("set", "routine", "my-routine")
+    virtual_board.press("short")
+    virtual_board.advance("200s")
+    assert virtual_board.events("end")
+    assert virtual_board.peak() <= 700
 """
+
 import pytest
 
 from ..lang.lexer import Token, duration
-from . import runner
 from ..sim.virtual_board import VirtualBoard
+from . import runner
 
 
 class BoardHandle:

@@ -1,5 +1,6 @@
 """Play a scenario on a virtual board in fast mode: its events at their exact times, then judge
 its expectations against the trace."""
+
 import shutil
 import tempfile
 from collections import deque
@@ -7,8 +8,8 @@ from collections import deque
 from ..errors import FacewaveError
 from ..firmware.profile import Profile
 from ..firmware.verifier import pct
-from . import spec as sc
 from ..sim.virtual_board import SimSerial, VirtualBoard
+from . import spec as sc
 
 PRESS_MS = {"short": 150, "long": 1500}
 DOUBLE_GAP_MS = 150
@@ -58,8 +59,9 @@ def play(scenario, flash_dir=None, tape=None):
 
     started = time.perf_counter()
     made = None if flash_dir else tempfile.mkdtemp(prefix="facewave-sim-")
-    board = VirtualBoard(flash_dir or made, board=scenario.board, start_tick=scenario.start_tick,
-                         tape=tape)
+    board = VirtualBoard(
+        flash_dir or made, board=scenario.board, start_tick=scenario.start_tick, tape=tape
+    )
     undo = []
     try:
         board.power_on()
@@ -140,8 +142,11 @@ def session(routine="daily", board_name="pico"):
 
 def _apply(board, ev, link, undo):
     kind, value = ev.kind, ev.value
-    shown = value if not isinstance(value, (list, tuple)) else " ".join(
-        str(v) for v in value if v not in ("", None))
+    shown = (
+        value
+        if not isinstance(value, (list, tuple))
+        else " ".join(str(v) for v in value if v not in ("", None))
+    )
     board.event("%s %s" % (kind, shown))
     if kind == "press":
         press(board, value)
@@ -164,8 +169,7 @@ def _apply(board, ev, link, undo):
 def press(board, how):
     """Press the button: "short", "long", "double" or ("hold", ms)."""
     if how == "double":
-        board.press(100, then=lambda: board.at(board.ms + DOUBLE_GAP_MS,
-                                               lambda: board.press(100)))
+        board.press(100, then=lambda: board.at(board.ms + DOUBLE_GAP_MS, lambda: board.press(100)))
     else:
         board.press(how[1] if isinstance(how, tuple) else PRESS_MS[how])
 
@@ -251,7 +255,10 @@ def judge(board, e):
             return None
         near = min(cues, key=lambda t: abs(t - e.value)) if cues else None
         return "no cue within %d ms of %d ms (%s)" % (
-            tol, e.value, "nearest at %d ms" % near if near is not None else "no cues at all")
+            tol,
+            e.value,
+            "nearest at %d ms" % near if near is not None else "no cues at all",
+        )
     if e.kind == "event":
         hits = [t for t, _, _, ev in rows if ev == e.value or ev.startswith(e.value + " ")]
         if "at" not in e.options:
@@ -259,8 +266,11 @@ def judge(board, e):
         if any(abs(t - e.options["at"]) <= tol for t in hits):
             return None
         return "no %r event within %d ms of %d ms (%s)" % (
-            e.value, tol, e.options["at"], "seen at " + ", ".join(map(str, hits[:5]))
-            if hits else "never seen")
+            e.value,
+            tol,
+            e.options["at"],
+            "seen at " + ", ".join(map(str, hits[:5])) if hits else "never seen",
+        )
     # state
     at = e.options["at"]
     state = "off"
@@ -288,7 +298,21 @@ def trace_of(board, name, until):
 
 def marked_events(board):
     """Device events worth a mark on a plot (not every button edge)."""
-    keep = ("start", "stop", "end", "pause", "resume", "error", "low battery",
-            "battery cut-off", "charger", "power cut", "watchdog reset", "repl", "rest")
-    return [(t, ev) for t, _, _, ev in sorted(board.rows, key=lambda r: r[0])
-            if ev.startswith(keep)]
+    keep = (
+        "start",
+        "stop",
+        "end",
+        "pause",
+        "resume",
+        "error",
+        "low battery",
+        "battery cut-off",
+        "charger",
+        "power cut",
+        "watchdog reset",
+        "repl",
+        "rest",
+    )
+    return [
+        (t, ev) for t, _, _, ev in sorted(board.rows, key=lambda r: r[0]) if ev.startswith(keep)
+    ]

@@ -16,6 +16,8 @@ Times are strings with their unit, as everywhere in facewave: a bare number is r
 than guessed at (500 what?). Every problem is reported as `file:line: message`, the line of the
 table at fault (of the setting, for one outside a table), naming the field.
 """
+
+import itertools
 import re
 from pathlib import Path
 
@@ -31,27 +33,39 @@ from ..lang.lexer import SyntaxProblem, Token, duration, level
 # "0ms" as a moment or a tolerance (a duration in a pattern must be more than 0)
 _ZERO = re.compile(r"0+(\.0+)?(ms|s|min)")
 EVENTS = {
-    "press": "button: short, long, double, or \"hold DURATION\"",
-    "battery": "battery voltage: millivolts or \"3.6V\"",
+    "press": 'button: short, long, double, or "hold DURATION"',
+    "battery": 'battery voltage: millivolts or "3.6V"',
     "charger": "true while on the charger",
     "command": "a host command over the serial link: play NAME, stop, pause, resume, "
-               "set KEY VALUE, upload NAME",
+    "set KEY VALUE, upload NAME",
     "serial": "raw bytes sent to the console (a string, \\xNN escapes allowed)",
-    "link": "link faults from now on: {drop = 0.01, flip = 0.01, dup = 0.01, delay = \"5ms\"}",
+    "link": 'link faults from now on: {drop = 0.01, flip = 0.01, dup = 0.01, delay = "5ms"}',
     "fault": "power-cut, power-cut-at-write N, brownout, stuck-button, watchdog-starve, "
-             "exception MODULE.FUNCTION",
+    "exception MODULE.FUNCTION",
 }
 EXPECTS = {
-    "motor": "level (\"0%\") the motor must be at from `by` on (to `until`, or the end)",
-    "cue": "a cue at this time (\"45s\"), within `tolerance`",
-    "max_level": "no level above this (\"80%\")",
+    "motor": 'level ("0%") the motor must be at from `by` on (to `until`, or the end)',
+    "cue": 'a cue at this time ("45s"), within `tolerance`',
+    "max_level": 'no level above this ("80%")',
     "event": "an event of the device log (start, stop, end, cue, error, ...) `at` a time",
     "state": "the device state (idle, running, paused, ...) `at` a time",
 }
-COMMANDS = {"play": "play NAME", "stop": "stop", "pause": "pause", "resume": "resume",
-            "set": "set KEY VALUE", "upload": "upload NAME"}
-FAULTS = ("power-cut", "power-cut-at-write", "brownout", "stuck-button", "watchdog-starve",
-          "exception")
+COMMANDS = {
+    "play": "play NAME",
+    "stop": "stop",
+    "pause": "pause",
+    "resume": "resume",
+    "set": "set KEY VALUE",
+    "upload": "upload NAME",
+}
+FAULTS = (
+    "power-cut",
+    "power-cut-at-write",
+    "brownout",
+    "stuck-button",
+    "watchdog-starve",
+    "exception",
+)
 
 
 class ScenarioError(FacewaveError):
@@ -109,8 +123,9 @@ def load(path):
     except FileNotFoundError:
         raise ScenarioError("%s: no such scenario file" % path) from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError("%s: cannot read: %s" % (path, getattr(e, "strerror", None) or e)) \
-            from None
+        raise ScenarioError(
+            "%s: cannot read: %s" % (path, getattr(e, "strerror", None) or e)
+        ) from None
     return parse(text, str(path), path.parent)
 
 
@@ -127,27 +142,41 @@ def parse(text, filename="<scenario>", directory=None):
     where = _Where(filename, *_lines(text))
     unknown = set(doc) - {"name", "board", "patterns", "until", "at", "expect", "start_tick"}
     if unknown:
-        raise ScenarioError("%s: unknown setting %r (known: name, board, patterns, until, "
-                            "start_tick, [[at]], [[expect]])" % (filename, sorted(unknown)[0]))
-    events = [_event(item, where.line("at", i), where) for i, item in
-              enumerate(_tables(doc, "at", filename))]
-    for before, ev in zip(events, events[1:]):
+        raise ScenarioError(
+            "%s: unknown setting %r (known: name, board, patterns, until, "
+            "start_tick, [[at]], [[expect]])" % (filename, sorted(unknown)[0])
+        )
+    events = [
+        _event(item, where.line("at", i), where)
+        for i, item in enumerate(_tables(doc, "at", filename))
+    ]
+    for before, ev in itertools.pairwise(events):
         if ev.at < before.at:
-            where.fail(ev.line, "time %d ms goes backwards (the event before is at %d ms): "
-                       "write events in time order" % (ev.at, before.at))
-    expects = [_expect(item, where.line("expect", i), where) for i, item in
-               enumerate(_tables(doc, "expect", filename))]
+            where.fail(
+                ev.line,
+                "time %d ms goes backwards (the event before is at %d ms): "
+                "write events in time order" % (ev.at, before.at),
+            )
+    expects = [
+        _expect(item, where.line("expect", i), where)
+        for i, item in enumerate(_tables(doc, "expect", filename))
+    ]
     patterns = doc.get("patterns", [])
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
         raise ScenarioError("%s: patterns must be a list of names or files" % filename)
-    patterns = [str(Path(directory) / p) if directory and p.endswith(".fw") else p
-                for p in patterns]
+    patterns = [
+        str(Path(directory) / p) if directory and p.endswith(".fw") else p for p in patterns
+    ]
     last = events[-1].at if events else 0
-    until = _ms(doc["until"], where, where.keys.get("until", 0), "until") if "until" in doc \
+    until = (
+        _ms(doc["until"], where, where.keys.get("until", 0), "until")
+        if "until" in doc
         else last + 5000
+    )
     if until < last:
-        raise ScenarioError("%s: until (%d ms) is before the last event (%d ms)"
-                            % (filename, until, last))
+        raise ScenarioError(
+            "%s: until (%d ms) is before the last event (%d ms)" % (filename, until, last)
+        )
     start = doc.get("start_tick", 0)
     if not isinstance(start, int) or not 0 <= start < 1 << 30:
         raise ScenarioError("%s: start_tick must be 0..2**30-1" % filename)
@@ -156,8 +185,16 @@ def parse(text, filename="<scenario>", directory=None):
         boards.load(board)
     except boards.UnknownBoard as e:
         raise ScenarioError("%s: %s" % (filename, e)) from None
-    return Scenario(filename, str(doc.get("name", Path(filename).stem)), board, patterns,
-                    until, events, expects, start)
+    return Scenario(
+        filename,
+        str(doc.get("name", Path(filename).stem)),
+        board,
+        patterns,
+        until,
+        events,
+        expects,
+        start,
+    )
 
 
 class _Where:
@@ -201,8 +238,7 @@ def _ms(value, where, line, field, zero=True):
         unit = '"%sms" or "%ss"' % (value, value) if isinstance(value, int) else '"%ss"' % value
         where.fail(line, "%s = %s has no unit: write %s" % (field, value, unit))
     if not isinstance(value, str):
-        where.fail(line, "%s must be a string with a unit, like \"500ms\", \"1.5s\" or \"2min\""
-                   % field)
+        where.fail(line, '%s must be a string with a unit, like "500ms", "1.5s" or "2min"' % field)
     if zero and _ZERO.fullmatch(value):
         return 0
     try:
@@ -213,19 +249,23 @@ def _ms(value, where, line, field, zero=True):
 
 def _event(item, line, where):
     if "time" not in item:
-        where.fail(line, "event has no time (time = \"10s\")")
+        where.fail(line, 'event has no time (time = "10s")')
     at = _ms(item["time"], where, line, "time")
     kinds = [k for k in item if k != "time"]
     if len(kinds) != 1 or kinds[0] not in EVENTS:
         known = "; ".join("%s: %s" % kv for kv in EVENTS.items())
-        where.fail(line, "unknown event %s (one of: %s)" % (
-            ", ".join(repr(k) for k in kinds) or "(none)", known))
+        where.fail(
+            line,
+            "unknown event %s (one of: %s)"
+            % (", ".join(repr(k) for k in kinds) or "(none)", known),
+        )
     kind = kinds[0]
     value = item[kind]
     if kind == "press":
         if value not in ("short", "long", "double") and not (
-                isinstance(value, str) and value.startswith("hold ")):
-            where.fail(line, "press must be short, long, double or \"hold DURATION\"")
+            isinstance(value, str) and value.startswith("hold ")
+        ):
+            where.fail(line, 'press must be short, long, double or "hold DURATION"')
         if isinstance(value, str) and value.startswith("hold "):
             value = ("hold", _ms(value[5:], where, line, "press hold", zero=False))
     elif kind == "battery":
@@ -241,7 +281,7 @@ def _event(item, line, where):
             where.fail(line, "charger must be true or false")
     elif kind == "command":
         if not isinstance(value, str) or not value.split():
-            where.fail(line, "command must be a string like \"play daily\"")
+            where.fail(line, 'command must be a string like "play daily"')
         value = value.split()
         usage = COMMANDS.get(value[0])
         if usage is None:
@@ -258,10 +298,12 @@ def _event(item, line, where):
         value = dict(value)
         for key in sorted(set(value) & {"drop", "flip", "dup"}):
             rate = value[key]
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or \
-                    not 0 <= rate <= 1:
-                where.fail(line, "link %s = %r: a rate is a number from 0 to 1 (0.01 is one"
-                           " byte in a hundred)" % (key, rate))
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+                where.fail(
+                    line,
+                    "link %s = %r: a rate is a number from 0 to 1 (0.01 is one"
+                    " byte in a hundred)" % (key, rate),
+                )
         if "delay" in value:
             value["delay"] = _ms(value["delay"], where, line, "link delay")
     elif kind == "fault":
@@ -280,11 +322,23 @@ def _expect(item, line, where):
         where.fail(line, "an expectation needs exactly one of: %s" % ", ".join(EXPECTS))
     kind = kinds[0]
     options = {k: v for k, v in item.items() if k != kind}
-    allowed = {"motor": {"by", "until"}, "cue": {"tolerance"}, "max_level": set(),
-               "event": {"at", "tolerance"}, "state": {"at"}}[kind]
+    allowed = {
+        "motor": {"by", "until"},
+        "cue": {"tolerance"},
+        "max_level": set(),
+        "event": {"at", "tolerance"},
+        "state": {"at"},
+    }[kind]
     if set(options) - allowed:
-        where.fail(line, "%s takes %s, not %s" % (kind, ", ".join(sorted(allowed)) or "nothing",
-                                                  ", ".join(sorted(set(options) - allowed))))
+        where.fail(
+            line,
+            "%s takes %s, not %s"
+            % (
+                kind,
+                ", ".join(sorted(allowed)) or "nothing",
+                ", ".join(sorted(set(options) - allowed)),
+            ),
+        )
     value = item[kind]
     if kind in ("motor", "max_level"):
         try:
@@ -296,7 +350,6 @@ def _expect(item, line, where):
     for key in ("by", "until", "at", "tolerance"):
         if key in options:
             options[key] = _ms(options[key], where, line, key)
-    if kind in ("motor", "state", "event") and not {"by", "at"} & set(options) and \
-            kind != "event":
+    if kind in ("motor", "state", "event") and not {"by", "at"} & set(options) and kind != "event":
         where.fail(line, "%s needs %s" % (kind, "by" if kind == "motor" else "at"))
     return Expect(kind, value, options, line, dict(item))

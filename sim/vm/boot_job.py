@@ -2,6 +2,7 @@
 shell.start() and one loop pass as main.py runs them; with a host's bytes in /job.json, until
 they are answered) and print the heap it holds and the firmware modules still imported (see
 sim/mpvm.py boot_modules()). In parts, for the collector, as ram_job.py explains."""
+
 import binascii
 import gc  # noqa: F401  (the settle runs use it)
 import json

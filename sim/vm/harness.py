@@ -1,6 +1,7 @@
 """The harness both interpreters run, as it is: CPython against facewave.firmware, the VM
 against the firmware as a device names it (facewave), so a trace from each is comparable by
 construction (see sim/mpvm.py traces() and checks())."""
+
 try:
     from facewave.firmware import bytecode, engine, profile, ticks, verifier
 except ImportError:  # MicroPython: the firmware package is `facewave`, as on a device
@@ -44,5 +45,11 @@ def check(data, pdict):
     except bytecode.VerifyError as err:
         return "reject pc=%d %s" % (err.args[1], err.args[0])
     return "accept count=%d duration=%d energy=%d peak=%d longest_on=%d name=%s zones=%s" % (
-        info.count, info.duration, info.energy, info.peak, info.longest_on, info.name,
-        ",".join(info.zones))
+        info.count,
+        info.duration,
+        info.energy,
+        info.peak,
+        info.longest_on,
+        info.name,
+        ",".join(info.zones),
+    )

@@ -1,6 +1,7 @@
 """In the MicroPython VM: the harness (harness.py) over the programs of /job.json. "play":
 each trace after a line "=", one row per line; "check": each verdict, hex-encoded (a mangled
 program name may hold any character, a line break too)."""
+
 import binascii
 import json
 

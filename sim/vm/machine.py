@@ -1,6 +1,7 @@
 """`machine` in the MicroPython VM, which has none: the virtual hardware of sim/hardware.py
 on a clock that does not move (what the VM tier measures does not wait; the VM board brings it
 to the wall time, sim/vm/port.py)."""
+
 from hardware import Clock, Hardware
 
 hw = Hardware(Clock(), record=False)

@@ -1,5 +1,6 @@
 """In the MicroPython VM: play the program of /job.json once to warm up, then count the bytes
 the engine allocates over its steps and time them (see sim/mpvm.py measure())."""
+
 import binascii
 import gc
 import json
@@ -77,5 +78,11 @@ def measure(data, pdict, n, now, timed, stored):
 
 with open("/job.json") as f:
     job = json.load(f)
-measure(binascii.unhexlify(job["data"]), job["profile"], job["steps"], job["now"],
-        job["timed"], job["stored"])
+measure(
+    binascii.unhexlify(job["data"]),
+    job["profile"],
+    job["steps"],
+    job["now"],
+    job["timed"],
+    job["stored"],
+)

@@ -11,6 +11,7 @@ console.
 The virtual hardware's clock moves only when told: each pass, and tick() at the REPL, bring it
 to the wall time, so its watchdog and timers run in real time.
 """
+
 import os
 import sys
 import time
@@ -33,8 +34,18 @@ class Flash:
         self.root = root
         self._fs = fs = os.VfsPosix(root)
         # VfsPosix's own methods, not ours calling them: a traceback shows no frame of ours
-        for name in ("mount", "umount", "open", "stat", "statvfs", "mkdir", "rmdir", "remove",
-                     "chdir", "getcwd"):
+        for name in (
+            "mount",
+            "umount",
+            "open",
+            "stat",
+            "statvfs",
+            "mkdir",
+            "rmdir",
+            "remove",
+            "chdir",
+            "getcwd",
+        ):
             setattr(self, name, getattr(fs, name))
 
     def ilistdir(self, path):

@@ -2,6 +2,7 @@
 sim/mpvm.py firmware_ram()). The job runs in parts, one after the other in the same VM: this
 VM's conservative collector frees garbage only a run or two after the run that left it, so each
 reading comes after "# --- settle ---": three runs that collect and print the heap in use."""
+
 import gc  # noqa: F401  (the settle runs use it)
 import json
 import sys

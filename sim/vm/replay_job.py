@@ -1,5 +1,6 @@
 """In the MicroPython VM: replay /tape.json into the firmware (sim/replay_driver.py) and print
 the rows, the console output and the VM's own time for it, as one JSON line."""
+
 import binascii
 import json
 import sys
