@@ -146,15 +146,7 @@ def _serve_vm(args):
     or SIGTERM; the flash folder is written back at every reset and at exit."""
     from .sim.vm_board import VMBoard, VMBoardError
 
-    for given, option in (
-        (args.baud, "--baud"),
-        (args.trace, "--trace"),
-        (args.plot, "--plot"),
-        (args.mpy, "--mpy"),
-        (args.json, "--json"),
-    ):
-        if given:
-            raise FacewaveError("%s does not go with --vm" % option, 2)
+    _alone(args, "--vm", ("baud", "trace", "plot", "mpy", "json"))
     board_profile(args.board)
     files = None if args.bare else flashed()
     port = "pty" if args.socket is None else "socket:%d" % args.socket
@@ -195,18 +187,7 @@ def _serve_rp2040(args):
     """`facewave sim --rp2040`: the emulated Pico's USB serial on a pty, until Ctrl-C."""
     from .sim.rp2040 import Rp2040Board, Rp2040Error
 
-    for given, option in (
-        (args.socket is not None, "--socket"),
-        (args.baud, "--baud"),
-        (args.bare, "--bare"),
-        (args.board, "--board"),
-        (args.trace, "--trace"),
-        (args.plot, "--plot"),
-        (args.mpy, "--mpy"),
-        (args.json, "--json"),
-    ):
-        if given:
-            raise FacewaveError("%s does not go with --rp2040" % option, 2)
+    _alone(args, "--rp2040", ("socket", "baud", "bare", "board", "trace", "plot", "mpy", "json"))
     if args.flash and Path(args.flash).is_dir():
         raise FacewaveError(
             "--flash %s: a folder; with --rp2040 it is a file, the Pico's 2 MB "
@@ -278,6 +259,13 @@ def _drive(board, words):
     except ValueError:
         pass
     return "say: press [MS] | hold | release | charger on|off | battery MV | pwm"
+
+
+def _alone(args, mode, options):
+    """A usage error for the first of `options` (argument names) given with `mode`."""
+    for name in options:
+        if getattr(args, name) not in (None, False):
+            raise FacewaveError("--%s does not go with %s" % (name, mode), 2)
 
 
 def _serve_node(make, error, banner, poll):

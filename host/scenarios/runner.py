@@ -298,21 +298,11 @@ def trace_of(board, name, until):
 
 def marked_events(board):
     """Device events worth a mark on a plot (not every button edge)."""
-    keep = (
-        "start",
-        "stop",
-        "end",
-        "pause",
-        "resume",
-        "error",
-        "low battery",
-        "battery cut-off",
-        "charger",
-        "power cut",
-        "watchdog reset",
-        "repl",
-        "rest",
-    )
+    from ..firmware import log
+
+    quiet = ("boot", "cue", "off", "settings", "upload", "button", "pattern", "intensity", "zone")
+    keep = tuple(name for name in log.NAMES if name not in quiet)
+    keep += ("power cut", "watchdog reset", "repl")  # the world's, not the device log's
     return [
         (t, ev) for t, _, _, ev in sorted(board.rows, key=lambda r: r[0]) if ev.startswith(keep)
     ]
