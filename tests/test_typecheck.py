@@ -69,8 +69,6 @@ TODAY = {
     "host/programs.py": 1,
     "host/scenarios/runner.py": 2,
     "host/scenarios/spec.py": 4,
-    "sim/rp2040.py": 2,
-    "sim/serial_port.py": 9,
     "sim/virtual_board.py": 25,
 }
 
