@@ -69,7 +69,6 @@ TODAY = {
     "host/programs.py": 1,
     "host/scenarios/runner.py": 2,
     "host/scenarios/spec.py": 4,
-    "sim/virtual_board.py": 25,
 }
 
 
