@@ -60,15 +60,12 @@ def test_firmware_type_checks_against_micropython_stubs(tmp_path):
 # modules and classes that get their attributes at run time (sim/hardware.py's machine,
 # Profile's fields, the board class attribute), mixins that call what the subclass defines.
 TODAY = {
-    "host/bench.py": 4,
     "host/cli.py": 1,
     "host/device_cmds.py": 7,
     "host/flash.py": 8,
     "host/lang/compiler.py": 2,
     "host/port.py": 2,
     "host/programs.py": 1,
-    "host/scenarios/runner.py": 2,
-    "host/scenarios/spec.py": 4,
 }
 
 
