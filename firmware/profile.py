@@ -29,6 +29,24 @@ class ProfileError(ValueError):
 class Profile:
     """Caps and board data, validated once; attributes are plain ints for the tick path."""
 
+    # check() sets the fields; declared here for the type checkers (an annotation alone makes
+    # no attribute and no code on MicroPython). The caps (_CAPS):
+    max_level: int
+    max_step: int
+    slew: int
+    max_on_ms: int
+    session_max_ms: int
+    thermal: int
+    step_ms: int
+    # and those of a board's fields (boards._BOARD, set by boards.profile()) that the host and
+    # the simulator read
+    button_pin: int
+    button_active: int
+    battery_pin: int
+    battery_ratio: int
+    charger_pin: int
+    charger_active: int
+
     def __init__(self, data=None):
         data = data or {}
         self.name = data.get("name", "generic")

@@ -49,12 +49,13 @@ def run_bench(print_fn):
     info = verify(data, profile)
     e = eng.Engine(profile.step_ms)
 
-    best = None
-    for _ in range(5):  # best of 5: the least disturbed by other processes
+    def timed():
         t0 = time.perf_counter()
         steps, duration = _play(e, data, info.count)
-        took = time.perf_counter() - t0
-        best = took if best is None else min(best, took)
+        return time.perf_counter() - t0, steps, duration
+
+    # best of 5: the least disturbed by other processes (every run plays the same steps)
+    best, steps, duration = min(timed() for _ in range(5))
     print_fn(
         "CPython %s: engine steps per second     %12s"
         % (_python(), "{:,.0f}".format(steps / best))

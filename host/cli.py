@@ -48,7 +48,7 @@ connection problem.
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="facewave",
-        description=__doc__.splitlines()[0],
+        description=__doc__.splitlines()[0] if __doc__ else None,  # None: python -OO
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

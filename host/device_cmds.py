@@ -124,6 +124,7 @@ def _probe(port, timeout):
     try:
         with open_link(port, timeout) as link:
             h = link.hello
+            assert h is not None  # open_link() answers a link that has shaken hands
             return {
                 "facewave": True,
                 "firmware": h.get("firmware"),
@@ -301,6 +302,7 @@ def _tethered(args):
     timeout_ms = messages.HEARTBEAT_TIMEOUT_MS
     try:
         with connected(args) as link:
+            assert link.hello is not None  # connected() answers a link that has shaken hands
             timeout_ms = link.hello.get("heartbeat_ms", timeout_ms)
             period = max(0.05, min(messages.HEARTBEAT_MS, timeout_ms // 4) / 1000)
             try:

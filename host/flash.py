@@ -51,11 +51,12 @@ def boot_source(*names):
     """The text of boot.py's functions `names` (digest, slot), run on the device to hash files
     and find the active slot, so host and boot agree by construction."""
     text = (_deploy_dir() / "boot.py").read_text()
-    found = {
-        node.name: ast.get_source_segment(text, node)
-        for node in ast.parse(text).body
-        if isinstance(node, ast.FunctionDef) and node.name in names
-    }
+    found = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            segment = ast.get_source_segment(text, node)
+            assert segment is not None  # ast.parse() gives every node its position
+            found[node.name] = segment
     missing = [n for n in names if n not in found]
     if missing:
         raise FacewaveError("firmware/deploy/boot.py defines no %s()" % ", ".join(missing))
@@ -196,7 +197,7 @@ def _space(files):
     return blocks * _BLOCK
 
 
-def flash(port, board=None, progress=True, check=True, timeout=5, out=None):
+def flash(port, board=None, progress=True, check=True, timeout: float = 5, out=None):
     """Install this facewave's firmware on the MicroPython board at `port`; answer a summary.
 
     `board`: a firmware/boards name to write to /board (None keeps the board's choice).
@@ -318,7 +319,11 @@ def _errors(port, intact):
         if isinstance(e, TransportExecError):
             text = _last_line(e.error_output)
         else:
-            text = "%s on %s" % (errno.errorcode.get(e.errno, e.errno), e.strerror)
+            code = e.errno
+            text = "%s on %s" % (
+                code if code is None else errno.errorcode.get(code, code),
+                e.strerror,
+            )
         if "ENOSPC" in text:
             raise FacewaveError(
                 "the board's filesystem is full (delete some patterns with"
@@ -372,6 +377,7 @@ def _handshake(port, version, installed, timeout):
     try:
         with open_link(port, timeout) as link:
             hello = link.hello
+        assert hello is not None  # open_link() answers a link that has shaken hands
     except LinkError as e:
         raise FacewaveError(
             "%s, but the device did not answer the handshake: %s (`mpremote"

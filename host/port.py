@@ -29,7 +29,9 @@ def scan():
     found = []
     for p in sorted(list_ports.comports(), key=lambda p: p.device):
         usb = "%04X:%04X" % (p.vid, p.pid) if p.vid is not None else None
-        kind, what = USB_IDS.get((p.vid, p.pid), (None, None))
+        kind, what = None, None
+        if p.vid is not None and p.pid is not None:
+            kind, what = USB_IDS.get((p.vid, p.pid), (None, None))
         found.append(
             {
                 "port": p.device,

@@ -40,6 +40,7 @@ def load_program(path_or_name, profile):
                 "`facewave routines`)" % path_or_name
             )
         path = library.builtin_path(path_or_name)
+        assert path is not None  # it was found just above
     if _is_bytecode(path):
         info = _verify_bytecode(path, profile)
         return Program(path.read_bytes(), info, [], None, str(path))

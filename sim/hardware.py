@@ -22,6 +22,9 @@ WRAP = 1 << 30  # ticks_ms period on 32-bit ports
 BLOCK = 4096  # flash block size
 MICRO = sys.implementation.name == "micropython"
 _ERRNO = {2: "ENOENT", 17: "EEXIST", 20: "ENOTDIR", 21: "EISDIR"}
+TYPE_CHECKING = False  # the checkers take it as True; MicroPython has no `typing`
+if TYPE_CHECKING:
+    from typing import Callable, NoReturn
 
 
 def ticks_add(t, d):
@@ -98,16 +101,17 @@ class Hardware:
         self.clock = clock
         self.vref_mv = vref_mv  # ADC full scale
         self.trace = [] if record else None
-        self.heard = None
+        self.heard = None  # type: Callable[[str, int, int], object] | None
         self.levels = {}  # pin id -> level (driven outside or by the firmware)
         self.pins = {}  # pin id -> Pin last made for it
         self.mv = {}  # pin id -> mV at an ADC input
         self.pwms = {}  # pin id -> PWM
-        self.wdt = None
+        self.wdt = None  # type: WDT | None
         self.wdt_expired = 0  # times a started watchdog went unfed past its timeout
         self.timers = []  # running machine.Timers (a soft reset removes them, as on rp2)
         self.mem32 = Mem32(self)
-        self.adc_error = None  # an exception for the next ADC read to raise
+        # an exception for the next ADC read to raise
+        self.adc_error = None  # type: BaseException | None
         self.resets = 0
 
     def record(self, what, pin, value):
@@ -165,6 +169,15 @@ class Machine:
 
     PWRON_RESET = 1
     WDT_RESET = 3
+    # set on each instance by Hardware.machine(), bound to that hardware
+    Pin: "type[Pin]"
+    PWM: "type[PWM]"
+    ADC: "type[ADC]"
+    WDT: "type[WDT]"
+    Timer: "type[Timer]"
+    mem32: "Mem32"
+    reset: "Callable[[], NoReturn]"
+    soft_reset: "Callable[[], NoReturn]"
 
     def bitstream(self, pin, encoding, timing, buf):
         pin.hw.record("bitstream", pin.id, bytes(buf))
@@ -183,7 +196,7 @@ class Machine:
 
 
 class Pin:
-    hw = None
+    hw: "Hardware"  # the subclass Hardware.machine() makes sets it
     IN = 0
     OUT = 1
     OPEN_DRAIN = 2
@@ -231,7 +244,7 @@ class Pin:
 
 
 class PWM:
-    hw = None
+    hw: "Hardware"  # the subclass Hardware.machine() makes sets it
 
     def __init__(self, pin, freq=0, duty_u16=None):
         self.pin = pin
@@ -263,7 +276,7 @@ class PWM:
 
 
 class ADC:
-    hw = None
+    hw: "Hardware"  # the subclass Hardware.machine() makes sets it
     ATTN_0DB = 0
     ATTN_2_5DB = 1
     ATTN_6DB = 2
@@ -304,7 +317,7 @@ class WDT:
     """Judged by the virtual clock: one alarm just after the timeout from the last feed counts
     a reset the real board would have done (hw.wdt_expired)."""
 
-    hw = None
+    hw: "Hardware"  # the subclass Hardware.machine() makes sets it
 
     def __init__(self, id=0, timeout=5000):
         hw = self.hw
@@ -343,7 +356,7 @@ class WDT:
 
 
 class Timer:
-    hw = None
+    hw: "Hardware"  # the subclass Hardware.machine() makes sets it
     ONE_SHOT = 0
     PERIODIC = 1
 
@@ -353,6 +366,7 @@ class Timer:
             self.init(mode=mode, period=period, callback=callback, freq=freq)
 
     def init(self, mode=1, period=-1, callback=None, freq=-1):
+        assert callback is not None, "a virtual Timer needs a callback"
         self.deinit()
         if freq > 0:
             period = 1000 // freq
@@ -650,6 +664,7 @@ class Console:
 
     def _damage(self, data):
         f, rng, out = self.faults, self.rng, bytearray()
+        assert rng is not None, "faults need an rng"
         for b in data:
             if rng.random() < f.get("drop", 0):
                 continue
@@ -778,7 +793,8 @@ def install(clock, hw=None):
     import time
 
     hw = hw or Hardware(clock)
-    sys.modules["machine"] = hw.machine()
+    # a Machine stands in for the module: the firmware only reads its attributes
+    sys.modules["machine"] = hw.machine()  # pyright: ignore[reportArgumentType]
     for name in ("ticks_ms", "ticks_add", "ticks_diff", "sleep_ms"):
         if name not in _saved:
             _saved[name] = getattr(time, name, None)

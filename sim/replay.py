@@ -13,9 +13,13 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import hardware, mpvm
 from . import replay_driver as driver
+
+if TYPE_CHECKING:
+    from .virtual_board import VirtualBoard
 
 DRIVER = Path(driver.__file__)
 HARDWARE = Path(hardware.__file__).read_bytes()
@@ -29,7 +33,7 @@ class Tape:
     the firmware wrote."""
 
     def __init__(self):
-        self.board = None
+        self.board: VirtualBoard | None = None  # the board sets itself
         self.entries = []
         self.out = bytearray()
         self.seed = None
@@ -41,7 +45,7 @@ class Tape:
     def put(self, kind, *args):
         """An entry due before loop pass n + 1 at this ms, n the passes before it; console
         bytes read inside a pass were there before it began."""
-        ms = self.board.clock.ms
+        ms = self._board().clock.ms
         n = self._once_n if self._once_ms == ms else 0
         self.entries.append([kind, ms, n - 1 if self.in_once else n, *args])
 
@@ -57,16 +61,20 @@ class Tape:
         self.put("rx", bytes(data).hex())
 
     def input(self, kind, pin, value):
-        if self.board.shell is not None:  # inputs before the firmware runs are its boot's
+        if self._board().shell is not None:  # inputs before the firmware runs are its boot's
             self.put(kind, pin, value)
 
     def boot(self, name, version, fresh):
         if self.seed is None:
-            self.seed = _snapshot(self.board.flash_dir)
+            self.seed = _snapshot(self._board().flash_dir)
         self.put("boot", name, version, fresh)
 
+    def _board(self):
+        assert self.board is not None, "a Tape records the VirtualBoard(tape=) it is given to"
+        return self.board
+
     def as_dict(self):
-        b = self.board
+        b = self._board()
         files, dirs = self.seed or ({}, [])
         return {
             "origin": b.origin,

@@ -70,8 +70,10 @@ class Replay:
         if kind == "rx":
             self.console.put(self.unhex(e[3]))
         elif kind == "drive":
+            assert self.hw is not None  # a tape has inputs only once the firmware runs
             self.hw.drive(e[3], e[4])
         elif kind == "mv":
+            assert self.hw is not None
             self.hw.set_mv(e[3], e[4])
         elif kind == "jump":
             self.clock.ms = max(self.clock.ms, e[3])

@@ -327,6 +327,7 @@ class Rp2040Board(NodeBoard):
             master, path = raw_pty()
         except PortError as e:
             raise Rp2040Error(str(e)) from None
+        assert self.port is not None  # set with _linkdir, the first time
         tmp = self.port + ".new"
         if os.path.lexists(tmp):
             os.unlink(tmp)

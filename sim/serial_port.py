@@ -215,6 +215,25 @@ class _Port:
     def _hup_busy(self):
         return False
 
+    def fileno(self):
+        """The descriptor select() waits on."""
+        raise NotImplementedError
+
+    def _check_connection(self):
+        """Notice a host opening or closing the port (_set_connected)."""
+        raise NotImplementedError
+
+    def _read(self, n):
+        """Up to n bytes from the host, b"" when none; never blocks."""
+        raise NotImplementedError
+
+    def _flush(self):
+        """Send what of self._out the host takes now, removing it from self._out."""
+        raise NotImplementedError
+
+    def _close(self):
+        raise NotImplementedError
+
 
 def raw_pty():
     """(master fd, slave path) of a new pseudo-terminal in raw mode, readable and writable by
@@ -346,11 +365,13 @@ class SocketPort(_Port):
         self._set_connected(True)
 
     def _drop_client(self):
+        assert self._client is not None
         self._client.close()
         self._client = None
         self._set_connected(False)
 
     def _read(self, n):
+        assert self._client is not None  # service() reads only while connected
         try:
             data = self._client.recv(n)
         except BlockingIOError:
@@ -362,6 +383,7 @@ class SocketPort(_Port):
         return data
 
     def _flush(self):
+        assert self._client is not None  # service() flushes only while connected
         try:
             n = self._client.send(self._out)
         except BlockingIOError:

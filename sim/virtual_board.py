@@ -146,12 +146,10 @@ class VirtualBoard:
 
     # -- the wire ------------------------------------------------------------------------------
     def _host_waiting(self):
-        return (
-            self.wire is None
-            and self.to_board.backlog
-            and self.to_board.next_due() is not None
-            and self.to_board.next_due() <= self.seconds()
-        )
+        if self.wire is not None or not self.to_board.backlog:
+            return False
+        due = self.to_board.next_due()
+        return due is not None and due <= self.seconds()
 
     def _pull(self):
         """Bytes on their way to the board reach its console (once per loop pass: the common
@@ -265,6 +263,7 @@ class VirtualBoard:
         self.wire_write(NO_REPL)
 
     def _soft_reset(self):
+        assert self.hw is not None  # a soft reset comes from the REPL of a powered board
         self.hw.soft_reset()
         self.event("soft reset")
         self._start_firmware()
@@ -272,6 +271,7 @@ class VirtualBoard:
     def _power_down(self):
         if self.tape is not None:
             self.tape.put("down")
+        assert self.hw is not None, "power_on() first"
         self.hw.power_down()
         self.flash.close_all()
         self.shell = None
@@ -318,6 +318,7 @@ class VirtualBoard:
     def button(self, down):
         if self.shell is None or self.stuck:
             return
+        assert self.hw is not None  # the firmware runs (a shell), so the board is powered
         p = self.prof
         self.hw.drive(p.button_pin, p.button_active if down else 1 - p.button_active)
 
@@ -342,6 +343,7 @@ class VirtualBoard:
         """One loop pass of whatever has the console, then its sleep."""
         if not self.powered:
             self.power_on()
+        assert self.hw is not None  # power_on() made it
         expired = self.hw.wdt_expired
         if self.shell is not None:
             try:
@@ -366,12 +368,13 @@ class VirtualBoard:
             self.power_on()
 
     def _once(self):
-        tape = self.tape
+        tape, shell = self.tape, self.shell
+        assert shell is not None  # step() runs a loop pass only while the firmware runs
         if tape is None:
-            return self.shell.once()
+            return shell.once()
         tape.once(self.clock.ms)
         try:
-            self.shell.once()
+            shell.once()
         finally:
             tape.in_once = False
 
@@ -386,7 +389,9 @@ class VirtualBoard:
         """The firmware hangs: no loop iteration feeds the watchdog, which resets the board
         when it expires (the motor keeps its last drive until then, as on a board)."""
         self.event("hang")
+        assert self.hw is not None, "power_on() first"
         wdt = self.hw.wdt
+        assert wdt is not None, "the firmware starts no watchdog"
         self.jump(wdt.fed + wdt.timeout + 1 - self.clock.ms)
         self.event("watchdog reset")
         self.power_on()

@@ -112,14 +112,14 @@ class _Compiler:
         self.resolve = resolve  # name, directory -> path of an included pattern or None
         self.errors = []
         self.insns = []  # [op, x, a, b, c, t]
-        self.positions = []
+        self.positions: list[tuple[str, int, int]] = []
         self.strings = ["", ""]
         self.blocks = []  # (kind, insn index, token)
         self.level = 0  # level the last statement ends at, for `hold 2s` and `ramp -> 50%`
         self.elements = 0
         self.zones = 0
         self.including = []
-        self.header = None
+        self.header: tuple[str, int, int] | None = None  # (file, line, col) of `pattern`
 
     # -- driving -----------------------------------------------------------------------------
     def parse(self, source, top):
@@ -346,15 +346,17 @@ class _Compiler:
             data = bc.pack([bc.pack_insn(*i) for i in self.insns], self.strings)
             info = verify(data, self.profile)
         except (bc.VerifyError, bc.FormatError) as e:
+            message = e.args[0]
             pc = e.args[1] if len(e.args) > 1 else -1
             where = self.positions[pc] if 0 <= pc < len(self.positions) else self.header
+            assert where is not None  # no errors: the top file's `pattern` line was read
             filename, line, col = where
             lines = (
                 Path(filename).read_text().splitlines()
                 if filename != source.filename
                 else source.lines
             )
-            raise CompileError([(filename, line, col, e.args[0], lines[line - 1])]) from None
+            raise CompileError([(filename, line, col, message, lines[line - 1])]) from None
         return Program(data, info, self.positions, self.elements, source.filename)
 
 

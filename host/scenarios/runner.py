@@ -127,7 +127,10 @@ def session(routine="daily", board_name="pico"):
         running = False
         while board.ms < 60 * 60 * 1000:
             board.step()
-            now_running = board.shell.device.state == dv.RUNNING
+            shell = board.shell
+            assert shell is not None  # nothing here gives the console to the REPL
+            assert shell.device is not None, "the firmware failed to boot"
+            now_running = shell.device.state == dv.RUNNING
             if running and not now_running:
                 break
             running = now_running

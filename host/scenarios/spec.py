@@ -20,6 +20,7 @@ table at fault (of the setting, for one outside a table), naming the field.
 import itertools
 import re
 from pathlib import Path
+from typing import NoReturn
 
 try:
     import tomllib
@@ -207,7 +208,7 @@ class _Where:
         found = self.lines.get(table, [])
         return found[index] if index < len(found) else 0
 
-    def fail(self, line, message):
+    def fail(self, line, message) -> NoReturn:
         raise ScenarioError("%s:%d: %s" % (self.filename, line, message))
 
 
@@ -232,7 +233,7 @@ def _tables(doc, key, filename):
     return items
 
 
-def _ms(value, where, line, field, zero=True):
+def _ms(value, where: _Where, line, field, zero=True):
     """Milliseconds of a time written with its unit ("500ms", "1.5s", "2min"; "0s" if `zero`)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         unit = '"%sms" or "%ss"' % (value, value) if isinstance(value, int) else '"%ss"' % value
@@ -247,7 +248,7 @@ def _ms(value, where, line, field, zero=True):
         where.fail(line, "%s: %s" % (field, p.message))
 
 
-def _event(item, line, where):
+def _event(item, line, where: _Where):
     if "time" not in item:
         where.fail(line, 'event has no time (time = "10s")')
     at = _ms(item["time"], where, line, "time")
@@ -316,7 +317,7 @@ def _event(item, line, where):
     return Event(at, kind, value, line)
 
 
-def _expect(item, line, where):
+def _expect(item, line, where: _Where):
     kinds = [k for k in item if k in EXPECTS]
     if len(kinds) != 1:
         where.fail(line, "an expectation needs exactly one of: %s" % ", ".join(EXPECTS))
