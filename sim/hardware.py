@@ -197,13 +197,9 @@ class Machine:
 
 class Pin:
     hw: "Hardware"  # the subclass Hardware.machine() makes sets it
-    IN = 0
-    OUT = 1
-    OPEN_DRAIN = 2
-    PULL_UP = 1
-    PULL_DOWN = 2
-    IRQ_FALLING = 4
-    IRQ_RISING = 8
+    IN, OUT, OPEN_DRAIN = 0, 1, 2
+    PULL_UP, PULL_DOWN = 1, 2
+    IRQ_FALLING, IRQ_RISING = 4, 8
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
         self.id = id
@@ -277,10 +273,7 @@ class PWM:
 
 class ADC:
     hw: "Hardware"  # the subclass Hardware.machine() makes sets it
-    ATTN_0DB = 0
-    ATTN_2_5DB = 1
-    ATTN_6DB = 2
-    ATTN_11DB = 3
+    ATTN_0DB, ATTN_2_5DB, ATTN_6DB, ATTN_11DB = 0, 1, 2, 3
 
     def __init__(self, pin, atten=None):
         self.id = pin.id if isinstance(pin, Pin) else pin
