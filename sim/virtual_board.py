@@ -62,6 +62,7 @@ class VirtualBoard:
         self.hw = None
         self.motor_pin = -1
         self.powered = False
+        self.fresh = False  # new hardware since the firmware last started (the tape says so)
         self.boots = 0
         self.stuck = False  # the button is jammed down
         self.battery_mv = BATTERY_MV

@@ -216,3 +216,13 @@ class EmulatedPico:
     def run(self, code):
         """mpremote exec: what `code` prints on the board."""
         return mpremote(self.board.port, "exec", code)
+
+    @classmethod
+    def for_module(cls, tmp_path_factory):
+        """One board for a test module (a module-scoped fixture yields from this), closed after
+        its tests."""
+        pico = cls(tmp_path_factory.mktemp("pico") / "flash.bin")
+        try:
+            yield pico
+        finally:
+            pico.board.close()

@@ -23,11 +23,7 @@ UF2, BOOTROM = emulated_pico()
 
 @pytest.fixture(scope="module")
 def pico(tmp_path_factory):
-    p = EmulatedPico(tmp_path_factory.mktemp("pico") / "flash.bin")
-    try:
-        yield p
-    finally:
-        p.board.close()
+    yield from EmulatedPico.for_module(tmp_path_factory)
 
 
 def test_boots_to_the_repl_and_mpremote_works(pico):

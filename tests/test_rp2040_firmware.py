@@ -75,11 +75,7 @@ def permille(duty):
 
 @pytest.fixture(scope="module")
 def pico(tmp_path_factory):
-    p = Pico(tmp_path_factory.mktemp("pico") / "flash.bin")
-    try:
-        yield p
-    finally:
-        p.board.close()
+    yield from Pico.for_module(tmp_path_factory)
 
 
 def test_flash_installs_the_firmware_on_a_plain_board(pico):

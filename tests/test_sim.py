@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import serial
 
+from device_kit import mpremote
 from facewave.firmware import device as dv
 from facewave.library import builtin_names
 from facewave.link import Link
@@ -350,16 +351,8 @@ def test_virtual_time_costs_no_wall_time(tmp_path):
 @pytest.fixture
 def served(tmp_path):
     """`facewave sim` in a subprocess, as a person runs it; answers the port it printed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "facewave.cli", "sim", "--flash", str(tmp_path / "flash")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline()
-    m = re.search(r" on (\S+)$", line.strip())
-    assert m, line + proc.stderr.read() if proc.poll() is not None else line
-    yield m.group(1), tmp_path / "flash"
+    proc, port = _sim(tmp_path, "sim")
+    yield port, tmp_path / "flash"
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -381,22 +374,11 @@ def test_host_cli_end_to_end_against_facewave_sim(served):
     assert json.loads(out)["board"] == "pico"
 
 
-def mpremote(port, *args, timeout=30):
-    proc = subprocess.run(
-        [sys.executable, "-m", "mpremote", "connect", port, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-@pytest.fixture
-def served_vm(vm, tmp_path):
-    """`facewave sim --vm --flash DIR`, as a person runs it; answers the port it printed and
-    stop(), which ends it as Ctrl-C does."""
+def _sim(tmp_path, *args):
+    """`facewave sim ... --flash DIR` in a subprocess, as a person runs it: (the process, the
+    port it printed)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "facewave.cli", "sim", "--vm", "--flash", str(tmp_path / "flash")],
+        [sys.executable, "-m", "facewave.cli", *args, "--flash", str(tmp_path / "flash")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -404,13 +386,21 @@ def served_vm(vm, tmp_path):
     line = proc.stdout.readline()
     m = re.search(r" on (\S+)$", line.strip())
     assert m, line + proc.stderr.read() if proc.poll() is not None else line
+    return proc, m.group(1)
+
+
+@pytest.fixture
+def served_vm(vm, tmp_path):
+    """`facewave sim --vm --flash DIR`, as a person runs it; answers the port it printed and
+    stop(), which ends it as Ctrl-C does."""
+    proc, port = _sim(tmp_path, "sim", "--vm")
 
     def stop():
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0 and "VM board stopped after" in out, err
 
-    yield m.group(1), stop
+    yield port, stop
     if proc.poll() is None:
         stop()
 
@@ -418,22 +408,21 @@ def served_vm(vm, tmp_path):
 def test_mpremote_reaches_the_repl_of_a_board_running_the_firmware(served_vm, tmp_path):
     port, _ = served_vm
     assert cli("status", "--port", port)[0] == 0  # the firmware has the console
-    code, out, err = mpremote(port, "exec", "print(1+1)")
-    assert code == 0 and out.strip() == "2", err
+    assert mpremote(port, "exec", "print(1+1)").strip() == "2"
     data = os.urandom(3000)
     (tmp_path / "blob.bin").write_bytes(data)
-    assert mpremote(port, "fs", "cp", str(tmp_path / "blob.bin"), ":blob.bin")[0] == 0
-    assert mpremote(port, "fs", "cp", ":blob.bin", str(tmp_path / "back.bin"))[0] == 0
+    mpremote(port, "fs", "cp", str(tmp_path / "blob.bin"), ":blob.bin")
+    mpremote(port, "fs", "cp", ":blob.bin", str(tmp_path / "back.bin"))
     assert (tmp_path / "back.bin").read_bytes() == data
     assert (tmp_path / "flash" / "blob.bin").read_bytes() == data  # written back at the reset
-    code, out, _ = mpremote(port, "fs", "ls")
-    assert code == 0 and "blob.bin" in out and "main.py" in out
+    out = mpremote(port, "fs", "ls")
+    assert "blob.bin" in out and "main.py" in out
 
 
 def test_after_mpremote_reset_the_firmware_answers_again(served_vm):
     port, _ = served_vm
-    assert mpremote(port, "exec", "print(3)")[1].strip() == "3"
-    assert mpremote(port, "reset")[0] == 0
+    assert mpremote(port, "exec", "print(3)").strip() == "3"
+    mpremote(port, "reset")
     code, out, err = cli("status", "--port", port, "--json")
     assert code == 0, err
     assert json.loads(out)["state"] == "idle"
