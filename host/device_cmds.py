@@ -281,7 +281,7 @@ def do_play(args):
     if args.tethered:
         return _tethered(args)
     with connected(args) as link:
-        st = link.play(args.name)
+        st = link.play(args.name, default=args.default)
     if args.json:
         _json(st)
     else:
@@ -307,7 +307,7 @@ def _tethered(args):
             period = max(0.05, min(messages.HEARTBEAT_MS, timeout_ms // 4) / 1000)
             try:
                 try:
-                    st = link.play(args.name, tethered=True)
+                    st = link.play(args.name, tethered=True, default=args.default)
                     show(st)
                     if not args.json:
                         print(
@@ -586,6 +586,12 @@ def setup_play(p):
         action="store_true",
         help="stay connected: the device stops when this command ends or this "
         "computer goes silent",
+    )
+    p.add_argument(
+        "--default",
+        action="store_true",
+        help="also make it the routine the button plays (without it, the button's routine "
+        "stays what it was; `facewave set routine NAME` changes it alone)",
     )
 
 

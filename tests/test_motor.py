@@ -34,11 +34,50 @@ def test_soft_start_rises_linearly_and_stop_is_immediate():
 def test_kick_from_rest_then_the_wish():
     m = Motor(profile(motor__soft_ms=0, motor__kick_ms=30, motor__kick_level=800))
     m.start(0)
-    assert m.update(0, 300) == 800
+    assert m.update(0, 500, 2000) == 800
     assert m.next == 30
-    assert m.update(30, 300) == 300
+    assert m.update(30, 500, 1970) == 500
     assert m.update(40, 0) == 0
-    assert m.update(50, 300) == 800  # from rest again
+    assert m.update(50, 500, 2000) == 800  # from rest again
+
+
+def test_a_kick_respects_the_pattern_it_starts():
+    """At most twice the level about to be played, for at most a third of its on-time."""
+    m = Motor(profile(motor__soft_ms=0, motor__kick_ms=30, motor__kick_level=800))
+    m.start(0)
+    assert m.update(0, 50, 30) == 100  # pulse 5% on 30ms: a 10 ms kick to 10 %
+    assert m.next == 10
+    assert m.update(10, 50, 20) == 50
+    assert m.update(30, 0, 70) == 0
+    assert m.update(100, 20, 1) == 20  # too short to kick at all
+    assert m.update(101, 0, 70) == 0
+    assert m.update(200, 20, 0) == 20  # nothing known of the on-time: no kick
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 3000)), min_size=1, max_size=30),
+    st.integers(0, ticks.MASK),
+    st.sampled_from([0, 200]),
+)
+def test_no_kick_exceeds_its_bounds(segments, start, soft_ms):
+    """Over any run of held levels: never above twice the wish or the caps, and above the wish
+    for at most a third of the segment that started the motor from rest."""
+    prof = profile(motor__soft_ms=soft_ms, motor__kick_ms=30, motor__kick_level=800)
+    m = Motor(prof)
+    m.start(start)
+    t = start
+    for target, ms in segments:
+        end = ticks.add(t, ms)
+        above = 0
+        while ticks.diff(end, t) > 0:
+            level = m.update(t, target, ticks.diff(end, t))
+            assert level <= 2 * target and level <= prof.max_level
+            nxt = end if m.next < 0 or ticks.diff(end, m.next) < 0 else m.next
+            if level > target:
+                above += ticks.diff(nxt, t)
+            t = nxt
+        assert above <= ms // 3
 
 
 def test_ramp_to_zero_reaches_zero_at_the_planned_end():
