@@ -246,7 +246,7 @@ def do_list(args):
 
 def do_upload(args):
     """Compile a pattern for the device and store it there."""
-    from .programs import load_program
+    from .programs import load_program, session_note
 
     with connected(args) as link:
         profile = _caps_profile(link)
@@ -254,7 +254,9 @@ def do_upload(args):
         data, name = prog.data, args.name or prog.name
         bar = len(data) > 2048 and not args.json and sys.stderr.isatty()
         summary = link.upload(name, data, progress=bar)
+        session_ms = link.info()["settings"]["session_ms"]
     summary["port"] = link.name
+    summary["session"] = session_note(prog.info, session_ms, "the device's")
     if args.json:
         _json(summary)
     else:
@@ -262,6 +264,7 @@ def do_upload(args):
             "uploaded %s to %s: %s, %s"
             % (summary["name"], link.name, duration(summary["duration"]), size(summary["size"]))
         )
+        print("  " + summary["session"])
     return 0
 
 

@@ -6,16 +6,18 @@ from pathlib import Path
 
 from . import library
 from .errors import FacewaveError
-from .programs import board_profile, load_program
+from .programs import board_profile, load_program, session_note
 from .sim_cmds import setup_rp2040
 from .units import duration
 
 
 def do_check(args):
     """Compile and verify pattern files; exit 1 if any fails."""
+    from .firmware import boards
     from .lang import CompileError
 
     profile = board_profile(args.board)
+    session_ms = getattr(profile, "session_default_ms", boards.default("session.default_ms"))
     failed = 0
     for name in args.files:
         try:
@@ -34,6 +36,7 @@ def do_check(args):
                 "%s: ok, %s, %d elements, %d bytes of bytecode"
                 % (name, duration(prog.info.duration), prog.elements, len(prog.data))
             )
+        print("  " + session_note(prog.info, session_ms, "the default"))
     return 1 if failed else 0
 
 

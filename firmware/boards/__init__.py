@@ -121,6 +121,16 @@ def profile(data):
     return prof
 
 
+def default(path):
+    """The default of board field `path` ("session.default_ms"): what a board that does not
+    set it gets, for a host that judges a pattern without naming a board."""
+    for line in _BOARD.split("\n"):
+        spec = line.split()
+        if spec[0] == path:
+            return spec[-1] if len(spec) == 3 else int(spec[-1])
+    raise KeyError(path)
+
+
 def _check_board(p, data):
     """The board fields that are more than one number in a range, and checks between fields:
     each alone was in range."""
