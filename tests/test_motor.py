@@ -176,3 +176,51 @@ def test_soft_start_and_fade_step_on_their_own_grid_however_late_the_calls(rnd):
 
     step = profile().step_ms
     assert levels(lambda: rnd.randrange(step)) == levels(lambda: 0)
+
+
+_STATEMENTS = st.one_of(
+    st.builds("hold {}% {}ms".format, st.integers(1, 85), st.integers(10, 3000)),
+    st.builds("off {}ms".format, st.integers(10, 2000)),
+    st.builds(
+        "pulse {}% on {}ms off {}ms x {}".format,
+        st.integers(1, 85),
+        st.integers(10, 400),
+        st.integers(10, 400),
+        st.integers(1, 20),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_STATEMENTS, min_size=1, max_size=8), st.integers(1, 5))
+def test_kicks_stay_within_their_bounds_in_any_program_at_any_intensity(statements, step):
+    """Through the whole device: above the wish only at a start from rest, never above twice
+    the wish (scaled by the intensity), for at most a third of the time that wish holds."""
+    from device_kit import Clock, make
+    from facewave.firmware import device as dv
+    from facewave.lang import compile_source
+
+    prog = compile_source('pattern p "kick"\n' + "\n".join(statements) + "\n")
+    c = Clock(make(programs={"p": prog.data}))
+    c.d.settings.intensity = step
+    c.d.settings.session_ms = 10000
+    c.d.settings.cue_ms = 0
+    scale = c.d.prof.intensity[step - 1]
+    c.event(dv.PLAY, "p")
+    samples = []  # (t, motor level, the wish it was given)
+    while c.d.state == dv.RUNNING:
+        wish = c.d.engine.level * scale // 1000 if c.d.session.override < 0 else 0
+        samples.append((c.now, c.d.level, wish))
+        c.at(c.d.next)
+    samples.append((c.now, 0, 0))
+    kick_from = None
+    for i, (t, level, wish) in enumerate(samples[:-1]):
+        assert level <= max(2 * wish, 0) and level <= c.d.prof.max_level
+        if level > wish:
+            if kick_from is None:
+                assert i == 0 or samples[i - 1][1] == 0  # only a start from rest kicks
+                kick_from = t
+                held = next(u for u, _, w in samples[i:] if w != wish) - t
+            assert samples[i + 1][0] - kick_from <= held // 3
+        else:
+            kick_from = None
