@@ -151,15 +151,13 @@ class _Compiler:
         self.profile = profile
         self.resolve = resolve  # name, directory -> path of an included pattern or None
         self.errors = []
-        self.insns = []  # [op, x, a, b, c, t]
-        self.positions: list[tuple[str, int, int]] = []
-        self.strings = ["", ""]
         self.warnings = []  # (line, col, message) in the file compiled
         self.insns = []  # [op, x, a, b, c, t]
         self.positions: list[tuple[str, int, int]] = []
         self.played: list[tuple[lexer.Token, str] | None] = []  # per instruction, see _played
         self.strings = ["", ""]
-        self.blocks = []  # (kind, insn index or None if it failed, token), of the file parsed
+        # (kind, insn index or None if it failed, token, errors before it), of the file parsed
+        self.blocks = []
         self.zone = False  # whether a zone is open
         self.level = 0  # level the last statement ends at, for `hold 2s` and `ramp -> 50%`
         self.elements = 0
@@ -195,7 +193,7 @@ class _Compiler:
                     self.error(source, p.token, p.message)
                     if tokens and seen_header:
                         self._recover(tokens[0], depth)
-            for kind, _, tok in self.blocks:
+            for kind, _, tok, _ in self.blocks:
                 self.error(source, tok, "'%s' is never closed by 'end'" % kind)
         finally:
             self.blocks = outer_blocks
@@ -223,13 +221,14 @@ class _Compiler:
             self._close()
 
     def _open(self, kind, at, tok):
-        self.blocks.append((kind, at, tok))
+        self.blocks.append((kind, at, tok, len(self.errors)))
         self.zone = self.zone or kind == "zone"
 
     def _close(self):
-        kind, at, _ = self.blocks.pop()
+        """The innermost block, closed: (kind, insn index, whether an error came inside)."""
+        kind, at, _, errors = self.blocks.pop()
         self.zone = self.zone and kind != "zone"
-        return kind, at
+        return kind, at, len(self.errors) > errors
 
     def error(self, source, tok, message):
         text = source.lines[tok.line - 1] if tok.line <= len(source.lines) else None
@@ -358,7 +357,8 @@ class _Compiler:
         args.done()
         self.elements += 1
         if self.zone and self.play_tok:  # the zone change is the cue: a played one is a rest
-            self._hold(args.head, 0, n * (on + off), 0)
+            self.emit(args.head, bc.OP_HOLD, t=n * (on + off))
+            self.level = 0
             return
         if self.zone:
             self.warn(
@@ -425,10 +425,10 @@ class _Compiler:
     def st_end(self, args):
         if not self.blocks:
             raise SyntaxProblem(args.head, "'end' without an open 'repeat' or 'zone'")
-        kind, at = self._close()
+        kind, at, failed = self._close()
         args.done()
-        if at is None:
-            return  # its opening statement failed, and said so
+        if at is None or failed:
+            return  # its opening statement or one inside failed, and said so
         if at == len(self.insns) - 1 or (kind == "zone" and self.insns[at][3] == len(self.insns)):
             raise SyntaxProblem(args.head, "empty '%s' block" % kind)
         self.insns[at][4] = self.emit(args.head, bc.OP_END, c=at)
