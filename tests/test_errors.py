@@ -80,8 +80,8 @@ def run(*args, cwd=None):
             [(2, 1, "unknown statement 'rpeat': did you mean 'repeat'?")],
         ),
         (
-            ["repeat 3", "  hold 30% 2s", "edn"],
-            [(4, 1, "unknown statement 'edn': did you mean 'end'?")],
+            ["repeat 3", "  hold 30% 2s", "endd"],
+            [(4, 1, "unknown statement 'endd': did you mean 'end'?")],
         ),
         (
             ["ramp 0% -> 50% over 1s eas-in"],

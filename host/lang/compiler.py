@@ -480,8 +480,9 @@ class _Compiler:
             data = bc.pack([bc.pack_insn(*i) for i in self.insns], self.strings)
             info = verify(data, self.profile)
         except (bc.VerifyError, bc.FormatError) as e:
+            message = e.args[0]
             pc = e.args[1] if len(e.args) > 1 else -1
-            message = self._teach(e.args) or e.args[0]
+            message = self._teach(e.args) or message
             where = self.positions[pc] if 0 <= pc < len(self.positions) else self.header
             assert where is not None  # no errors: the top file's `pattern` line was read
             _, line, col = where
