@@ -227,7 +227,7 @@ def test_block_errors():
     assert (3, 3) == found[0][:2] and "top level" in found[0][2]
 
 
-def test_include_cycle(tmp_path):
+def test_play_cycle(tmp_path):
     (tmp_path / "a.fw").write_text('pattern a "a"\nplay b\n')
     (tmp_path / "b.fw").write_text('pattern b "b"\nplay a\n')
     with pytest.raises(CompileError) as exc:
@@ -235,7 +235,7 @@ def test_include_cycle(tmp_path):
     assert "play cycle a -> b -> a" in str(exc.value)
 
 
-def test_errors_in_included_file_name_that_file(tmp_path):
+def test_errors_of_a_played_file_of_its_own_name_that_file(tmp_path):
     (tmp_path / "inc.fw").write_text('pattern inc "i"\nhold 10% 1x\n')
     (tmp_path / "top.fw").write_text('pattern top "t"\nplay inc\n')
     with pytest.raises(CompileError) as exc:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from facewave.firmware import bytecode as bc
 from facewave.firmware.profile import Profile
 from facewave.lang import CompileError, compile_file, compile_source
+from facewave.lang.lexer import Token, duration, written
 from facewave.library import builtin_names, builtin_path
 from facewave.playback import play
 
@@ -183,6 +184,11 @@ def test_a_steep_ramp_names_the_shortest_time_that_passes_for_every_easing(a, b,
         if ms > 1:
             with pytest.raises(CompileError, match="steeper than this device allows"):
                 compile_source(ramp(name, "%dms" % (ms - 1)), profile=prof)
+
+
+@given(st.integers(1, 24 * 3600 * 1000))
+def test_a_suggested_duration_reads_back_as_itself(ms):
+    assert duration(Token(written(ms), 1, 1)) == ms
 
 
 def test_a_block_opened_in_a_played_file_is_closed_there(tmp_path):

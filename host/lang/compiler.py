@@ -149,7 +149,7 @@ class _Args:
 class _Compiler:
     def __init__(self, profile, resolve):
         self.profile = profile
-        self.resolve = resolve  # name, directory -> path of an included pattern or None
+        self.resolve = resolve  # name, directory -> path of a played pattern or None
         self.errors = []
         self.warnings = []  # (line, col, message) in the file compiled
         self.insns = []  # [op, x, a, b, c, t]

@@ -59,19 +59,19 @@ _UNITS = {
     )
     for word in words.split()
 }
-UNITS = "units: ms, s, min"
+_UNIT_LIST = "units: ms, s, min"
 
 
 def spaced_unit(tok, following):
     """A number written apart from its unit (`30 %`, `5 sec`, `5 s`) is one fault: say how to
     write it, at the number."""
-    if not _NUMBER.match(tok.text):
+    if not is_number(tok):
         return
     if following.text == "%":
         raise SyntaxProblem(tok, "write %s%% (no space before %%)" % tok.text)
     unit = _UNITS.get(following.text.lower())
     if unit:
-        raise SyntaxProblem(tok, "write %s%s (%s)" % (tok.text, unit, UNITS))
+        raise SyntaxProblem(tok, "write %s%s (%s)" % (tok.text, unit, _UNIT_LIST))
 
 
 def is_number(tok):
@@ -88,7 +88,7 @@ def level(tok):
     """'55%' or '55.5%' -> permille."""
     m = _LEVEL.match(tok.text)
     if not m:
-        if _NUMBER.match(tok.text):
+        if is_number(tok):
             raise SyntaxProblem(tok, "%s needs a unit: a level is %s%%" % (tok.text, tok.text))
         fine = _FINE_LEVEL.match(tok.text)
         if fine:
@@ -114,7 +114,7 @@ def duration(tok):
     """'500ms', '1.5s', '2min' -> milliseconds (whole ms only)."""
     m = _DURATION.match(tok.text)
     if not m:
-        if _NUMBER.match(tok.text):
+        if is_number(tok):
             raise SyntaxProblem(
                 tok, "%s needs a unit: write %sms, %ss or %smin" % ((tok.text,) * 4)
             )
@@ -122,10 +122,10 @@ def duration(tok):
         if glued and glued.group(2).lower() in _UNITS:
             raise SyntaxProblem(
                 tok,
-                "write %s%s (%s)" % (glued.group(1), _UNITS[glued.group(2).lower()], UNITS),
+                "write %s%s (%s)" % (glued.group(1), _UNITS[glued.group(2).lower()], _UNIT_LIST),
             )
         if glued:
-            raise SyntaxProblem(tok, "unknown unit %r (%s)" % (glued.group(2), UNITS))
+            raise SyntaxProblem(tok, "unknown unit %r (%s)" % (glued.group(2), _UNIT_LIST))
         raise SyntaxProblem(tok, "expected a duration like 500ms, 1.5s or 2min, got %r" % tok.text)
     whole, frac, unit = m.groups()
     scale = {"ms": 1, "s": 1000, "min": 60000}[unit]
