@@ -289,6 +289,8 @@ def test_a_cue_written_inside_a_zone_warns_and_still_plays():
     ]
     assert play(prog, Profile()).cues == [2000, 4400, 6800, 9200, 11600, 14000, 16400, 18800]
     assert compile_source(src("hold 30% 2s", "cue double")).warnings == []
+    prog.warnings.append((0, 0, "about the whole file"))  # as a command may add one
+    assert prog.warning_text().splitlines()[-1] == "z.fw: warning: about the whole file"
 
 
 def test_inside_a_zone_a_played_patterns_cues_are_rests_of_their_length():

@@ -52,8 +52,8 @@ class Program:
         self.positions = positions  # per instruction: (file, line, col)
         self.elements = elements  # statements of the source; None for a compiled file
         self.filename = filename
-        self.warnings = list(warnings)  # (line, col, message) in the file compiled
-        self._lines = lines
+        self.warnings = list(warnings)  # (line, col, message) in the file compiled; line 0:
+        self._lines = lines  # about the whole file
 
     @property
     def name(self):
@@ -62,7 +62,13 @@ class Program:
     def warning_text(self):
         """The warnings written as errors are, `file:line:col: warning: ...` and a caret."""
         return "\n".join(
-            _format(self.filename, line, col, "warning: " + message, self._lines[line - 1])
+            _format(
+                self.filename,
+                line,
+                col,
+                "warning: " + message,
+                self._lines[line - 1] if line else None,
+            )
             for line, col, message in self.warnings
         )
 
