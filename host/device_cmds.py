@@ -225,22 +225,19 @@ def do_list(args):
     )
     if width is None:
         return 0
-    for p in patterns:
-        if "error" in p:
-            print(
-                "%-*s  %9s  unusable: %s" % (width, p["name"], size(p.get("size", 0)), p["error"])
-            )
-        else:
-            print(
-                "%-*s  %9s  %9s  %s"
-                % (
-                    width,
-                    p["name"],
-                    duration(p["duration"]),
-                    size(p["size"]),
-                    p.get("description", ""),
-                )
-            )
+    rows = [
+        (
+            p["name"],
+            "-" if "error" in p else duration(p["duration"]),
+            size(p.get("size", 0)),
+            "unusable: %s" % p["error"] if "error" in p else p.get("description", ""),
+        )
+        for p in patterns
+    ]
+    long = max(len(row[1]) for row in rows)
+    big = max(len(row[2]) for row in rows)
+    for name, length, stored, text in rows:
+        print("%-*s  %*s  %*s  %s" % (width, name, long, length, big, stored, text))
     return 0
 
 

@@ -190,6 +190,23 @@ def test_play_changes_the_buttons_routine_only_with_default(uploaded, tmp_path):
     assert run("stop", "--port", uploaded)[0] == 0
 
 
+def test_list_columns_line_up(uploaded, tmp_path):
+    """Names, durations (right-aligned, however long), sizes and descriptions in columns."""
+    long = tmp_path / "long.fw"
+    long.write_text(
+        'pattern a-longer-name "Ten minutes and more"\nramp 0% -> 20% over 1s\nhold 9min\n'
+        "off 1min\nhold 20% 34s\nramp -> 0% over 1s\n"
+    )
+    assert run("upload", long, "--port", uploaded)[0] == 0
+    code, out, _ = run("list", "--port", uploaded)
+    lines = out.splitlines()
+    assert code == 0 and [line.split()[0] for line in lines] == ["a-longer-name", "daily"]
+    assert "10 min 36 s" in lines[0] and "3 min" in lines[1]
+    ends = {line.index(unit) + len(unit) for line, unit in zip(lines, ("36 s", "3 min"))}
+    starts = {line.index(text) for line, text in zip(lines, ("Ten minutes", "Daily routine"))}
+    assert len(ends) == 1 and len(starts) == 1, out
+
+
 def test_upload_is_judged_by_the_device_caps(device_port, tmp_path):
     hot = tmp_path / "hot.fw"
     hot.write_text(

@@ -108,7 +108,10 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
             ":5: time 2000 ms goes backwards",
         ),
         ('[[at]]\ntime = "1s"\nfault = "meteor"\n', ":1: unknown fault 'meteor'"),
-        ('[[at]]\ntime = "1x"\npress = "short"\n', ":1: time: expected a duration"),
+        (
+            '[[at]]\ntime = "1x"\npress = "short"\n',
+            ":1: time: unknown unit 'x' (units: ms, s, min)",
+        ),
         ('[[at]]\ntime = 500\npress = "short"\n', ':1: time = 500 has no unit: write "500ms" or'),
         (
             '[[at]]\ntime = "1s"\nlink = {drop = 2}\n',
@@ -154,7 +157,7 @@ def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
         (
             'name = "x"\nuntil = "200"\n',
             2,
-            "until: expected a duration like 500ms, 1.5s or 2min, got '200'",
+            "until: 200 needs a unit: write 200ms, 200s or 200min",
         ),
         ('[[at]]\ntime = 1.5\npress = "short"\n', 1, 'time = 1.5 has no unit: write "1.5s"'),
         (
@@ -163,7 +166,11 @@ def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
             'time must be a string with a unit, like "500ms", "1.5s" or "2min"',
         ),
         ('[[at]]\ntime = -5\npress = "short"\n', 1, "time must be a string with a unit"),
-        ('[[at]]\ntime = "1s"\npress = "hold 20"\n', 1, "press hold: expected a duration like"),
+        (
+            '[[at]]\ntime = "1s"\npress = "hold 20"\n',
+            1,
+            "press hold: 20 needs a unit: write 20ms, 20s or 20min",
+        ),
         (
             '[[at]]\ntime = "1s"\npress = "hold 0s"\n',
             1,
