@@ -21,7 +21,6 @@ from .engine import DONE, Engine
 from .led import Led
 from .motor import Motor
 from .session import END, Session
-from .session import length as session_length
 from .settings import Settings, SettingsError
 
 OFF = const(0)
@@ -164,8 +163,10 @@ class Device:
         else:
             raise DeviceError("unknown event %r" % kind)
 
-    def play(self, now, name=None):
-        """Start a session of pattern `name` (default: the selected routine)."""
+    def play(self, now, name=None, chosen=False):
+        """Start a session of pattern `name` (default: the selected routine); `chosen`: it also
+        becomes the routine the button plays (a host's `play` does not, unless asked: trying a
+        pattern from a laptop should not change what the button does)."""
         self._since = now
         if self.state == UPLOADING:
             raise DeviceError("an upload is in progress")
@@ -199,9 +200,8 @@ class Device:
         self._src = src
         self.engine.load(src, info.count)
         self._zones = info.zones
-        zoned = len(info.zones) > 0
-        length = session_length(info.duration, zoned, self.settings.session_ms)
-        cue = 0 if zoned else self.settings.cue_ms  # a routine has its own cues
+        length = info.session_ms(self.settings.session_ms)
+        cue = 0 if info.zones else self.settings.cue_ms  # a routine has its own cues
         self._loop_ms = 0 if length == info.duration else info.duration
         if length > self.prof.session_max_ms:  # a setting never outgrows the board's cap
             length = self.prof.session_max_ms
@@ -216,14 +216,10 @@ class Device:
         self.motor.fade_to(self.session.end)
         self.state = RUNNING
         self.routine = name
-        self.log.add(now, log.START, name)
-
-    def choose(self, name):
-        """Make `name` the routine the button plays (a host's `play` does not, unless asked:
-        trying a pattern from a laptop should not change what the button does)."""
-        if self.settings.routine != name:
+        if chosen and self.settings.routine != name:
             self.settings.routine = name
             self.dirty = True
+        self.log.add(now, log.START, name)
 
     def stop(self, now):
         """Stop whatever runs; clears an error. Motor 0 at once."""
@@ -476,8 +472,7 @@ class Device:
                 elif st == IDLE:
                     self.play(now)
                 elif st == RUNNING and act == _A_NEXT:  # the person picks the next routine
-                    self.play(now, self._after(self.routine))
-                    self.choose(self.routine)
+                    self.play(now, self._after(self.routine), True)
                 elif st == RUNNING:
                     self.pause(now)
         except DeviceError as e:  # a press cannot answer back: the log says why

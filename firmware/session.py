@@ -20,15 +20,6 @@ _CUE_PERIOD = const(250)  # CUE_ON_MS + CUE_OFF_MS
 _CUE_LEN = const(500)  # CUE_COUNT * _CUE_PERIOD
 
 
-def length(duration, zoned, session_ms):
-    """How long a session of a program plays: a routine (zones) and a pattern longer than the
-    session setting play their own length, once and whole (an author who wrote a 4-minute
-    routine means 4 minutes: the setting never cuts what was written); a shorter pattern
-    repeats to fill the session. The verifier has bounded every program by the profile's
-    session cap."""
-    return duration if zoned or duration > session_ms else session_ms
-
-
 class Session:
     def __init__(self, cue_level, events=None):
         self.cue_level = cue_level

@@ -33,6 +33,15 @@ class Info:
         self.description = names[1]
         self.zones = names[2:]
 
+    def session_ms(self, setting):
+        """How long a session of this program lasts with the session setting `setting` (ms): a
+        routine (zones) and a pattern longer than the setting play their own length, once and
+        whole (an author who wrote a 4-minute routine means 4 minutes: the setting never cuts
+        what was written); a shorter pattern repeats to fill the session. Here, not in the
+        session timer, so that a device holds it only while it starts a session."""
+        d = self.duration
+        return d if self.zones or d > setting else setting
+
 
 def pct(level):
     """Permille as a percentage for messages: 855 -> '85.5%'."""

@@ -74,14 +74,13 @@ def _verify_bytecode(name, profile):
 
 
 def session_note(info, session_ms, whose):
-    """How long a session of this program lasts, as the device decides it (firmware
-    session.length()), said in the words of `whose` session ("the device's", "a default")."""
-    from .firmware import session
+    """How long a session of this program lasts, as the device decides it (the verifier's
+    Info.session_ms()), said in the words of `whose` session ("the device's", "a default")."""
     from .units import duration
 
     if info.zones:
         return "a routine with zones: a session plays its own %s" % duration(info.duration)
-    length = session.length(info.duration, False, session_ms)
+    length = info.session_ms(session_ms)
     setting = "%s %s session" % (whose, duration(session_ms))
     if length == info.duration and info.duration != session_ms:
         return "longer than %s: a session plays it once, whole (%s)" % (

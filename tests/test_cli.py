@@ -62,7 +62,11 @@ def test_no_command_is_a_usage_error():
 def test_check_good_file(good):
     code, out, err = run("check", good)
     assert code == 0 and err == ""
-    assert out.strip() == "%s: ok, 4 s, 3 elements, 65 bytes of bytecode" % good
+    assert out.splitlines() == [
+        "%s: ok, 4 s, 3 elements, 65 bytes of bytecode" % good,
+        "  repeats to fill the default 3 min session (45 turns;"
+        " `facewave set session` changes it)",
+    ]
 
 
 def test_check_reports_all_errors_and_fails(tmp_path, good):

@@ -143,8 +143,9 @@ def test_a_host_play_leaves_the_buttons_routine_unless_it_is_chosen(c):
     c.event(dv.PLAY, "b")
     assert c.d.routine == "b" and c.d.settings.routine == "" and not c.d.dirty
     c.event(dv.STOP)
-    c.d.choose("b")
+    c.d.play(c.now, "b", True)
     assert c.d.settings.routine == "b" and c.d.dirty
+    c.event(dv.STOP)
     c.press(80, after=100)
     c.run(400)
     assert c.d.routine == "b"  # the button now plays it
