@@ -118,9 +118,49 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
         ('colour = "red"\n', "unknown setting 'colour'"),
         ("patterns = [\n", ":1: Invalid value (at end of document)"),
         ('board = "toaster"\n', "unknown board 'toaster'"),
-        ('[[at]]\ntime = "1s"\ncommand = "play"\n', ":1: command 'play': write 'play NAME'"),
-        ('[[at]]\ntime = "1s"\ncommand = "upload"\n', ":1: command 'upload': write 'upload NAME'"),
-        ('[[at]]\ntime = "1s"\ncommand = "set cue"\n', ":1: command 'set cue': write 'set KEY"),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "play"\n',
+            ":1: command 'play': the following arguments are required: NAME; "
+            "write 'play NAME [--tethered]'",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "upload"\n',
+            ":1: command 'upload': the following arguments are required: FILE|ROUTINE; "
+            "write 'upload FILE|ROUTINE [--name NAME]'",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "set cue"\n',
+            ":1: command 'set cue': the following arguments are required: VALUE; "
+            "write 'set KEY VALUE'",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "stop now"\n',
+            ":1: command 'stop now': unrecognized arguments: now; write 'stop'",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "jump"\n',
+            ":1: command 'jump': unknown command 'jump' (the commands: play, stop, pause,",
+        ),
+        (
+            '\n[[at]]\ntime = "1s"\ncommand = "set session 20"\n',
+            ":2: command 'set session 20': session must be a duration from",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "play x --port /dev/ttyACM0"\n',
+            ":1: command 'play x --port /dev/ttyACM0': --port has no place here",
+        ),
+        (
+            '[[at]]\ntime = "1s"\npress = "short"\nexpect = "refused"\n',
+            ":1: expect and reason go with a command, not with press",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "stop"\nexpect = "accepted"\n',
+            ":1: expect = 'accepted': a command can only expect = \"refused\"",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "stop"\nreason = "busy"\n',
+            ':1: reason goes with expect = "refused"',
+        ),
     ],
     ids=[
         "syntax",
@@ -128,6 +168,8 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
         "backwards",
         "unknown-fault",
         "bad-time",
+        "bare-time",
+        "rate-above-1",
         "no-by",
         "unknown-key",
         "syntax-at-end",
@@ -135,8 +177,13 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
         "play-no-name",
         "upload-no-name",
         "set-no-value",
-        "bare-time",
-        "rate-above-1",
+        "stop-extra-word",
+        "unknown-command",
+        "set-bad-value",
+        "command-port",
+        "expect-on-press",
+        "expect-not-refused",
+        "reason-alone",
     ],
 )
 def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
@@ -502,12 +549,14 @@ def test_the_pytest_plugin_fixture_as_a_routine_author_uses_it(virtual_board, tm
     virtual_board.upload(routine)
     virtual_board.command("play", "gentle")
     virtual_board.advance("2min")
-    start = virtual_board.events("start")[0]
+    [(start, text)] = virtual_board.events("start")
+    assert text == "start gentle"
     assert virtual_board.events("end") == []  # a pattern repeats for the whole session
     virtual_board.advance("65s")
-    assert virtual_board.events("end") == [start + 180000]  # the default session: 3 minutes
+    # the default session: 3 minutes
+    assert virtual_board.events("end") == [(start + 180000, "end gentle")]
     assert virtual_board.peak() <= 850  # the Pico's cap, kick to start the motor included
-    cues = virtual_board.events("cue")
+    cues = [t for t, _ in virtual_board.events("cue")]
     assert cues == [start + k * 30000 for k in range(1, 6)]  # the session's zone cues
     rows = [(t, lv) for t, lv, _, _ in virtual_board.trace()]
     held = [
