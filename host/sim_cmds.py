@@ -366,10 +366,10 @@ def _run(args):
         run = runner.play(scenario, flash)
     board = run.board
     _outputs(args, board, scenario.name, scenario.until)
-    if not scenario.expects:
+    if not scenario.expects and all(ev.refused is None for ev in scenario.events):
         print(
-            "%s: warning: no [[expect]]: this run held only that the device accepts every"
-            " command" % scenario.path,
+            '%s: warning: no expectation ([[expect]], or expect = "refused"): this run held'
+            " only that the device accepted every command" % scenario.path,
             file=sys.stderr,
         )
     if args.json:

@@ -223,12 +223,12 @@ def _command(scenario, board, link, ev, failures):
         return link
     except LinkError as e:
         board.event("no answer: %s" % e)
-        failures.append((ev.line, "%s: no answer from the device: %s" % (text, e)))
+        failures.append((ev.line, "%s: %s" % (text, e)))
         return None
     except (CompileError, FacewaveError) as e:
         raise sc.ScenarioError("%s:%d: %s: %s" % (scenario.path, ev.line, text, e)) from None
     if ev.refused is not None:
-        failures.append((ev.line, "the device accepted %s, which it had to refuse" % text))
+        failures.append((ev.line, "expected the device to refuse %s: it accepted it" % text))
     return link
 
 
