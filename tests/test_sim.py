@@ -308,6 +308,16 @@ def test_zero_times_bare_counts_and_the_documented_forms_are_accepted():
         ),
         (("sim", "--vm", "--baud", "9600"), "facewave: --baud does not go with --vm"),
         (("sim", "--vm", "--rp2040"), "facewave: --vm or --rp2040, not both"),
+        (("sim", "--trace", "nodir/t.csv"), "facewave: nodir/t.csv: no such folder nodir"),
+        (
+            ("sim", "run", "morning", "--plot", "nodir/m.png"),
+            "facewave: nodir/m.png: no such folder nodir",
+        ),
+        (
+            ("sim", "--json"),
+            "facewave: --json does not go with a live board (they go with `sim run`)",
+        ),
+        (("sim", "--vm", "--trace", "t.csv"), "facewave: --trace does not go with --vm"),
     ],
     ids=[
         "demo-board",
@@ -317,6 +327,10 @@ def test_zero_times_bare_counts_and_the_documented_forms_are_accepted():
         "vm-board",
         "vm-baud",
         "vm-and-rp2040",
+        "live-trace-folder",
+        "run-plot-folder",
+        "live-json",
+        "vm-trace",
     ],
 )
 def test_bad_sim_options_are_one_line_usage_errors(tmp_path, args, message):
@@ -519,6 +533,27 @@ def test_ctrl_c_stops_facewave_sim_and_removes_its_temporary_flash(sig):
         proc.kill()
     assert proc.returncode == 0, err
     assert "virtual board stopped after" in out and not Path(flash).exists()
+
+
+def test_facewave_sim_writes_its_trace_and_plot_when_it_stops(tmp_path):
+    """The live board's --trace and --plot cover power-on to the stop (here SIGTERM), with what
+    a host did to it in between."""
+    trace, plot = tmp_path / "live.csv", tmp_path / "live.png"
+    proc, port = _sim(tmp_path, "sim", "--trace", trace, "--plot", plot)
+    try:
+        assert cli("upload", "relax", "--port", port)[0] == 0
+        assert cli("play", "relax", "--port", port)[0] == 0
+        assert not trace.exists()  # written when the board stops, not before
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.endswith("trace: %s\nplot:  %s\n" % (trace, plot))
+    rows = trace.read_text().splitlines()
+    assert rows[0] == "ms,level,led,event"
+    events = [r.split(",")[-1] for r in rows[1:]]
+    assert events[0] == "power on" and "start relax" in events
+    assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_scenarios_and_the_demo_leave_no_temporary_flash_behind(tmp_path, monkeypatch):
