@@ -555,10 +555,11 @@ class _Words(argparse.ArgumentParser):
         """The verb as a scenario writes it: "play NAME [--tethered]" (no link options)."""
         out = [self.prog]
         for action in self._actions:
+            name = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
             if not action.option_strings:
-                out.append(action.metavar or action.dest.upper())
+                out.append(name)
             elif action.dest not in ("port", "json", "timeout"):
-                value = "" if action.nargs == 0 else " " + (action.metavar or action.dest.upper())
+                value = "" if action.nargs == 0 else " " + name
                 out.append("[%s%s]" % (action.option_strings[-1], value))
         return " ".join(out)
 
