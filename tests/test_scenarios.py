@@ -153,7 +153,7 @@ def _as_the_cli_reads(words):
 
 WORDS = st.sampled_from(
     ["daily", "relax", "session", "cue", "intensity", "routine", "20min", "3", "0", "9",
-     "90s", "2 min", "x.fw", "--tethered", "--name", "--json", "-x", "soft"]
+     "90s", "2 min", "x.fw", "--tethered", "--default", "--name", "--json", "-x", "soft"]
 )  # fmt: skip
 
 

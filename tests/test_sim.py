@@ -121,7 +121,7 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
         (
             '[[at]]\ntime = "1s"\ncommand = "play"\n',
             ":1: command 'play': the following arguments are required: NAME; "
-            "write 'play NAME [--tethered]'",
+            "write 'play NAME [--tethered] [--default]'",
         ),
         (
             '[[at]]\ntime = "1s"\ncommand = "upload"\n',
