@@ -27,8 +27,9 @@ def setup_sim(p):
     p.add_argument(
         "--trace",
         metavar="OUT.csv",
-        help="write the trace (ms, level, led, event): of the whole scenario with `run`; "
-        "of the live board from power-on to its stop (Ctrl-C or SIGTERM) without",
+        help="write the trace (ms, level, led, event): with `run`, of the whole scenario; "
+        "with `sim` alone, of the live board from power-on until it stops (Ctrl-C or "
+        "SIGTERM), written then; not with --vm or --rp2040",
     )
     p.add_argument(
         "--plot",
