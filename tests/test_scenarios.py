@@ -171,7 +171,7 @@ def test_every_scenario_verb_parses_as_on_the_command_line(verb, rest):
 
 def test_the_fixture_as_a_test_author_uses_it(pytester):
     """A routine author's test file, run by pytest with the plugin the package installs."""
-    pytester.makefile(".fw", gentle=GENTLE)
+    (pytester.mkdir("my routines") / "gentle.fw").write_text(GENTLE)
     pytester.makepyfile(
         """
         import pytest
@@ -179,7 +179,7 @@ def test_the_fixture_as_a_test_author_uses_it(pytester):
 
 
         def test_replies(virtual_board):
-            summary = virtual_board.upload("gentle.fw")
+            summary = virtual_board.upload("my routines/gentle.fw")  # word by word: one path
             assert (summary["name"], summary["size"] > 0) == ("gentle", True)
             assert virtual_board.command("status")["state"] == "idle"
             settings = virtual_board.command("set session 20min")

@@ -50,14 +50,14 @@ class BoardHandle:
         return self.command("upload", str(pattern))
 
     def command(self, *words):
-        """A device command as `facewave` takes it, in one string or word by word
-        (`command("set session 20min")`, `command("play", name)`): play, stop, pause, resume,
-        status, set, upload, delete, info, list. Answers the device's reply, what
-        `facewave VERB --json` prints of it (status: the status dict); a refusal raises
-        CommandRefused, a usage problem a FacewaveError."""
+        """A device command as `facewave` takes it, in one string split as a shell splits it
+        (`command("set session 20min")`) or word by word (`command("upload", path)`): play,
+        stop, pause, resume, status, set, upload, delete, info, list. Answers the device's
+        reply, what `facewave VERB --json` prints of it (status: the status dict); a refusal
+        raises CommandRefused, a usage problem a FacewaveError."""
         from ..device_cmds import parse
 
-        split = [w for word in words for w in shlex.split(str(word))]
+        split = shlex.split(words[0]) if len(words) == 1 else [str(w) for w in words]
         return runner.send(self.board, self.link, parse(split), " ".join(split))
 
     def press(self, kind="short"):
