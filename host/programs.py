@@ -12,15 +12,16 @@ from .errors import FacewaveError
 
 
 def board_profile(board=None):
-    """The caps of firmware/boards' `board` (the generic caps for None) to judge patterns by;
-    an unknown board is a usage error that names the known ones."""
+    """The profile of firmware/boards' `board`, its caps and its motor, session and intensity
+    fields (the generic caps alone for None), to judge patterns by; an unknown board is a usage
+    error that names the known ones."""
     from .firmware import boards
     from .firmware.profile import Profile, ProfileError
 
     if not board:
         return Profile()
     try:
-        return Profile(boards.load(board))
+        return boards.profile(boards.load(board))
     except boards.UnknownBoard as e:
         raise FacewaveError(str(e), 2) from None
     except ProfileError as e:

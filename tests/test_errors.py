@@ -16,6 +16,7 @@ from facewave.lang import CompileError, compile_file, compile_source
 from facewave.lang.lexer import Token, duration, written
 from facewave.library import builtin_names, builtin_path
 from facewave.playback import play
+from facewave.programs import board_profile
 
 
 def src(*lines):
@@ -256,7 +257,7 @@ def test_a_cap_broken_inside_a_played_pattern_is_said_at_the_play_line(tmp_path)
         compile_file(mine)
     ((filename, line, col, message, text),) = exc.value.errors
     assert (filename, line, col, text) == (str(mine), 3, 6, "play relax")
-    assert message.startswith("in relax (relax.fw:4): the pattern lasts 20 min")
+    assert message.startswith("in relax (relax.fw:7): the pattern lasts 20 min")
     assert message.endswith("over this device's session cap of 20 min")
 
 
@@ -313,8 +314,43 @@ def level_at(trace, ms):
 
 
 @pytest.mark.parametrize("name", builtin_names())
-def test_no_builtin_routine_warns(name):
-    assert compile_file(builtin_path(name)).warnings == []
+@pytest.mark.parametrize("board", [None, "pico", "esp32c3"])
+def test_no_builtin_routine_warns(name, board):
+    assert compile_file(builtin_path(name), board_profile(board)).warnings == []
+
+
+def test_a_start_from_rest_below_what_the_motor_starts_at_warns_with_the_boards_figure():
+    """The Pico's coin ERM may not start below 57 %: a level whose kick cannot reach it, or a
+    ramp from rest that stays below it, warns; a level the kick lifts past it does not."""
+    pico = board_profile("pico")
+    assert pico.motor_start_level == 570
+    text = src(
+        "pulse 5% on 30ms off 70ms x 10",
+        "ramp 0% -> 30% over 2s",
+        "hold 2s",
+        "off 1s",
+        "hold 30% 1s",
+        "off 1s",
+        "ramp 0% -> 60% over 1s",
+    )
+    warnings = compile_source(text, "t.fw", pico).warnings
+    assert warnings == [
+        (
+            2,
+            1,
+            "this plays 5% from rest: this board's motor may not start below 57% (its"
+            " start_level), even at intensity 5: start at 28.5% or more (a start kick lifts a"
+            " level to twice itself at most)",
+        ),
+        (
+            3,
+            1,
+            "this starts the motor from rest and rises to 30% only: this board's motor may not"
+            " start below 57% (its start_level), even at intensity 5: reach 57% before the next"
+            " rest, or start with a hold of 28.5% or more",
+        ),
+    ]
+    assert compile_source(text, "t.fw").warnings == []  # the generic caps know no motor
 
 
 def test_check_compile_and_preview_print_warnings_and_exit_0(tmp_path):

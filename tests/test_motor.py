@@ -213,14 +213,11 @@ def test_kicks_stay_within_their_bounds_in_any_program_at_any_intensity(statemen
         samples.append((c.now, c.d.level, wish))
         c.at(c.d.next)
     samples.append((c.now, 0, 0))
-    kick_from = None
+    on_from = held = None  # where the motor last started from rest, how long that wish held
     for i, (t, level, wish) in enumerate(samples[:-1]):
-        assert level <= max(2 * wish, 0) and level <= c.d.prof.max_level
-        if level > wish:
-            if kick_from is None:
-                assert i == 0 or samples[i - 1][1] == 0  # only a start from rest kicks
-                kick_from = t
-                held = next(u for u, _, w in samples[i:] if w != wish) - t
-            assert samples[i + 1][0] - kick_from <= held // 3
-        else:
-            kick_from = None
+        assert level <= 2 * wish and level <= c.d.prof.max_level
+        if level and (i == 0 or samples[i - 1][1] == 0):
+            on_from = t
+            held = next(u for u, _, w in samples[i:] if w != wish) - t
+        if level > wish:  # only a kick drives above the wish: soon after a start from rest
+            assert on_from is not None and samples[i + 1][0] - on_from <= held // 3

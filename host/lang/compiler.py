@@ -166,6 +166,7 @@ class _Compiler:
         self.blocks = []
         self.zone = False  # whether a zone is open
         self.level = 0  # level the last statement ends at, for `hold 2s` and `ramp -> 50%`
+        self.run = None  # the motor's run from rest so far: (token, played, first, peak level)
         self.elements = 0
         self.zones = 0
         self.chain: list[tuple[str, Path | None]] = []  # (name, path): the file compiled, played
@@ -245,13 +246,21 @@ class _Compiler:
     def warn(self, tok, message):
         """A warning: what compiles but misleads a person. In a played pattern, it is said at
         the `play` line of the file compiled, naming where in the played one."""
-        played = self._played()
+        self._warning(tok, self._where(), message)
+
+    def _warning(self, tok, where, message):
+        """warn(), where `where` is what _where() was when `tok` was read."""
+        played, filename = where
         if played:
-            message = _in_played(played[1], self.source.filename, tok.line, message)
+            message = _in_played(played[1], filename, tok.line, message)
             tok = played[0]
         warning = (tok.line, tok.col, message)
         if warning not in self.warnings:
             self.warnings.append(warning)
+
+    def _where(self):
+        """(_played(), the file being read): where a token read now is."""
+        return self._played(), self.source.filename
 
     def _played(self):
         """(the `play` token of the file compiled, "name -> name") while a played pattern is
@@ -296,6 +305,7 @@ class _Compiler:
         self._hold(args.head, 0, ms, 0)
 
     def _hold(self, tok, lv, ms, vary):
+        self._drive(tok, lv, lv, lv)
         self.elements += 1
         self.emit(tok, bc.OP_HOLD, a=lv, b=vary, t=ms)
         self.level = lv
@@ -310,6 +320,7 @@ class _Compiler:
         ms = args.take(lexer.duration, "a duration")
         ease = args.choice(_EASINGS, "easing") if args.rest else bc.EASE_LINEAR
         args.done()
+        self._drive(args.head, 0, max(start, end), end)
         self.elements += 1
         self.emit(args.head, bc.OP_RAMP, x=ease, a=start, b=end, t=ms)
         self.level = end
@@ -332,10 +343,12 @@ class _Compiler:
         args.keyword("for")
         ms = args.take(lexer.duration, "a duration")
         args.done()
+        step = self.profile.step_ms
+        last = shapes.wave(shape, lo, hi, period, (ms - 1) // step * step)
+        self._drive(args.head, 0, hi, 0 if lo == 0 else last)
         self.elements += 1
         self.emit(args.head, bc.OP_WAVE, x=shape, a=lo, b=hi, c=period, t=ms)
-        step = self.profile.step_ms
-        self.level = shapes.wave(shape, lo, hi, period, (ms - 1) // step * step)
+        self.level = last
 
     def st_pulse(self, args):
         lv = args.take(lexer.level, "a level")
@@ -348,6 +361,7 @@ class _Compiler:
             n = args.take(lexer.count, "a count")
         vary = args.take(lexer.level, "a level after vary") if args.peek("vary") else 0
         args.done("x", "vary")
+        self._taps(args.head, lv, n)
         self.elements += 1
         if n > 1:
             loop = self.emit(args.head, bc.OP_LOOP, a=n)
@@ -363,6 +377,7 @@ class _Compiler:
         args.done()
         self.elements += 1
         if self.zone and self.play_tok:  # the zone change is the cue: a played one is a rest
+            self._drive(args.head, 0, 0, 0)
             self.emit(args.head, bc.OP_HOLD, t=n * (on + off))
             self.level = 0
             return
@@ -374,7 +389,64 @@ class _Compiler:
             )
         self._cue(args.head, n, on, off, lv)
 
+    # -- starts from rest: what a coin motor may not make -------------------------------------
+    def _drive(self, tok, first, peak, last):
+        """Follow the motor's runs from rest (a run ends where the level is 0): a statement
+        holds `first` for a while (0: it does not, a ramp or wave moves a step at a time, too
+        soon for a start kick), rises to `peak` and ends at `last` (0 also where it touches
+        0)."""
+        if self.level == 0 and peak > 0:
+            self._close_run()
+            self.run = (tok, self._where(), first, peak)
+        elif self.run:
+            start, played, first0, peak0 = self.run
+            self.run = (start, played, first0, max(peak0, peak))
+        if last == 0:
+            self._close_run()
+
+    def _taps(self, tok, level, n):
+        """Taps of `level` with rests between (pulse, cue): each after the first from rest."""
+        self._drive(tok, level, level, 0)
+        if n > 1:
+            self._start(tok, self._where(), level, level)
+
+    def _close_run(self):
+        if self.run:
+            self._start(*self.run)
+            self.run = None
+
+    def _start(self, tok, where, first, peak):
+        """Warn of a run from rest this board's motor may not start at all: it stays below the
+        motor's start level (profile motor.start_level), even at the top intensity step, and its
+        first level is too low for the start kick to lift (twice itself at most, see
+        firmware/motor.py)."""
+        need = getattr(self.profile, "motor_start_level", 0)
+        top = getattr(self.profile, "intensity", (1000,))[-1]
+        if not need or peak * top // 1000 >= need or 2 * first * top // 1000 >= need:
+            return
+        if first and first == peak:
+            what = "plays %s from rest" % pct(first)
+            fix = "start at %s or more (a start kick lifts a level to twice itself at most)" % (
+                pct((need + 1) // 2)
+            )
+        else:
+            what = "starts the motor from rest and rises to %s only" % pct(peak)
+            fix = "reach %s before the next rest, or start with a hold of %s or more" % (
+                pct(need),
+                pct((need + 1) // 2),
+            )
+        self._warning(
+            tok,
+            where,
+            "this %s: this board's motor may not start below %s (its start_level), even at"
+            " intensity 5: %s" % (what, pct(need), fix),
+        )
+
     def _cue(self, tok, n, on, off, lv):
+        if off:
+            self._taps(tok, lv, n)
+        else:
+            self._drive(tok, lv, lv, lv)
         self.emit(tok, bc.OP_CUE, x=n, a=lv, b=on, c=off)
         self.level = 0 if off else lv
 
@@ -478,6 +550,7 @@ class _Compiler:
 
     # -- finishing ---------------------------------------------------------------------------
     def finish(self, source):
+        self._close_run()
         if not self.errors and not self.insns:
             self.errors.append((source.filename, 0, 0, "pattern plays nothing", None))
         if self.errors:
