@@ -101,6 +101,8 @@ class Motor:
                 early = left % step  # until the next point of the grid that ends at _end
                 out = out * (left + (step - early if early else 0)) // self.fade_ms
                 d = ticks.sooner(d, early or step)
+            else:  # the fade is a deadline of its own: no wake-up may be needed to begin it
+                d = ticks.sooner(d, left - self.fade_ms + 1)
         if out > 0:
             if self._on == _NEVER:
                 self._on = now
