@@ -422,7 +422,7 @@ SETTINGS = {
 }
 
 
-def _setting_value(key, text):
+def setting_value(key, text):
     """The device key and value for `set KEY VALUE`, checked with the firmware's own rules."""
     from .firmware.settings import _RANGES, Settings, SettingsError
 
@@ -473,7 +473,7 @@ def _ms(text):
 
 def do_set(args):
     """Change a setting: intensity, session, cue, routine."""
-    device_key, value = _setting_value(args.key, args.value)
+    device_key, value = setting_value(args.key, args.value)
     with connected(args) as link:
         if device_key == "routine" and value not in [p["name"] for p in link.list()]:
             raise FacewaveError(

@@ -14,13 +14,26 @@ from .errors import FacewaveError
 def board_profile(board=None):
     """The caps of firmware/boards' `board` (the generic caps for None) to judge patterns by;
     an unknown board is a usage error that names the known ones."""
-    from .firmware import boards
-    from .firmware.profile import Profile, ProfileError
+    from .firmware.profile import Profile
 
-    if not board:
-        return Profile()
+    return _profile(board, Profile) if board else Profile()
+
+
+def device_profile(board):
+    """The whole profile of firmware/boards' `board`, caps and board fields (motor, intensity
+    steps, session timings): what a device of that kind plays a pattern with; an unknown board
+    is a usage error that names the known ones."""
+    from .firmware import boards
+
+    return _profile(board, boards.profile)
+
+
+def _profile(board, make):
+    from .firmware import boards
+    from .firmware.profile import ProfileError
+
     try:
-        return Profile(boards.load(board))
+        return make(boards.load(board))
     except boards.UnknownBoard as e:
         raise FacewaveError(str(e), 2) from None
     except ProfileError as e:
