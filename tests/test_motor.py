@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,6 +99,40 @@ def test_thermal_budget_rests_a_hot_motor_until_it_has_cooled():
     out = run(m, 850, 800000, 300000)
     back = next(t for t, level in out if level)
     assert 170000 <= back <= 176000
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32))
+def test_the_thermal_rest_begins_and_ends_at_its_exact_ms_however_often_the_loop_wakes(seed):
+    """Heat is counted to the permille-ms: at 85 % the budget is spent at the first ms of 675 s,
+    and cooling at 0.45 per ms takes it down to half 299998 ms later, whether the loop wakes
+    only at the motor's deadlines or also in between (a board's 50 ms floor, the host's bytes)."""
+    prof = profile(motor__soft_ms=0, motor__kick_ms=0, max_on_ms=3600000)
+    rnd = random.Random(seed)
+
+    def edges(wake):
+        m = Motor(prof)
+        m.start(0)
+        t, out = 0, []
+        while t < 1000000:
+            level = m.update(t, 850)
+            if not out or out[-1][1] != level:
+                out.append((t, level))
+            t = min(m.next, t + wake())
+        return out
+
+    exact = [(0, 850), (675000, 0), (974998, 850)]
+    assert edges(lambda: 1 << 30) == exact
+    assert edges(lambda: rnd.randint(1, 2000)) == exact
+
+
+@pytest.mark.parametrize("every", [10, 100000])
+def test_a_level_just_above_cooling_warms_the_motor_however_often_the_loop_wakes(every):
+    m = Motor(profile(motor__soft_ms=0, motor__kick_ms=0))
+    m.start(0)
+    for t in range(0, 100001, every):
+        m.update(t, m.cool + 5)
+    assert m.heat == 5 * 100000 // 1000
 
 
 @settings(max_examples=150, deadline=None)
