@@ -47,11 +47,7 @@ def do_compile(args):
 
 
 def do_preview(args):
-    """Show what the device drives the motor with for a pattern: a summary and a plot.
-
-    The pattern plays on the firmware's own device model, with the board's profile and the
-    settings given (intensity, session length), in virtual time: intensity, soft start, kick,
-    the session's length and cues, forced rests and the fade at the end, as on the device."""
+    """Show what the device drives the motor with for a pattern: a summary and a plot."""
     from . import playback, preview
     from .device_cmds import setting_value
     from .firmware.settings import Settings
@@ -166,8 +162,23 @@ def setup_compile(p):
 
 
 def setup_preview(p):
+    import argparse
+
     from .firmware.settings import Settings
 
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = """\
+The pattern plays on the firmware's own device model, with the board's profile and these
+settings, in virtual time: intensity, soft start and kick, the session's length (the summary
+says whether the pattern plays whole, repeats or is cut), the session's cues, forced rests and
+the fade at the end. What it shows is what the board's PWM drives, to the millisecond: `--csv`
+equals a virtual board's trace of the same program with the same settings.
+
+examples:
+  facewave preview lymph                        a new pico's session of lymph: lymph.png
+  facewave preview mine.fw --intensity 5 --session 5min -o mine.png
+  facewave preview daily --csv daily.csv        also the motor level at each change
+"""
     p.add_argument("file", metavar="FILE", help="a pattern file, a built-in name or a .fwb file")
     p.add_argument("-o", "--output", metavar="OUT.png", help="plot file (default NAME.png)")
     p.add_argument(

@@ -29,7 +29,7 @@ class Trace:
         self.cues = []  # ms: the pattern's own cues (the one at a zone's start marks the change)
         self.session_cues = []  # ms: the cues the session lays over a pattern without zones
         self.events = []  # (ms, text): the device's log and the world's, as the trace says them
-        self.cut = None  # ms at which the session cuts the pattern short, None if it does not
+        self.cut: int | None = None  # ms at which the session cuts the pattern short
         self.duration = 0
 
     @property
@@ -82,7 +82,7 @@ def play(program, prof, settings=None):
         now = d.next
     trace.duration = now
     length = program.info.duration
-    if now < length or now % length and not program.info.zones:
+    if now < length or (now % length and not program.info.zones):
         trace.cut = now  # the session ends inside a turn of the pattern
     if now < length:  # and the pattern's end never plays: what it would have asked
         trace.pattern += [(t, lv) for t, lv in pattern(program, prof).changes() if t > now]

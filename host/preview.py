@@ -1,6 +1,8 @@
 """What a device does with a pattern, said for people: a summary of a playback.Trace and a
 picture of it that stays readable at the scale of a whole session."""
 
+import itertools
+
 from .firmware.verifier import pct
 from .units import duration
 
@@ -14,7 +16,8 @@ def summary_lines(program, trace, prof, settings):
     `settings` (firmware Settings) makes of it."""
     info = program.info
     intensity = settings.intensity
-    elements = "" if program.elements is None else "%d elements, " % program.elements
+    n = program.elements
+    elements = "" if n is None else "%d element%s, " % (n, "" if n == 1 else "s")
     lines = [
         "%s: %s" % (info.name, info.description),
         "  pattern    %s, %s%d instructions, %d bytes of bytecode"
@@ -54,33 +57,26 @@ def session_line(info, trace, prof, asked_ms):
     length, own = trace.duration, info.duration
     if info.zones:
         return "%s, the routine's own length (a routine with zones keeps it)" % duration(length)
-    capped = ""
+    said = duration(length)
     if length < asked_ms:
-        capped = " (the %s board's longest session)" % prof.name
+        said += " (the longest session of a %s board)" % prof.name
     if length < own:
-        fits = own // 60000 + 1 if own > 60000 else own // 1000 + 1
-        unit = "min" if own > 60000 else "s"
+        whole = "%dmin" % -(-own // 60000) if own > 60000 else "%ds" % -(-own // 1000)
         return (
-            "%s%s: the pattern (%s) is longer than the session: the device plays %s of it; "
-            "`--session %d%s` or `facewave set session %d%s`"
-            % (duration(length), capped, duration(own), duration(length), fits, unit, fits, unit)
+            "%s, shorter than the pattern (%s): the device plays its first %s; `--session %s` "
+            "or `facewave set session %s` plays it whole"
+            % (said, duration(own), duration(length), whole, whole)
         )
     turns, rest = divmod(length, own)
-    said = "once" if turns == 1 else "%d times" % turns
+    times = "once" if turns == 1 else "%d times" % turns
     if rest:
-        return "%s%s: the pattern (%s) plays %s, and the session ends %s into the next time" % (
-            duration(length),
-            capped,
-            duration(own),
+        return "%s: the pattern (%s) plays %s, then %s of it, cut by the session's end" % (
             said,
+            duration(own),
+            times,
             duration(rest),
         )
-    return "%s%s: the pattern (%s) plays %s, whole" % (
-        duration(length),
-        capped,
-        duration(own),
-        said,
-    )
+    return "%s: the pattern (%s) plays %s, whole" % (said, duration(own), times)
 
 
 def _times(marks):
@@ -103,19 +99,24 @@ def plot(trace, path, title=None):
 
     zooms = _zooms(trace)
     fig = plt.figure(figsize=(12, 6.8 if zooms else 4.8), dpi=100, layout="constrained")
-    grid = fig.add_gridspec(2, len(zooms), height_ratios=[3, 1.3]) if zooms else None
-    ax = fig.add_subplot(grid[0, :]) if grid else fig.add_subplot()
+    if zooms:
+        grid = fig.add_gridspec(2, len(zooms), height_ratios=[3, 1.3])
+        ax = fig.add_subplot(grid[0, :])
+        panels = [fig.add_subplot(grid[1, i]) for i in range(len(zooms))]
+    else:
+        ax, panels = fig.add_subplot(), []
     runs = _runs(trace)
     end = max(trace.duration, trace.pattern[-1][0] if trace.pattern else 0, 1)
+    if trace.cut == end:  # room to see the cut beside the frame
+        end += end // 80
     _background(ax, trace, runs, labels=True)
     _overview(ax, trace, end)
     _marks(ax, trace, labels=True)
     _axes(ax, 0, end)
-    for i, (name, (a, b)) in enumerate(zooms):
+    for i, (z, (name, (a, b))) in enumerate(zip(panels, zooms)):
         letter = "ABC"[i]
         ax.axvspan(a / 1000, b / 1000, ymin=0, ymax=0.025, color="0.2")
         ax.text((a + b) / 2000, 3.5, letter, ha="center", va="bottom", fontsize=8)
-        z = fig.add_subplot(grid[1, i])
         _background(z, trace, runs, labels=False)
         if trace.pattern:
             z.plot(*_steps(trace.pattern, a, b), drawstyle="steps-post", **_PATTERN_DETAIL)
@@ -137,8 +138,16 @@ _MEAN_MS = 1000  # the overview's curves are means over this long: pulses become
 
 
 def _overview(ax, trace, end):
-    """The whole trace: the motor's range in each sliver, its mean, the pattern's mean."""
+    """The whole trace. Where the level swings faster than a sliver of the plot can show (a
+    pulse train), the motor's range in each sliver shaded and the means over a second or more
+    drawn; elsewhere the curves themselves."""
     width = end / _BINS
+    curves = ((trace.pattern, _PATTERN, "the pattern asks"), (trace.points, _MOTOR, "motor level"))
+    if not _swings(trace.points, width):
+        for points, style, label in curves:
+            if points:
+                ax.plot(*_steps(points, 0, end), drawstyle="steps-post", label=label, **style)
+        return
     edges = [k * width for k in range(_BINS + 1)]
     lo, hi = _ranges(trace.points, edges)
     xs = [t / 1000 for t in edges]
@@ -152,21 +161,34 @@ def _overview(ax, trace, end):
         linewidth=0,
         label="motor: the range it spans",
     )
-    window = max(_MEAN_MS, width)
-    if trace.pattern:
-        ax.plot(
-            xs, _means(trace.pattern, edges, window), label="the pattern asks (mean)", **_PATTERN
-        )
-    ax.plot(xs, _means(trace.points, edges, window), label="motor level (mean)", **_MOTOR)
+    window = max(_MEAN_MS, 3 * width)
+    over = " (mean over %s)" % duration(round(window))
+    breaks = sorted({t for t, _ in trace.events} | ({trace.cut} if trace.cut else set()))
+    for points, style, label in curves:
+        if points:
+            ax.plot(xs, _means(points, edges, window, breaks), label=label + over, **style)
+
+
+def _swings(points, width):
+    """Whether the level turns back three times within some sliver of `width` ms."""
+    turns = {}
+    rising = None
+    for (_, a), (t, b) in itertools.pairwise(points):
+        if a != b:
+            if rising is not None and rising != (b > a):
+                k = int(t // width)
+                turns[k] = turns.get(k, 0) + 1
+                if turns[k] >= 3:
+                    return True
+            rising = b > a
+    return False
 
 
 def _ranges(points, edges):
-    """Lowest and highest level (%) the step curve `points` takes in each [edges[k], edges[k+1])."""
-    n = len(edges) - 1
-    lo, hi = [None] * n, [0] * n
-    level, k, i = 0, 0, 0
-    for k in range(n):
-        a, b = edges[k], edges[k + 1]
+    """Lowest and highest level (%) the step curve takes in each [edges[k], edges[k+1])."""
+    lo, hi = [], []
+    level, i = 0, 0
+    for a, b in itertools.pairwise(edges):
         while i < len(points) and points[i][0] <= a:
             level = points[i][1]
             i += 1
@@ -175,17 +197,19 @@ def _ranges(points, edges):
         while j < len(points) and points[j][0] < b:
             low, high = min(low, points[j][1]), max(high, points[j][1])
             j += 1
-        lo[k], hi[k] = low / 10, high / 10
+        lo.append(low / 10)
+        hi.append(high / 10)
     return lo, hi
 
 
-def _means(points, edges, window):
-    """The mean level (%) of the step curve over `window` ms centred on each edge."""
+def _means(points, edges, window, breaks):
+    """The mean level (%) of the step curve over `window` ms centred on each edge, never
+    across a break (a stop, an end, a fault: the mean must not smear the motor past it)."""
     import bisect
 
     times = [t for t, _ in points]
     energy = [0]
-    for (t0, lv), (t1, _) in zip(points, points[1:]):
+    for (t0, lv), (t1, _) in itertools.pairwise(points):
         energy.append(energy[-1] + lv * (t1 - t0))
 
     def integral(t):  # level x ms from the first point to t
@@ -194,8 +218,13 @@ def _means(points, edges, window):
             return 0
         return energy[i] + points[i][1] * (t - times[i])
 
-    half = window / 2
-    return [(integral(t + half) - integral(t - half)) / window / 10 for t in edges]
+    out = []
+    for t in edges:
+        k = bisect.bisect_right(breaks, t)
+        a = max(t - window / 2, breaks[k - 1] if k else t - window / 2)
+        b = min(t + window / 2, breaks[k] if k < len(breaks) else t + window / 2)
+        out.append((integral(b) - integral(a)) / (b - a) / 10)
+    return out
 
 
 def _steps(points, a, b):
@@ -332,14 +361,14 @@ def _zooms(trace):
         return []
     points = trace.points
     travel, best, busiest = [0], 0, None
-    for (_, a), (_, b) in zip(points, points[1:]):
+    for (_, a), (_, b) in itertools.pairwise(points):
         travel.append(travel[-1] + abs(b - a))
     j = 0
     for i, (t, _) in enumerate(points):
         while points[j][0] < t - _ZOOM_MS:
             j += 1
         a = points[j][0]
-        if r0 + _ZOOM_MS <= a and t <= r1 - _ZOOM_MS and travel[i] - travel[j] > best:
+        if r0 + _ZOOM_MS <= a <= r1 - 2 * _ZOOM_MS and travel[i] - travel[j] > best:
             best, busiest = travel[i] - travel[j], a
     zooms = [("the start", (r0, r0 + _ZOOM_MS))]
     if busiest is not None:
