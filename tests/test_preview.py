@@ -29,9 +29,14 @@ def preview(capsys, *args):
 
 
 def on_board(prog, **changes):
-    """The virtual board's trace of `prog` as `--csv` writes one: uploaded through the host
-    link, the settings changed (firmware names: intensity, session_ms...), played to the end;
-    `ms,level` at each change of the PWM from the moment play starts."""
+    """The virtual board's trace of `prog` as `--csv` writes one (see played())."""
+    return played(prog, **changes)[0]
+
+
+def played(prog, **changes):
+    """`prog` on a virtual board: uploaded through the host link, the settings changed
+    (firmware names: intensity, session_ms...), played to the end. Answers `ms,level` at each
+    change of the PWM from the moment play starts, the board, and that moment."""
     with tempfile.TemporaryDirectory() as flash:
         board = VirtualBoard(flash, board="pico")
         board.power_on()
@@ -40,7 +45,9 @@ def on_board(prog, **changes):
         for key, value in changes.items():
             link.set(key, value)
         link.play(prog.name)
-        board.run_for(max(prog.info.duration, changes.get("session_ms", 0)) + 1000)
+        board.run_for(
+            max(prog.info.duration, changes.get("session_ms", PICO.session_default_ms)) + 1000
+        )
     assert board.device_events("end"), "the session did not end"
     start = board.device_events("start")[0]
     level, rows = 0, []
@@ -54,7 +61,7 @@ def on_board(prog, **changes):
             rows.append((0, level))
         if rows[-1][1] != lv:
             rows.append((t - start, lv))
-    return "ms,level\n" + "".join("%d,%d\n" % row for row in rows)
+    return "ms,level\n" + "".join("%d,%d\n" % row for row in rows), board, start
 
 
 def new_settings(**changes):
@@ -278,3 +285,21 @@ def test_the_trace_of_a_session_marks_cues_by_kind_and_the_cut():
     assert trace.events == [(0, "start lymph"), (180000, "end lymph")]
     daily = playback.play(compile_file(builtin_path("daily"), PICO), PICO)
     assert daily.cut is None and [t for t, _ in daily.zones] == [0, 45000, 90000, 135000]
+
+
+@pytest.mark.parametrize("name", ["lymph", "daily"])
+def test_a_boards_trace_for_the_plot_has_the_previews_zones_cues_and_events(name):
+    """runner.trace_of (the plot of `facewave demo` and `sim run --plot`) reads the board's
+    trace into the preview's Trace: the same zones, cues by kind and events."""
+    prog = compile_file(builtin_path(name), PICO)
+    _, board, start = played(prog)
+    seen = runner.trace_of(board, name, board.ms)
+    trace = playback.play(prog, PICO)
+
+    def shifted(times):
+        return [t - start for t in times]
+
+    assert shifted(seen.cues) == trace.cues and shifted(seen.session_cues) == trace.session_cues
+    assert [(t - start, z) for t, z in seen.zones] == trace.zones
+    assert [(t - start, e) for t, e in seen.events] == trace.events
+    assert seen.cap == trace.cap == PICO.max_level
