@@ -82,7 +82,10 @@ class Motor:
             over = self.heat - self.heat_cap // 2
             if over > 0:
                 out = 0
-                wait = _MAX_WAIT if over > 60 * self.cool else over * 1000 // self.cool + 1
+                if over > 60 * self.cool:
+                    wait = _MAX_WAIT
+                else:  # the first ms at which the heat, remainder and all, is half the cap
+                    wait = ((over - 1) * 1000 + self._rem) // self.cool + 1
                 d = ticks.sooner(d, wait)
             else:
                 self.hot = False
@@ -108,6 +111,8 @@ class Motor:
                 early = left % step  # until the next point of the grid that ends at _end
                 out = out * (left + (step - early if early else 0)) // self.fade_ms
                 d = ticks.sooner(d, early or step)
+            else:  # the fade is a deadline of its own: no wake-up may be needed to begin it
+                d = ticks.sooner(d, left - self.fade_ms + 1)
         if out > 0:
             if self._on == _NEVER:
                 self._on = now
@@ -139,7 +144,11 @@ class Motor:
         if out > self.cool:
             room = self.heat_cap - self.heat
             rise = out - self.cool
-            d = ticks.sooner(d, _MAX_WAIT if room > 60 * rise else room * 1000 // rise + 1)
+            if room > 60 * rise:
+                wait = _MAX_WAIT
+            else:  # the first ms at which the heat, remainder and all, reaches the cap
+                wait = (room * 1000 - self._rem - 1) // rise + 1
+            d = ticks.sooner(d, wait)
         self.level = out
         self.next = _NEVER if d < 0 else ticks.add(now, d)
         return out
@@ -155,7 +164,7 @@ class Motor:
         self._rem += rise * (dt % 1000)
         self.heat += self._rem // 1000
         self._rem %= 1000
-        if self.heat <= 0:
+        if self.heat < 0:  # cooled right down (a remainder above 0 is heat still held)
             self.heat = 0
             self._rem = 0
         if self.heat >= self.heat_cap and not self.hot:

@@ -46,6 +46,8 @@ class Profile:
     battery_ratio: int
     charger_pin: int
     charger_active: int
+    session_default_ms: int
+    session_cue_ms: int
 
     def __init__(self, data=None):
         data = data or {}

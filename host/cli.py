@@ -33,7 +33,7 @@ def commands():
 EPILOG = """examples:
   facewave routines                 the built-in routines
   facewave check my.fw              errors as file:line:col, exit 1 if any
-  facewave preview lymph -o l.png   intensity curve with zones and cues
+  facewave preview lymph -o l.png   what the device drives the motor with, and a plot
   facewave demo                     a whole daily session, faster than real time
   facewave ports                    serial ports, the massager marked
   facewave upload daily             compile for the plugged-in device and store it

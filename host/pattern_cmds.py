@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import library
 from .errors import FacewaveError
-from .programs import board_profile, load_program, session_note
+from .programs import board_profile, device_profile, load_program, session_note
 from .sim_cmds import setup_rp2040
 from .units import duration, plural
 
@@ -71,16 +71,30 @@ def do_compile(args):
 
 
 def do_preview(args):
-    """Plot a pattern's intensity over time."""
+    """Show what the device drives the motor with for a pattern: a summary and a plot."""
     from . import playback, preview
+    from .device_cmds import setting_value
+    from .firmware.settings import Settings
 
-    profile = board_profile(args.board)
-    prog = load_program(args.file, profile)
+    prof = device_profile(args.board)
+    settings = Settings(session_ms=prof.session_default_ms, cue_ms=prof.session_cue_ms)
+    for key, text in (("intensity", args.intensity), ("session", args.session)):
+        if text is not None:
+            settings.set(*setting_value(key, text))
+    prog = load_program(args.file, prof)
     _warn(prog)
-    trace = playback.play(prog, profile)
-    print("\n".join(preview.summary_lines(prog, trace)))
+    trace = playback.play(prog, prof, settings)
+    print("\n".join(preview.summary_lines(prog, trace, prof, settings)))
+    if args.csv:
+        _write_atomic(Path(args.csv), trace.csv().encode())
+        print("  csv        %s" % args.csv)
     out = args.output or prog.name + ".png"
-    preview.plot(trace, out)
+    preview.plot(
+        trace,
+        out,
+        title="%s on %s at intensity %d/5: what the motor is driven with"
+        % (prog.name, prof.name, settings.intensity),
+    )
     print("  plot       %s" % out)
     return 0
 
@@ -173,9 +187,49 @@ def setup_compile(p):
 
 
 def setup_preview(p):
-    p.add_argument("file", metavar="FILE")
+    import argparse
+
+    from .firmware.settings import Settings
+
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = """\
+The pattern plays on the firmware's own device model, with the board's profile and these
+settings, in virtual time: intensity, soft start and kick, the session's length (the summary
+says whether the pattern plays whole, repeats or is cut), the session's cues, forced rests and
+the fade at the end. What it shows is what the board's PWM drives, to the millisecond: `--csv`
+equals a virtual board's trace of the same program with the same settings.
+
+examples:
+  facewave preview lymph                        a new pico's session of lymph: lymph.png
+  facewave preview mine.fw --intensity 5 --session 5min -o mine.png
+  facewave preview daily --csv daily.csv        also the motor level at each change
+"""
+    p.add_argument("file", metavar="FILE", help="a pattern file, a built-in name or a .fwb file")
     p.add_argument("-o", "--output", metavar="OUT.png", help="plot file (default NAME.png)")
-    _board_arg(p)
+    p.add_argument(
+        "--csv",
+        metavar="OUT.csv",
+        help="also write `ms,level`: the motor level (permille of full drive) at each change, "
+        "in ms from the moment play starts, as the simulator's trace gives it",
+    )
+    p.add_argument(
+        "--intensity",
+        metavar="N",
+        help="the intensity step 1..5 it plays at (default: %d, a new device's)"
+        % Settings().intensity,
+    )
+    p.add_argument(
+        "--session",
+        metavar="DURATION",
+        help="the session length setting, as `facewave set session` takes it (e.g. 5min): how "
+        "long a pattern without zones plays (default: the board's)",
+    )
+    p.add_argument(
+        "--board",
+        default="pico",
+        help="the board whose profile plays it: caps, motor, intensity steps, session "
+        "(default: pico; `facewave boards` lists them)",
+    )
 
 
 def setup_bench(p):

@@ -16,12 +16,26 @@ def board_profile(board=None):
     fields (the generic caps alone for None), to judge patterns by; an unknown board is a usage
     error that names the known ones."""
     from .firmware import boards
-    from .firmware.profile import Profile, ProfileError
+    from .firmware.profile import Profile
 
-    if not board:
-        return Profile()
+    return _profile(board, boards.profile) if board else Profile()
+
+
+def device_profile(board):
+    """The whole profile of firmware/boards' `board`, caps and board fields (motor, intensity
+    steps, session timings): what a device of that kind plays a pattern with; an unknown board
+    is a usage error that names the known ones."""
+    from .firmware import boards
+
+    return _profile(board, boards.profile)
+
+
+def _profile(board, make):
+    from .firmware import boards
+    from .firmware.profile import ProfileError
+
     try:
-        return boards.profile(boards.load(board))
+        return make(boards.load(board))
     except boards.UnknownBoard as e:
         raise FacewaveError(str(e), 2) from None
     except ProfileError as e:

@@ -424,7 +424,6 @@ def _outputs(args, board, name, until):
                 runner.trace_of(board, name, until),
                 args.plot,
                 title=name,
-                events=runner.marked_events(board),
             )
     except OSError as e:
         raise FacewaveError("cannot write %s: %s" % (e.filename, e.strerror or e)) from None
@@ -453,7 +452,6 @@ def do_demo(args):
     mean = sum(
         lv * (t1 - t0) for (t0, lv), (t1, _) in zip(played, played[1:] + [(ended, 0)])
     ) // max(1, ended - started)
-    marks = runner.marked_events(board)
     print(
         "facewave demo: a virtual %s board runs the firmware; the daily routine is uploaded"
         " over the serial protocol and started with the button" % args.board
@@ -476,22 +474,20 @@ def do_demo(args):
         "  intensity  peak %s, mean %s (motor PWM as the board drives it)"
         % (pct(max((lv for _, lv in played), default=0)), pct(mean))
     )
-    print("  events     " + ", ".join("%s %s" % (ev, duration(t)) for t, ev in marks))
+    print("  events     " + ", ".join("%s %s" % (ev, duration(t)) for t, ev in trace.events))
     print(
         "  speed      %s of session in %s: %.0fx real time"
         % (duration(ended - started), duration(s.seconds * 1000), s.speedup)
     )
-    preview_plot(board, trace, marks, args)
+    preview_plot(board, trace, args)
     print("  total      %s" % duration((time.perf_counter() - wall) * 1000))
     return 0
 
 
-def preview_plot(board, trace, marks, args):
+def preview_plot(board, trace, args):
     from . import preview
 
-    preview.plot(
-        trace, args.plot, title="facewave demo: daily routine on a virtual board", events=marks
-    )
+    preview.plot(trace, args.plot, title="facewave demo: daily routine on a virtual board")
     print("  plot       %s" % args.plot)
     if args.trace:
         Path(args.trace).write_text(board.csv())

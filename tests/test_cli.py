@@ -94,7 +94,7 @@ def test_preview_writes_png_and_summary(tmp_path):
     assert (
         "zones      forehead at 0 s, cheeks at 45 s, jaw-line at 1 min 30 s, neck at 2 min 15 s"
     ) in out
-    assert "duration   3 min" in out
+    assert "pattern    3 min" in out
 
 
 def test_routines_lists_builtins_with_descriptions():
@@ -281,7 +281,7 @@ def test_preview_accepts_a_compiled_file(tmp_path, good):
     assert run("compile", good, "-o", tmp_path / "m.fwb")[0] == 0
     code, out, err = run("preview", tmp_path / "m.fwb", "-o", tmp_path / "m.png")
     assert code == 0, err
-    assert "duration   4 s" in out and (tmp_path / "m.png").exists()
+    assert "pattern    4 s" in out and (tmp_path / "m.png").exists()
 
 
 def test_a_name_that_is_neither_file_nor_routine(tmp_path):

@@ -6,7 +6,7 @@ from facewave.firmware import bytecode as bc
 from facewave.firmware.profile import Profile
 from facewave.firmware.verifier import unpack_insn
 from facewave.lang import CompileError, compile_file, compile_source
-from facewave.playback import play
+from facewave.playback import pattern
 
 
 def ops(prog):
@@ -63,7 +63,7 @@ def test_wave_shapes(shape):
     )
     op, x, a, b, c, t = ops(prog)[1]
     assert (op, bc.WAVE_NAMES[x], a, b, c, t) == (bc.OP_WAVE, shape, 300, 600, 2000, 10000)
-    levels = [lv for ms, lv in play(prog, Profile()).points if 1000 <= ms < 11000]
+    levels = [lv for ms, lv in pattern(prog, Profile()).points if 1000 <= ms < 11000]
     assert min(levels) == 300 and 590 <= max(levels) <= 600  # sampled every 10 ms
 
 
@@ -75,7 +75,7 @@ def test_pulse_is_a_loop_of_on_and_off():
         (bc.OP_HOLD, 0, 120),
         (bc.OP_END, 0, 0),
     ]
-    trace = play(prog, Profile())
+    trace = pattern(prog, Profile())
     assert trace.changes()[:4] == [(0, 700), (80, 0), (200, 700), (280, 0)]
     assert trace.duration == 2000
 
@@ -93,18 +93,18 @@ def test_nested_repeat():
         )
     )
     assert prog.info.duration == 3 * (2 * 150 + 1000)
-    trace = play(prog, Profile())
+    trace = pattern(prog, Profile())
     assert [lv for _, lv in trace.changes()].count(300) == 3
 
 
 def test_seeded_variation_is_reproducible_and_bounded():
     text = src("seed 42", "pulse 50% on 100ms off 100ms x 50 vary 10%")
-    a = play(compile_source(text), Profile()).points
-    b = play(compile_source(text), Profile()).points
+    a = pattern(compile_source(text), Profile()).points
+    b = pattern(compile_source(text), Profile()).points
     assert a == b
     on = {lv for _, lv in a if lv}
     assert len(on) > 10 and min(on) >= 400 and max(on) <= 600
-    other = play(compile_source(text.replace("seed 42", "seed 43")), Profile()).points
+    other = pattern(compile_source(text.replace("seed 42", "seed 43")), Profile()).points
     assert other != a
 
 
@@ -112,7 +112,7 @@ def test_cues():
     prog = compile_source(src("hold 30% 1s", "cue", "cue double", "cue triple 70%"))
     cues = [(x, a, b, c) for op, x, a, b, c, _ in ops(prog) if op == bc.OP_CUE]
     assert cues == [(1, 600, 200, 100), (2, 600, 100, 100), (3, 700, 80, 80)]
-    assert play(prog, Profile()).cues == [1000, 1300, 1700]
+    assert pattern(prog, Profile()).cues == [1000, 1300, 1700]
 
 
 def test_zones_cue_at_each_change_exactly():
@@ -129,7 +129,7 @@ def test_zones_cue_at_each_change_exactly():
             "end",
         )
     )
-    trace = play(prog, Profile())
+    trace = pattern(prog, Profile())
     assert prog.info.zones == ["forehead", "cheeks", "neck"]
     assert trace.zones == [(0, "forehead"), (30000, "cheeks"), (60000, "neck")]
     assert trace.cues == [30000, 60000]

@@ -10,7 +10,7 @@ from facewave.firmware import ticks
 from facewave.firmware.profile import Profile
 from facewave.lang import compile_file, compile_source
 from facewave.library import builtin_path
-from facewave.playback import play
+from facewave.playback import pattern
 
 PROFILE = Profile()
 DAILY = compile_file(builtin_path("daily"))
@@ -80,7 +80,7 @@ def test_segment_ends_are_exact_even_when_called_late():
 
 
 def test_pause_and_resume_lose_nothing():
-    whole = play(DAILY, PROFILE)
+    whole = pattern(DAILY, PROFILE)
     e = new(DAILY)
     now = 0
     e.start(now)
@@ -123,7 +123,7 @@ def test_restart_after_stop_plays_the_same():
         again.append((now - 777, e.level))
         now = e.next
         e.step(now)
-    assert again == play(DAILY, PROFILE).points
+    assert again == pattern(DAILY, PROFILE).points
 
 
 @settings(max_examples=30, deadline=None)
@@ -132,7 +132,7 @@ def test_any_start_tick_any_jitter_same_events(start, jitter):
     rng = random.Random(start)
     zones, cues, end = run_late(DAILY, lambda: rng.randint(0, jitter), start)
     assert zones == [0, 45000, 90000, 135000]
-    assert cues == play(DAILY, PROFILE).cues
+    assert cues == pattern(DAILY, PROFILE).cues
     assert end == 180000
 
 

@@ -1,5 +1,8 @@
 """Motor shaping: soft start, kick, ramp to the planned end, on-time cap, thermal budget."""
 
+import random
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -137,6 +140,40 @@ def test_thermal_budget_rests_a_hot_motor_until_it_has_cooled():
     assert 170000 <= back <= 176000
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32))
+def test_the_thermal_rest_begins_and_ends_at_its_exact_ms_however_often_the_loop_wakes(seed):
+    """Heat is counted to the permille-ms: at 85 % the budget is spent at the first ms of 675 s,
+    and cooling at 0.45 per ms takes it down to half 299998 ms later, whether the loop wakes
+    only at the motor's deadlines or also in between (a board's 50 ms floor, the host's bytes)."""
+    prof = profile(motor__soft_ms=0, motor__kick_ms=0, max_on_ms=3600000)
+    rnd = random.Random(seed)
+
+    def edges(wake):
+        m = Motor(prof)
+        m.start(0)
+        t, out = 0, []
+        while t < 1000000:
+            level = m.update(t, 850)
+            if not out or out[-1][1] != level:
+                out.append((t, level))
+            t = min(m.next, t + wake())
+        return out
+
+    exact = [(0, 850), (675000, 0), (974998, 850)]
+    assert edges(lambda: 1 << 30) == exact
+    assert edges(lambda: rnd.randint(1, 2000)) == exact
+
+
+@pytest.mark.parametrize("every", [10, 100000])
+def test_a_level_just_above_cooling_warms_the_motor_however_often_the_loop_wakes(every):
+    m = Motor(profile(motor__soft_ms=0, motor__kick_ms=0))
+    m.start(0)
+    for t in range(0, 100001, every):
+        m.update(t, m.cool + 5)
+    assert m.heat == 5 * 100000 // 1000
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 5000)), max_size=40),
@@ -158,24 +195,27 @@ def test_any_wishes_stay_within_cap_and_account_heat(wishes, start):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.randoms(use_true_random=False))
-def test_soft_start_and_fade_step_on_their_own_grid_however_late_the_calls(rnd):
+@given(st.integers(0, 2**32))
+def test_soft_start_and_fade_step_on_their_own_grid_however_late_the_calls(seed):
     """A board that wakes up to a step late drives the levels of one that wakes on time."""
+    rnd = random.Random(seed)
 
     def levels(lateness):
         m = Motor(profile(motor__kick_ms=0))
         m.start(0)
         m.fade_to(3000)
         t, out = 0, []
-        while t <= 3000:
+        while t < 3000:  # at the planned end the session ends the motor
             level = m.update(t, 700)
             if not out or out[-1] != level:
                 out.append(level)
             t = (m.next if m.next >= 0 else t + 50) + lateness()
         return out
 
-    step = profile().step_ms
-    assert levels(lambda: rnd.randrange(step)) == levels(lambda: 0)
+    prof = profile()
+    on_time = levels(lambda: 0)
+    assert on_time[-1] == 700 * prof.step_ms // prof.motor_fade_ms  # the fade's last step
+    assert levels(lambda: rnd.randrange(prof.step_ms)) == on_time
 
 
 _STATEMENTS = st.one_of(

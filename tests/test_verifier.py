@@ -9,7 +9,7 @@ from facewave.firmware.profile import Profile
 from facewave.firmware.verifier import verify
 from facewave.lang import compile_file
 from facewave.library import builtin_names, builtin_path
-from facewave.playback import Trace, play
+from facewave.playback import Trace, pattern
 
 PROFILE = Profile()
 BUILTINS = [compile_file(builtin_path(n)).data for n in builtin_names()]
@@ -29,7 +29,7 @@ def check_behaviour(data, profile=PROFILE):
     except VerifyError as e:
         assert isinstance(e.args[0], str) and isinstance(e.args[1], int)
         return None
-    trace = play(_Prog(data, info), profile)
+    trace = pattern(_Prog(data, info), profile)
     assert trace.duration == info.duration
     levels = [lv for _, lv in trace.points]
     assert all(0 <= lv <= profile.max_level for lv in levels)

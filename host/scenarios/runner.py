@@ -322,10 +322,13 @@ def judge(board, e):
 
 
 def trace_of(board, name, until):
-    """The run as a playback.Trace, for the same plot as `facewave preview`."""
+    """The run as a playback.Trace in the board's ms, for the plot of `facewave preview`:
+    the motor level, zones, cues by kind (the pattern's "cue", the session's "cue N") and the
+    events worth a mark."""
     from ..playback import Trace
 
-    trace = Trace(name)
+    prof = getattr(board, "prof", None)
+    trace = Trace(name, prof.max_level if prof is not None else 1000)
     trace.points = levels(board)
     trace.duration = until
     for t, _, _, ev in sorted(board.rows, key=lambda r: r[0]):
@@ -333,6 +336,9 @@ def trace_of(board, name, until):
             trace.zones.append((t, ev[5:]))
         elif ev == "cue":
             trace.cues.append(t)
+        elif ev.startswith("cue "):
+            trace.session_cues.append(t)
+    trace.events = marked_events(board)
     return trace
 
 
