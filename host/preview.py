@@ -63,6 +63,11 @@ def session_line(info, trace, prof, asked_ms):
     if info.zones:
         return "%s, the routine's own length (a routine with zones keeps it)" % duration(length)
     said = duration(length)
+    if length == own and own > asked_ms:
+        return "%s, the pattern's own length: longer than the %s session, it plays once, whole" % (
+            said,
+            duration(asked_ms),
+        )
     if length < asked_ms:
         said += " (the longest session of a %s board)" % prof.name
     if length < own:

@@ -218,10 +218,11 @@ def test_a_pattern_longer_than_the_session_says_so_and_how_to_change_it(tmp_path
     code, text, _ = preview(capsys, long, "--csv", tmp_path / "l.csv", "-o", png)
     assert code == 0
     assert (
-        "  session    3 min, shorter than the pattern (4 min 19 s): the device plays its first "
-        "3 min; `--session 5min` or `facewave set session 5min` plays it whole"
+        "  session    4 min 19 s, the pattern's own length: longer than the 3 min session, it"
+        " plays once, whole"
     ) in text
-    assert rows(tmp_path / "l.csv")[-1] == (180000, 0)
+    end, level = rows(tmp_path / "l.csv")[-1]
+    assert level == 0 and 258000 < end <= 259000  # faded out at its own end, not cut at 3 min
     code, text, _ = preview(capsys, long, "--session", "5min", "-o", png)
     assert "  session    5 min: the pattern (4 min 19 s) plays once, then 41 s of it" in text
 
@@ -231,15 +232,15 @@ def test_the_summary_says_what_the_device_does(capsys, tmp_path):
     assert code == 0
     assert "  device     pico at intensity 3/5 (70% of each level the pattern asks)" in text
     assert "  session    3 min: the pattern (44 s) plays 4 times, then 2.4 s of it" in text
-    assert "  motor      peak 80% at 0.2 s" in text
+    assert "  motor      peak 80% at 30 s" in text  # the session's cue, kicked from rest
     assert "  rests      none" in text
     assert "  cues       the session's 5: 30 s, 1 min, 1 min 30 s, 2 min, 2 min 30 s" in text
     code, text, _ = preview(capsys, "daily", "-o", tmp_path / "d.png")
     assert "  session    3 min, the routine's own length" in text
     assert (
-        "  cues       the pattern's 4: 45 s (next zone), 1 min 26 s, 1 min 30 s (next zone), "
+        "  cues       the pattern's 3: 45 s (next zone), 1 min 30 s (next zone), "
         "2 min 15 s (next zone)"
-    ) in text
+    ) in text  # and no stray cue at 1 min 26 s
 
 
 @pytest.mark.parametrize(
