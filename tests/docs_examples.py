@@ -7,7 +7,7 @@ conftest.py) finds every fenced block; the first word of its info string says ho
   as FILE in the reader's folder;
 - `sh`: each command line runs and exits 0;
 - `console`: each `$ ` command runs and prints what the lines after it show (`…` stands for
-  any text);
+  any text, a line of only `…` for any lines);
 - `python`: runs as a script, or under pytest when it defines test functions;
 - `yaml`: a CI workflow whose `run` steps run;
 - `text`, `mermaid`: shown, not run (output, diagrams, layouts).
@@ -49,6 +49,7 @@ PORTS = ("/dev/ttyACM0", "COM5", "PORT")
 PENDING = {
     ("README.md", "facewave sim run morning --plot"): "built-in scenarios run by name",
     ("docs/simulator.md", "facewave sim run morning --trace"): "built-in scenarios run by name",
+    ("docs/simulator.md", 'facewave sim run "$s"'): "a start kick that respects the pattern",
 }
 
 _OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "&"}
@@ -195,18 +196,18 @@ class Reader:
             argv.append(word)
         if "--rp2040" in argv:
             emulated_pico()
-        for shown, port in self.ports.items():
-            if shown in argv and port is None:
-                pytest.skip("the board this command talks to did not start here")
         env = dict(self.env)
         args = _parsed(argv)
-        kind = _board_kind(argv, args)
+        learned = [shown for shown in self.ports if shown in argv]
+        for shown in learned:  # the board a session started
+            if self.ports[shown] is None:
+                pytest.skip("the board this command talks to did not start here")
+            command = command.replace(shown, self.ports[shown])
+        kind = None if learned else _board_kind(argv, args)
         if kind is not None:
             env["FACEWAVE_PORT"] = port = self.board(kind)
             for shown in PORTS:
                 command = re.sub(r"(?<=\s)%s(?=\s|$)" % re.escape(shown), port, command)
-        for shown, port in self.ports.items():
-            command = command.replace(shown, port)
         return command, env, _until_ctrl_c(argv, args)
 
     def run(self, command):
@@ -379,7 +380,7 @@ class Command:
         while printed and not printed[-1]:
             printed.pop()
         shown = [line.rstrip() for line in self.shown]
-        if len(printed) == len(shown) and all(map(_matches, shown, printed)):
+        if _shows(shown, printed):
             return None
         return "`%s` printed:\n%s\n\nwhere the document shows:\n%s" % (
             self.command,
@@ -397,10 +398,14 @@ class Command:
                 reader.ports[m.group(1)] = found.group(1) if found else None
 
 
-def _matches(shown, printed):
-    """A printed line against the document's, where `…` stands for any text."""
-    pattern = ".*".join(re.escape(part) for part in shown.split("…"))
-    return re.fullmatch(pattern, printed) is not None
+def _shows(shown, printed):
+    """Whether the lines printed are the ones the document shows, where `…` in a line stands
+    for any text, and a line of only `…` for any lines."""
+    pattern = "".join(
+        r"(?:.*\n)*" if line == "…" else ".*".join(map(re.escape, line.split("…"))) + r"\n"
+        for line in shown
+    )
+    return re.fullmatch(pattern, "".join(line + "\n" for line in printed)) is not None
 
 
 def _pattern(example):
