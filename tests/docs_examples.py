@@ -56,12 +56,12 @@ _OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "&"}
 _SESSION_OUTPUT = 30  # seconds a long-running command may take to print what the doc shows
 
 
-def sybil():
-    """The Sybil of README.md and docs/*.md: one parser for every fenced block."""
+def sybil(root=ROOT):
+    """The Sybil of README.md and docs/*.md under `root`: one parser for every fenced block."""
     return Sybil(
         parsers=[Blocks()],
         patterns=["README.md", "docs/*.md"],
-        path=str(ROOT),
+        path=str(root),
         setup=lambda namespace: namespace.update(reader=Reader(namespace)),
         teardown=lambda namespace: namespace.pop("reader").close(),
     )
@@ -73,7 +73,7 @@ def pending_marks(items):
         example = getattr(item, "example", None)
         if example is None:
             continue
-        document = Path(example.path).relative_to(ROOT).as_posix()
+        document = _name(example)
         text = example.document.text[example.start : example.end]
         for (doc, words), feature in PENDING.items():
             if doc == document and words in text:
@@ -314,6 +314,11 @@ def _until_ctrl_c(argv, args):
     return args.command == "watch" and args.count is None
 
 
+def _name(example):
+    """The example's document as the repository names it (docs/simulator.md)."""
+    return Path(os.path.relpath(example.path, ROOT)).as_posix()
+
+
 def _installs(words):
     return "pip" in words and "install" in words
 
@@ -322,7 +327,7 @@ def _doc_lines(text, name, fence):
     """A block's file's `name:LINE` positions told as the document's too: the block's fence is
     on the document's line `fence`."""
     return re.sub(
-        r"%s:(\d+)" % re.escape(name),
+        r"%s:(\d+)(?::\d+)?" % re.escape(name),
         lambda m: "%s (the document's line %d)" % (m.group(0), fence + int(m.group(1))),
         text,
     )
@@ -414,7 +419,7 @@ def _pattern(example):
     reader = example.namespace["reader"]
     m = re.match(r"pattern\s+(\S+)", example.parsed)
     if not m:
-        return "a pattern block is a whole file: its first line is `pattern NAME \"...\"`"
+        return 'a pattern block is a whole file: its first line is `pattern NAME "..."`'
     name = m.group(1) + ".fw"
     (reader.folder / name).write_text(example.parsed)
     code, out = reader.run("facewave check " + name)
@@ -441,7 +446,7 @@ def _python(example):
     pytest when it defines test functions. Its lines are the document's lines."""
     reader = example.namespace["reader"]
     source = "\n" * example.line + example.parsed  # the block's lines are the document's
-    document = Path(example.path).relative_to(ROOT).as_posix()
+    document = _name(example)
     if "Rp2040Board" in source:
         emulated_pico()
     if "VMBoard" in source:
@@ -487,9 +492,10 @@ def _workflow(example):
 
 
 def _unknown(example):
-    return (
-        "a code block says what it is: ```%s (run), or %s (shown); this one says %r"
-        % (", ".join(RUN), ", ".join(SHOWN), example.parsed)
+    return "a code block says what it is: ```%s (run), or %s (shown); this one says %r" % (
+        ", ".join(RUN),
+        ", ".join(SHOWN),
+        example.parsed,
     )
 
 
