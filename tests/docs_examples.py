@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 from sybil import Region, Sybil
+from sybil.integration.pytest import SybilItem
 from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 
 from device_kit import emulated_pico, facewave_sim, micropython_vm
@@ -70,9 +71,9 @@ def sybil(root=ROOT):
 def pending_marks(items):
     """Mark strict xfail the examples listed in PENDING."""
     for item in items:
-        example = getattr(item, "example", None)
-        if example is None:
+        if not isinstance(item, SybilItem):
             continue
+        example = item.example
         document = _name(example)
         text = example.document.text[example.start : example.end]
         for (doc, words), feature in PENDING.items():
@@ -99,16 +100,16 @@ class Blocks:
             if len(info) == 2:
                 document.namespace.setdefault("files", {})[info[1]] = str(source)
             elif kind == "sh":
-                yield from _lines(at, source, ShellLine)
+                yield from _lines(at, source)
             elif kind == "console":
                 yield from _session(at, source)
-            elif kind in RUN and len(info) == 1:
+            elif kind in _BLOCKS and len(info) == 1:
                 yield Region(block.start, block.end, str(source), _BLOCKS[kind])
-            elif kind not in SHOWN:
+            elif kind not in SHOWN or len(info) > 1:
                 yield Region(block.start, block.end, block.lexemes["language"], _unknown)
 
 
-def _lines(at, source, kind):
+def _lines(at, source):
     """A region per command of a shell block: a line, with the lines that its `\\` continues."""
     start = 0
     command = ""
@@ -118,10 +119,10 @@ def _lines(at, source, kind):
         at += len(line)
         command += line.rstrip("\n")
         if command.endswith("\\"):
-            command = command[:-1] + "\n"
+            command = command[:-1] + " "
             continue
         if command.strip() and not command.lstrip().startswith("#"):
-            yield Region(start, at - 1, kind(command.strip()), kind.evaluate)
+            yield Region(start, at - 1, ShellLine(command.strip()), ShellLine.evaluate)
         command = ""
 
 
@@ -153,9 +154,11 @@ class Reader:
         for name, text in namespace.get("files", {}).items():
             (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
             (self.folder / name).write_text(text)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FACEWAVE_")}
-        if "FACEWAVE_RP2_UF2" in os.environ:
-            env["FACEWAVE_RP2_UF2"] = os.environ["FACEWAVE_RP2_UF2"]
+        # the reader's port and timeout are the docs' (where the VM and the Pico's UF2 are
+        # found stays the machine's)
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("FACEWAVE_PORT", "FACEWAVE_TIMEOUT")
+        }
         # the Python that runs the tests, and its `facewave` and `mpremote`, come first
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.update(PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
@@ -208,7 +211,7 @@ class Reader:
             env["FACEWAVE_PORT"] = port = self.board(kind)
             for shown in PORTS:
                 command = re.sub(r"(?<=\s)%s(?=\s|$)" % re.escape(shown), port, command)
-        return command, env, _until_ctrl_c(argv, args)
+        return command, env, _until_ctrl_c(args)
 
     def run(self, command):
         """Run a command line in the reader's folder: (exit status, what it printed). One that
@@ -265,8 +268,10 @@ class Reader:
         return proc.returncode, out + rest.decode(errors="replace")
 
     def end_session(self):
+        """A console block's end: what it left running stops, and its ports are forgotten."""
         while self.session:
             self.stop(self.session.pop())
+        self.ports.clear()
 
     def close(self):
         self.end_session()
@@ -303,7 +308,7 @@ def _board_kind(argv, args):
     return None
 
 
-def _until_ctrl_c(argv, args):
+def _until_ctrl_c(args):
     """Whether a command runs until Ctrl-C: a board, a tethered play, a watch without count."""
     if args is None:
         return False
