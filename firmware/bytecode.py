@@ -56,8 +56,11 @@ class FormatError(ValueError):
 
 class VerifyError(ValueError):
     """The verifier refuses the program. args: (message, instruction index or -1 for the whole
-    program). Declared here, not in verifier.py, because a device loads the verifier for each
-    check only (firmware.verify): the class must outlive it."""
+    program, the profile cap it breaks or None); for the caps on the whole program
+    (session_max_ms, thermal, max_on_ms) also its duration, energy and longest motor-on run up
+    to that instruction, which the host says in a person's units. Declared here, not in
+    verifier.py, because a device loads the verifier for each check only (firmware.verify): the
+    class must outlive it."""
 
 
 def crc32(data):

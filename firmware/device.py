@@ -163,8 +163,10 @@ class Device:
         else:
             raise DeviceError("unknown event %r" % kind)
 
-    def play(self, now, name=None):
-        """Start a session of pattern `name` (default: the selected routine)."""
+    def play(self, now, name=None, chosen=False):
+        """Start a session of pattern `name` (default: the selected routine); `chosen`: it also
+        becomes the routine the button plays (a host's `play` does not, unless asked: trying a
+        pattern from a laptop should not change what the button does)."""
         self._since = now
         if self.state == UPLOADING:
             raise DeviceError("an upload is in progress")
@@ -198,15 +200,10 @@ class Device:
         self._src = src
         self.engine.load(src, info.count)
         self._zones = info.zones
-        if info.zones:  # a routine keeps its own length and cues
-            length = info.duration
-            cue = 0
-            self._loop_ms = 0
-        else:  # a pattern repeats for the session length
-            length = self.settings.session_ms
-            cue = self.settings.cue_ms
-            self._loop_ms = info.duration
-        if length > self.prof.session_max_ms:
+        length = info.session_ms(self.settings.session_ms)
+        cue = 0 if info.zones else self.settings.cue_ms  # a routine has its own cues
+        self._loop_ms = 0 if length == info.duration else info.duration
+        if length > self.prof.session_max_ms:  # a setting never outgrows the board's cap
             length = self.prof.session_max_ms
         if self.battery.state == BAT_LOW:
             length = length // 2
@@ -219,7 +216,7 @@ class Device:
         self.motor.fade_to(self.session.end)
         self.state = RUNNING
         self.routine = name
-        if self.settings.routine != name:
+        if chosen and self.settings.routine != name:
             self.settings.routine = name
             self.dirty = True
         self.log.add(now, log.START, name)
@@ -361,9 +358,11 @@ class Device:
                 level = self._pattern(now)
                 if self.session.override >= 0:
                     level = self.session.override
+                    until = self.session.next
                 else:
                     level = level * self.prof.intensity[self.settings.intensity - 1] // 1000
-                self.motor.update(now, level)
+                    until = self.engine.next
+                self.motor.update(now, level, 0 if until == NEVER else ticks.diff(until, now))
                 if self.motor.rests != self._rests:
                     self._rests = self.motor.rests
                     self.log.add(now, log.REST, self.motor.heat)
@@ -472,8 +471,8 @@ class Device:
                     self.resume(now)
                 elif st == IDLE:
                     self.play(now)
-                elif st == RUNNING and act == _A_NEXT:
-                    self.play(now, self._after(self.routine))
+                elif st == RUNNING and act == _A_NEXT:  # the person picks the next routine
+                    self.play(now, self._after(self.routine), True)
                 elif st == RUNNING:
                     self.pause(now)
         except DeviceError as e:  # a press cannot answer back: the log says why

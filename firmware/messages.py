@@ -47,6 +47,7 @@ ERROR = const(0x81)  # u8 code | UTF-8 text
 NAK = const(0x82)  # empty, sequence 0: a corrupt frame arrived
 
 FLAG_TETHERED = const(1)
+FLAG_DEFAULT = const(2)  # PLAY also makes it the button's routine
 
 # ---- error codes; the ERROR text says what went wrong, with the particulars ----------------
 E_UNKNOWN = const(1)  # the device does not know this message type

@@ -1,11 +1,17 @@
 """The motor: turns the pattern's wish into the level the PWM gets, within the board's caps.
 
-Soft start (a linear envelope over soft_ms after every start), an optional kick (kick_level for
-kick_ms when the motor starts from rest, to overcome ERM stiction), a ramp to zero that ends
+Soft start (a linear envelope over soft_ms after every start), an optional kick when the motor
+starts from rest (to overcome ERM stiction: a short overdrive, as haptic drivers do), a ramp to
+zero that ends
 exactly at a planned end (fade_to), and two running limits the verifier cannot see because they
 span repeats and sessions: the continuous on-time cap (max_on_ms, then a forced rest of rest_ms)
 and a thermal budget, a leaky bucket of level x time that cools at the rate the profile's
 thermal cap allows over a whole session. stop() is immediate: safety over smoothness.
+
+The kick respects what it starts: it lasts kick_ms, but never more than a third of the time the
+wish holds (`hold`, what the pattern's step lasts), and drives kick_level, but never more than
+twice the level about to be played; so a gentle pattern stays gentle and a short tap is not
+turned into an overdrive tap. The caps bound it as they bound everything.
 """
 
 from micropython import const
@@ -58,8 +64,9 @@ class Motor:
         self.next = _NEVER
         self._since = self._end = self._on = self._kick = self._rest = _NEVER
 
-    def update(self, now, target):
-        """Level for the wish `target` (permille) at `now`; sets .level and .next."""
+    def update(self, now, target, hold=0):
+        """Level for the wish `target` (permille) at `now`, which holds for `hold` ms (what is
+        known of it: 0 allows no kick); sets .level and .next."""
         self._account(now)
         out = target
         d = _NEVER
@@ -104,8 +111,9 @@ class Motor:
         if out > 0:
             if self._on == _NEVER:
                 self._on = now
-                if self.kick_ms:
-                    self._kick = ticks.add(now, self.kick_ms)
+                kick = self.kick_ms if self.kick_ms < hold // 3 else hold // 3
+                if kick > 0:
+                    self._kick = ticks.add(now, kick)
             on_for = ticks.diff(now, self._on)
             if on_for >= self.max_on:
                 out = 0
@@ -118,8 +126,9 @@ class Motor:
                 if self._kick != _NEVER:
                     left = ticks.diff(self._kick, now)
                     if left > 0:
-                        if out < self.kick_level:
-                            out = self.kick_level
+                        kick = self.kick_level if self.kick_level < 2 * out else 2 * out
+                        if out < kick:
+                            out = kick
                         d = ticks.sooner(d, left)
                     else:
                         self._kick = _NEVER

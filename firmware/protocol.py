@@ -247,7 +247,7 @@ class Protocol:
         name = check_name(m.text(p[1:]))
         if self.store.size(name) < 0:
             raise m.refusal(m.E_NOT_FOUND, "no pattern called %r on the device" % name)
-        self.device.play(now, name)
+        self.device.play(now, name, p[0] & m.FLAG_DEFAULT)
         if p[0] & m.FLAG_TETHERED:
             self.tethered = True
             self.next = ticks.add(now, self.heartbeat_timeout_ms)

@@ -33,6 +33,15 @@ class Info:
         self.description = names[1]
         self.zones = names[2:]
 
+    def session_ms(self, setting):
+        """How long a session of this program lasts with the session setting `setting` (ms): a
+        routine (zones) and a pattern longer than the setting play their own length, once and
+        whole (an author who wrote a 4-minute routine means 4 minutes: the setting never cuts
+        what was written); a shorter pattern repeats to fill the session. Here, not in the
+        session timer, so that a device holds it only while it starts a session."""
+        d = self.duration
+        return d if self.zones or d > setting else setting
+
 
 def pct(level):
     """Permille as a percentage for messages: 855 -> '85.5%'."""
@@ -59,8 +68,14 @@ class _Sum:
         self.run = dur if on else 0
 
 
-def _fail(msg, pc=-1):
-    raise bc.VerifyError(msg, pc)
+def _fail(msg, pc=-1, cap=None):
+    raise bc.VerifyError(msg, pc, cap)
+
+
+def ramp_ms(prof, ease, a, b):
+    """The shortest time a ramp from level a to b with this easing may take, in ms: the
+    steepest point of the easing must fit the slew limit."""
+    return (abs(b - a) * 1000 * _EASE_SLOPE[ease] + 2 * prof.slew - 1) // (2 * prof.slew)
 
 
 def _check_step(prof, a, b, pc):
@@ -71,6 +86,7 @@ def _check_step(prof, a, b, pc):
             "level jumps by %s, more than the %s this device allows in one step; ramp instead"
             % (pct(jump), pct(prof.max_step)),
             pc,
+            "max_step",
         )
 
 
@@ -148,6 +164,7 @@ def _leaf(prof, pc, op, x, a, b, c, t):
                 "level %s%s is above this device's cap of %s"
                 % (pct(a), " + %s variation" % pct(b) if b else "", pct(cap)),
                 pc,
+                "max_level",
             )
         if a < b:
             _fail("level %s cannot vary by %s: it would go below 0" % (pct(a), pct(b)), pc)
@@ -156,12 +173,17 @@ def _leaf(prof, pc, op, x, a, b, c, t):
         if x > bc.EASE_IN_OUT:
             _fail("unknown easing %d" % x, pc)
         if max(a, b) > cap:
-            _fail("ramp to %s is above this device's cap of %s" % (pct(max(a, b)), pct(cap)), pc)
-        if abs(b - a) * 1000 * _EASE_SLOPE[x] > prof.slew * t * 2:
+            _fail(
+                "ramp to %s is above this device's cap of %s" % (pct(max(a, b)), pct(cap)),
+                pc,
+                "max_level",
+            )
+        if t < ramp_ms(prof, x, a, b):
             _fail(
                 "ramp %s -> %s over %d ms is steeper than this device's limit of %s per s"
                 % (pct(a), pct(b), t, pct(prof.slew)),
                 pc,
+                "slew",
             )
         # the engine holds each sample for a step, so the area can beat the line's by a step
         energy = max(a, b) * t
@@ -173,12 +195,17 @@ def _leaf(prof, pc, op, x, a, b, c, t):
         if x > bc.WAVE_SAW:
             _fail("unknown wave shape %d" % x, pc)
         if a > b or b > cap:
-            _fail("wave range %s..%s is not within 0..%s" % (pct(a), pct(b), pct(cap)), pc)
+            _fail(
+                "wave range %s..%s is not within 0..%s" % (pct(a), pct(b), pct(cap)),
+                pc,
+                "max_level",
+            )
         if c < 2 * prof.step_ms:
             _fail(
                 "wave period %d ms is shorter than two update steps (%d ms) of this device"
                 % (c, 2 * prof.step_ms),
                 pc,
+                "step_ms",
             )
         span = b - a
         if x == bc.WAVE_SQUARE or x == bc.WAVE_SAW:
@@ -194,6 +221,7 @@ def _leaf(prof, pc, op, x, a, b, c, t):
                 "wave %s..%s with period %d ms changes faster than this device's limit of %s"
                 " per s" % (pct(a), pct(b), c, pct(prof.slew)),
                 pc,
+                "slew",
             )
         end = shapes.wave(x, a, b, c, (t - 1) // prof.step_ms * prof.step_ms)
         energy = min(b * t, (a + b) * t // 2 + b * (c + prof.step_ms))
@@ -205,7 +233,7 @@ def _leaf(prof, pc, op, x, a, b, c, t):
         return s
     # OP_CUE
     if a > cap or a == 0:
-        _fail("cue level %s is not within 0..%s" % (pct(a), pct(cap)), pc)
+        _fail("cue level %s is not within 0..%s" % (pct(a), pct(cap)), pc, "max_level")
     if c:
         _check_step(prof, (a, a), _ZERO, pc)  # each pulse of the cue ends with an edge to 0
     s = _Sum(pc, t, a * b * x, 0 if c else a, a, (a, a), (0 if c else a,) * 2, c == 0)
@@ -336,7 +364,7 @@ def verify(program, prof):
         count = parse_header(data)
         names = strings(data, count)
     except bc.FormatError as e:
-        raise bc.VerifyError(e.args[0], -1)
+        raise bc.VerifyError(e.args[0], -1, None)
     stack = []  # (summary before the block, opening pc, op, x, a, b, c, t)
     cur = _Sum()
     longest = prof.session_max_ms
@@ -404,25 +432,25 @@ def verify(program, prof):
 
 
 def _check_totals(prof, s, pc):
-    """Caps on the whole program, checked as it grows so the error points where it tips."""
+    """Caps on the whole program, checked as it grows so the error points where it tips; the
+    error carries the totals so far (duration, energy, longest motor-on run) after the cap."""
     if s.dur > prof.session_max_ms:
-        _fail(
-            "program is longer than this device's session cap of %d s"
-            % (prof.session_max_ms // 1000),
-            pc,
+        msg = "program is longer than this device's session cap of %d s" % (
+            prof.session_max_ms // 1000
         )
-    if s.energy > prof.thermal:
-        _fail(
-            "program drives the motor harder than its thermal budget (%d%% of it)"
-            % (s.energy * 100 // prof.thermal),
-            pc,
+        cap = "session_max_ms"
+    elif s.energy > prof.thermal:
+        msg = "program drives the motor harder than its thermal budget (%d%% of it)" % (
+            s.energy * 100 // prof.thermal
         )
-    if s.run > prof.max_on_ms:
-        _fail(
-            "motor would run %d s without a rest; this device allows %d s"
-            % (s.run // 1000, prof.max_on_ms // 1000),
-            pc,
+        cap = "thermal"
+    else:
+        msg = "motor would run %d s without a rest; this device allows %d s" % (
+            s.run // 1000,
+            prof.max_on_ms // 1000,
         )
+        cap = "max_on_ms"
+    raise bc.VerifyError(msg, pc, cap, s.dur, s.energy, s.run)
 
 
 def _zone(prof, data, opened, rep, end, length, body):

@@ -140,7 +140,7 @@ def _probe(port, timeout):
 def do_info(args):
     """The device: firmware, board, storage, caps, settings."""
     with connected(args) as link:
-        info = link.info()
+        info = request(link, args)
     info["port"] = link.name
     if args.json:
         _json(info)
@@ -215,7 +215,7 @@ def _listing(args, payload, rows, key, empty):
 def do_list(args):
     """The patterns stored on the device."""
     with connected(args) as link:
-        patterns = link.list()
+        patterns = request(link, args)
     width = _listing(
         args,
         {"port": link.name, "patterns": patterns},
@@ -225,35 +225,26 @@ def do_list(args):
     )
     if width is None:
         return 0
-    for p in patterns:
-        if "error" in p:
-            print(
-                "%-*s  %9s  unusable: %s" % (width, p["name"], size(p.get("size", 0)), p["error"])
-            )
-        else:
-            print(
-                "%-*s  %9s  %9s  %s"
-                % (
-                    width,
-                    p["name"],
-                    duration(p["duration"]),
-                    size(p["size"]),
-                    p.get("description", ""),
-                )
-            )
+    rows = [
+        (
+            p["name"],
+            "-" if "error" in p else duration(p["duration"]),
+            size(p.get("size", 0)),
+            "unusable: %s" % p["error"] if "error" in p else p.get("description", ""),
+        )
+        for p in patterns
+    ]
+    long = max(len(row[1]) for row in rows)
+    big = max(len(row[2]) for row in rows)
+    for name, length, stored, text in rows:
+        print("%-*s  %*s  %*s  %s" % (width, name, long, length, big, stored, text))
     return 0
 
 
 def do_upload(args):
     """Compile a pattern for the device and store it there."""
-    from .programs import load_program
-
     with connected(args) as link:
-        profile = _caps_profile(link)
-        prog = load_program(args.source, profile)  # CompileError: file:line:col, exit 1
-        data, name = prog.data, args.name or prog.name
-        bar = len(data) > 2048 and not args.json and sys.stderr.isatty()
-        summary = link.upload(name, data, progress=bar)
+        summary = request(link, args, progress=not args.json and sys.stderr.isatty())
     summary["port"] = link.name
     if args.json:
         _json(summary)
@@ -262,13 +253,14 @@ def do_upload(args):
             "uploaded %s to %s: %s, %s"
             % (summary["name"], link.name, duration(summary["duration"]), size(summary["size"]))
         )
+        print("  " + summary["session"])
     return 0
 
 
 def do_delete(args):
     """Delete a pattern from the device."""
     with connected(args) as link:
-        link.delete(args.name)
+        request(link, args)
     if args.json:
         _json({"port": link.name, "deleted": args.name})
     else:
@@ -281,7 +273,7 @@ def do_play(args):
     if args.tethered:
         return _tethered(args)
     with connected(args) as link:
-        st = link.play(args.name)
+        st = request(link, args)
     if args.json:
         _json(st)
     else:
@@ -307,7 +299,7 @@ def _tethered(args):
             period = max(0.05, min(messages.HEARTBEAT_MS, timeout_ms // 4) / 1000)
             try:
                 try:
-                    st = link.play(args.name, tethered=True)
+                    st = request(link, args)
                     show(st)
                     if not args.json:
                         print(
@@ -373,7 +365,7 @@ class _Live:
 def _simple(method, help_text):
     def handler(args):
         with connected(args) as link:
-            st = getattr(link, method)()
+            st = request(link, args)
         if args.json:
             _json(st)
         else:
@@ -393,7 +385,7 @@ do_resume = _simple("resume", "Resume a paused session.")
 def do_status(args):
     """What plays, time left, zone, battery."""
     with connected(args) as link:
-        st = link.status()
+        st = request(link, args)
     if args.json:
         _json(st)
         return 0
@@ -422,7 +414,7 @@ SETTINGS = {
 }
 
 
-def _setting_value(key, text):
+def setting_value(key, text):
     """The device key and value for `set KEY VALUE`, checked with the firmware's own rules."""
     from .firmware.settings import _RANGES, Settings, SettingsError
 
@@ -473,14 +465,9 @@ def _ms(text):
 
 def do_set(args):
     """Change a setting: intensity, session, cue, routine."""
-    device_key, value = _setting_value(args.key, args.value)
+    device_key, value = setting_value(args.key, args.value)  # a usage error needs no device
     with connected(args) as link:
-        if device_key == "routine" and value not in [p["name"] for p in link.list()]:
-            raise FacewaveError(
-                "there is no pattern %r on the device: `facewave list` shows "
-                "them, `facewave upload` adds one" % value
-            )
-        settings = link.set(device_key, value)
+        settings = request(link, args)
     if args.json:
         _json(settings)
         return 0
@@ -547,6 +534,91 @@ def do_watch(args):
     return 0
 
 
+# ---- requests: a verb's words, parsed and sent one way ------------------------------------------
+
+# The verbs that are one request to the device: what a scenario's `command` and the
+# virtual_board fixture send, parsed and sent as `facewave VERB` parses and sends them.
+REQUESTS = ("play", "stop", "pause", "resume", "status", "set", "upload", "delete", "info", "list")
+
+
+class _Words(argparse.ArgumentParser):
+    """A verb's own arguments, whose complaint is raised with how to write the verb rather
+    than printed with an exit."""
+
+    def error(self, message):
+        raise FacewaveError("%s; write %r" % (message, self.words()), 2)
+
+    def words(self):
+        """The verb as a scenario writes it: "play NAME [--tethered]" (no link options)."""
+        out = [self.prog]
+        for action in self._actions:
+            name = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+            if not action.option_strings:
+                out.append(name)
+            elif action.dest not in ("port", "json", "timeout"):
+                value = "" if action.nargs == 0 else " " + name
+                out.append("[%s%s]" % (action.option_strings[-1], value))
+        return " ".join(out)
+
+
+def parse(words):
+    """The words of `facewave VERB ARGS` (["set", "session", "20min"]) parsed by the verb's own
+    argument setup, for a scenario's command and the fixture; a usage problem (an unknown
+    verb, a missing or extra word, a value the setting cannot take) is a FacewaveError."""
+    verb = words[0] if words else ""
+    if verb not in REQUESTS:
+        raise FacewaveError(
+            "unknown command %r (the commands: %s)" % (verb, ", ".join(REQUESTS)), 2
+        )
+    p = _Words(prog=verb, add_help=False)
+    globals().get("setup_" + verb, SETUP)(p)
+    args = p.parse_args(words[1:])
+    args.command = verb
+    for option in ("port", "timeout"):
+        if getattr(args, option, None) is not None:
+            raise FacewaveError(
+                "--%s has no place here: the command goes to this board" % option, 2
+            )
+    if verb == "set":
+        setting_value(args.key, args.value)
+    return args
+
+
+def request(link, args, progress=False):
+    """Ask the device on `link` what `facewave VERB ARGS` asks it (`args` as a verb's parser
+    leaves them); answers its reply: the status (play, stop, pause, resume, status), the
+    settings (set), the upload's summary (with how long a session of it lasts), the info,
+    the pattern list, None for delete. The device's no is a link.Refused; a pattern that
+    does not compile, a CompileError."""
+    from .firmware import messages
+    from .link import Refused
+
+    verb = args.command
+    if verb == "play":
+        return link.play(args.name, tethered=args.tethered, default=args.default)
+    if verb == "set":
+        key, value = setting_value(args.key, args.value)
+        if key == "routine" and value not in [p["name"] for p in link.list()]:
+            raise Refused(
+                messages.E_NOT_FOUND,
+                "there is no pattern %r on the device: `facewave list` shows "
+                "them, `facewave upload` adds one" % value,
+            )
+        return link.set(key, value)
+    if verb == "upload":
+        from .programs import load_program, session_note
+
+        prog = load_program(args.source, _caps_profile(link))  # CompileError: file:line:col
+        bar = progress and len(prog.data) > 2048
+        summary = link.upload(args.name or prog.name, prog.data, progress=bar)
+        session_ms = link.info()["settings"]["session_ms"]
+        summary["session"] = session_note(prog.info, session_ms, "the device's")
+        return summary
+    if verb == "delete":
+        return link.delete(args.name)
+    return getattr(link, verb)()  # stop, pause, resume, status, info, list
+
+
 # ---- the table ----------------------------------------------------------------------------------
 
 
@@ -586,6 +658,12 @@ def setup_play(p):
         action="store_true",
         help="stay connected: the device stops when this command ends or this "
         "computer goes silent",
+    )
+    p.add_argument(
+        "--default",
+        action="store_true",
+        help="also make it the routine the button plays (without it, the button's routine "
+        "stays what it was; `facewave set routine NAME` changes it alone)",
     )
 
 

@@ -329,9 +329,12 @@ class Link:
     def delete(self, name):
         self.request(messages.DELETE, _name(name))
 
-    def play(self, name, tethered=False):
-        """Start a stored pattern. Tethered: it stops unless heartbeat() keeps coming."""
-        flags = messages.FLAG_TETHERED if tethered else 0
+    def play(self, name, tethered=False, default=False):
+        """Start a stored pattern. Tethered: it stops unless heartbeat() keeps coming.
+        Default: it also becomes the routine the button plays."""
+        flags = (messages.FLAG_TETHERED if tethered else 0) | (
+            messages.FLAG_DEFAULT if default else 0
+        )
         return messages.unpack_json(
             self.request(messages.PLAY, bytes((flags,)) + _name(name), self._checking())
         )

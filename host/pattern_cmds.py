@@ -6,16 +6,18 @@ from pathlib import Path
 
 from . import library
 from .errors import FacewaveError
-from .programs import board_profile, load_program
+from .programs import board_profile, load_program, session_note
 from .sim_cmds import setup_rp2040
-from .units import duration
+from .units import duration, plural
 
 
 def do_check(args):
     """Compile and verify pattern files; exit 1 if any fails."""
+    from .firmware import boards
     from .lang import CompileError
 
     profile = board_profile(args.board)
+    session_ms = getattr(profile, "session_default_ms", boards.default("session.default_ms"))
     failed = 0
     for name in args.files:
         try:
@@ -24,25 +26,47 @@ def do_check(args):
             print(e if isinstance(e, CompileError) else "facewave: %s" % e, file=sys.stderr)
             failed += 1
             continue
+        _warn(prog)
         if prog.elements is None:
             print(
-                "%s: ok, bytecode of %s, %s, %d instructions, %d bytes"
-                % (name, prog.name, duration(prog.info.duration), prog.info.count, len(prog.data))
+                "%s: ok, bytecode of %s, %s, %s, %s"
+                % (
+                    name,
+                    prog.name,
+                    duration(prog.info.duration),
+                    plural(prog.info.count, "instruction"),
+                    plural(len(prog.data), "byte"),
+                )
             )
         else:
             print(
-                "%s: ok, %s, %d elements, %d bytes of bytecode"
-                % (name, duration(prog.info.duration), prog.elements, len(prog.data))
+                "%s: ok, %s, %s, %s of bytecode"
+                % (
+                    name,
+                    duration(prog.info.duration),
+                    plural(prog.elements, "element"),
+                    plural(len(prog.data), "byte"),
+                )
             )
+        print("  " + session_note(prog.info, session_ms, "the default"))
     return 1 if failed else 0
+
+
+def _warn(prog):
+    """The compiler's warnings about a program, on stderr: they leave the exit status alone."""
+    if prog.warnings:
+        print(prog.warning_text(), file=sys.stderr)
 
 
 def do_compile(args):
     """Write a pattern's bytecode."""
     prog = load_program(args.file, board_profile(args.board))
+    _warn(prog)
     out = Path(args.output or Path(args.file).with_suffix(".fwb").name)
     _write_atomic(out, prog.data)
-    print("wrote %s (%d bytes, %s)" % (out, len(prog.data), duration(prog.info.duration)))
+    print(
+        "wrote %s (%s, %s)" % (out, plural(len(prog.data), "byte"), duration(prog.info.duration))
+    )
     return 0
 
 
@@ -52,6 +76,7 @@ def do_preview(args):
 
     profile = board_profile(args.board)
     prog = load_program(args.file, profile)
+    _warn(prog)
     trace = playback.play(prog, profile)
     print("\n".join(preview.summary_lines(prog, trace)))
     out = args.output or prog.name + ".png"

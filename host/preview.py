@@ -1,7 +1,7 @@
 """Pictures and summaries of what a pattern makes the motor do."""
 
 from .firmware.verifier import pct
-from .units import duration
+from .units import duration, plural
 
 
 def summary_lines(program, trace):
@@ -9,8 +9,12 @@ def summary_lines(program, trace):
     lines = [
         "%s: %s" % (info.name, info.description),
         "  duration   %s" % duration(info.duration),
-        "  elements   %s (%d instructions, %d bytes of bytecode)"
-        % ("?" if program.elements is None else program.elements, info.count, len(program.data)),
+        "  elements   %s (%s, %s of bytecode)"
+        % (
+            "?" if program.elements is None else program.elements,
+            plural(info.count, "instruction"),
+            plural(len(program.data), "byte"),
+        ),
         "  intensity  peak %s, mean %s" % (pct(trace.peak), pct(trace.mean)),
         "  motor on   longest run without a rest %s" % duration(info.longest_on),
     ]

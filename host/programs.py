@@ -71,3 +71,24 @@ def _verify_bytecode(name, profile):
     except bytecode.VerifyError as e:
         where = " (instruction %d)" % e.args[1] if e.args[1] >= 0 else ""
         raise FacewaveError("%s: rejected%s: %s" % (name, where, e.args[0])) from None
+
+
+def session_note(info, session_ms, whose):
+    """How long a session of this program lasts, as the device decides it (the verifier's
+    Info.session_ms()), said in the words of `whose` session ("the device's", "a default")."""
+    from .units import duration
+
+    if info.zones:
+        return "a routine with zones: a session plays its own %s" % duration(info.duration)
+    length = info.session_ms(session_ms)
+    setting = "%s %s session" % (whose, duration(session_ms))
+    if length == info.duration and info.duration != session_ms:
+        return "longer than %s: a session plays it once, whole (%s)" % (
+            setting,
+            duration(info.duration),
+        )
+    turns = session_ms / info.duration
+    return "repeats to fill %s (%s turns; `facewave set session` changes it)" % (
+        setting,
+        ("%.1f" % turns).rstrip("0").rstrip("."),
+    )

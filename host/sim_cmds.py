@@ -16,11 +16,27 @@ from .units import duration
 
 
 def setup_sim(p):
-    p.add_argument("action", nargs="?", choices=["run"], help="run: play a scenario file")
-    p.add_argument("scenario", nargs="?", metavar="SCENARIO", help="a .toml scenario")
-    p.add_argument("--trace", metavar="OUT.csv", help="write the trace (ms, level, led, event)")
-    p.add_argument("--plot", metavar="OUT.png", help="plot motor level, zones, cues, events")
-    p.add_argument("--json", action="store_true", help="machine-readable result")
+    p.add_argument("action", nargs="?", choices=["run"], help="run: play a scenario")
+    p.add_argument(
+        "scenario",
+        nargs="?",
+        metavar="SCENARIO",
+        help="a .toml scenario file, or a built-in one by name (morning; an unknown name "
+        "lists them)",
+    )
+    p.add_argument(
+        "--trace",
+        metavar="OUT.csv",
+        help="write the trace (ms, level, led, event): with `run`, of the whole scenario; "
+        "with `sim` alone, of the live board from power-on until it stops (Ctrl-C or "
+        "SIGTERM), written then; not with --vm or --rp2040",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="plot motor level, zones, cues and events over the same time as --trace",
+    )
+    p.add_argument("--json", action="store_true", help="sim run: the result as JSON")
     p.add_argument(
         "--flash",
         metavar="DIR",
@@ -81,7 +97,13 @@ def do_sim(args):
     """Run a virtual board on a pty (or a socket); `sim run SCENARIO` plays a script."""
     if args.action == "run":
         if not args.scenario:
-            raise FacewaveError("facewave sim run needs a SCENARIO file", 2)
+            from .scenarios.spec import builtin
+
+            raise FacewaveError(
+                "facewave sim run needs a SCENARIO: a .toml file or a built-in (%s)"
+                % ", ".join(p.stem for p in builtin()),
+                2,
+            )
         return _run(args)
     if args.uf2 and not args.rp2040:
         raise FacewaveError("--uf2 goes with --rp2040", 2)
@@ -116,6 +138,8 @@ def _serve(args):
     from .sim.serial_port import PortError, open_port
     from .sim.virtual_board import VirtualBoard
 
+    _alone(args, "a live board (they go with `sim run`)", ("mpy", "json"))
+    _writable(args.trace, args.plot)  # a wrong folder said now, not after an hour of trace
     board_profile(args.board)  # an unknown board is a usage error, not a traceback from its boot
     board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True)
     try:
@@ -138,6 +162,10 @@ def _serve(args):
     print("\nvirtual board stopped after %s" % duration(board.ms))
     if not args.flash:
         shutil.rmtree(board.flash_dir, ignore_errors=True)
+    _outputs(args, board, "facewave sim: the live board", board.ms)
+    for what, path in (("trace", args.trace), ("plot", args.plot)):
+        if path:
+            print("%-6s %s" % (what + ":", path))
     return 0
 
 
@@ -327,6 +355,7 @@ def _run(args):
     from .scenarios import spec as sc
 
     scenario = sc.load(args.scenario)
+    _writable(args.trace, args.plot)
     flash = _flash_dir(args) if args.flash else None
     both = None
     if args.mpy:
@@ -338,6 +367,12 @@ def _run(args):
         run = runner.play(scenario, flash)
     board = run.board
     _outputs(args, board, scenario.name, scenario.until)
+    if not scenario.expects and all(ev.refused is None for ev in scenario.events):
+        print(
+            '%s: warning: no expectation ([[expect]], or expect = "refused"): this run held'
+            " only that the device accepted every command" % scenario.path,
+            file=sys.stderr,
+        )
     if args.json:
         print(
             json.dumps(
@@ -345,10 +380,7 @@ def _run(args):
                     "scenario": scenario.name,
                     "virtual_ms": scenario.until,
                     "seconds": round(run.seconds, 3),
-                    "failed": [
-                        {"line": e.line, "expect": e.describe(), "why": why}
-                        for e, why in run.failures
-                    ],
+                    "failed": [{"line": line, "message": text} for line, text in run.failures],
                     **({"mpy": both.summary()} if both else {}),
                 }
             )
@@ -363,11 +395,8 @@ def _run(args):
                 duration(run.seconds * 1000),
             )
         )
-        for e, why in run.failures:
-            print(
-                "%s:%d: expected %s: %s" % (scenario.path, e.line, e.describe(), why),
-                file=sys.stderr,
-            )
+        for line, text in run.failures:
+            print("%s:%d: %s" % (scenario.path, line, text), file=sys.stderr)
         if scenario.expects and not run.failures:
             print("all %d expectations hold" % len(scenario.expects))
         if both:
@@ -375,19 +404,30 @@ def _run(args):
     return 1 if run.failures or (both and both.difference) else 0
 
 
-def _outputs(args, board, name, until):
-    if args.trace:
-        Path(args.trace).write_text(board.csv())
-    if args.plot:
-        from . import preview
-        from .scenarios import runner
+def _writable(*paths):
+    """A usage error for the first output path whose folder does not exist."""
+    for path in paths:
+        if path and not Path(path).resolve().parent.is_dir():
+            raise FacewaveError("%s: no such folder %s" % (path, Path(path).parent), 2)
 
-        preview.plot(
-            runner.trace_of(board, name, until),
-            args.plot,
-            title=name,
-            events=runner.marked_events(board),
-        )
+
+def _outputs(args, board, name, until):
+    """--trace and --plot of the board's run to `until` (ms since power-on)."""
+    try:
+        if args.trace:
+            Path(args.trace).write_text(board.csv())
+        if args.plot:
+            from . import preview
+            from .scenarios import runner
+
+            preview.plot(
+                runner.trace_of(board, name, until),
+                args.plot,
+                title=name,
+                events=runner.marked_events(board),
+            )
+    except OSError as e:
+        raise FacewaveError("cannot write %s: %s" % (e.filename, e.strerror or e)) from None
 
 
 def setup_demo(p):

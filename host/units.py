@@ -14,6 +14,11 @@ def duration(ms):
     return "%d s" % s
 
 
+def plural(n, noun):
+    """1 element, 3 elements: a count with its noun agreed."""
+    return "%d %s%s" % (n, noun, "" if n == 1 else "s")
+
+
 def size(n):
     """512 B, 47.1 KB, 1.5 MB."""
     if n < 1024:

@@ -47,11 +47,7 @@ PORTS = ("/dev/ttyACM0", "COM5", "PORT")
 # Doc examples that wait for a behaviour being built (issue 14): {(document, text of the
 # command or block): the feature}. Strict: once the feature works, the example passes and the
 # mark fails, to be removed.
-PENDING = {
-    ("README.md", "facewave sim run morning --plot"): "built-in scenarios run by name",
-    ("docs/simulator.md", "facewave sim run morning --trace"): "built-in scenarios run by name",
-    ("docs/simulator.md", 'facewave sim run "$s"'): "a start kick that respects the pattern",
-}
+PENDING = {}
 
 _OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "&"}
 _SESSION_OUTPUT = 30  # seconds a long-running command may take to print what the doc shows

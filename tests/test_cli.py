@@ -31,6 +31,19 @@ def good(tmp_path):
     return path
 
 
+def test_check_says_how_long_a_session_of_each_pattern_lasts(tmp_path):
+    long = tmp_path / "long.fw"
+    long.write_text('pattern long "259 s"\nhold 40% 259s\n')
+    code, out, _ = run("check", long, "relax", "daily")
+    assert code == 0
+    notes = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert notes == [
+        "longer than the default 3 min session: a session plays it once, whole (4 min 19 s)",
+        "repeats to fill the default 3 min session (2.7 turns; `facewave set session` changes it)",
+        "a routine with zones: a session plays its own 3 min",
+    ]
+
+
 def test_help_teaches():
     code, out, _ = run("--help")
     assert code == 0
@@ -49,7 +62,11 @@ def test_no_command_is_a_usage_error():
 def test_check_good_file(good):
     code, out, err = run("check", good)
     assert code == 0 and err == ""
-    assert out.strip() == "%s: ok, 4 s, 3 elements, 65 bytes of bytecode" % good
+    assert out.splitlines() == [
+        "%s: ok, 4 s, 3 elements, 65 bytes of bytecode" % good,
+        "  repeats to fill the default 3 min session (45 turns;"
+        " `facewave set session` changes it)",
+    ]
 
 
 def test_check_reports_all_errors_and_fails(tmp_path, good):

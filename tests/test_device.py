@@ -127,6 +127,40 @@ def test_a_routine_with_zones_keeps_its_own_length():
     assert entries(c.d, "cue") == []
 
 
+def test_a_pattern_longer_than_the_session_plays_whole_once_with_the_session_cues():
+    """259 s without zones in a 3 min session: all of it, not cut at 180 s."""
+    c = Clock(make(programs={"long": hold(400, 258600, "long")}))
+    started(c)
+    t0 = c.d.session.start_t
+    assert c.d.session.length == 259000
+    c.run(300000)
+    assert entries(c.d, "end") == [(t0 + 259000, "long")]
+    assert [t - t0 for t, _ in entries(c.d, "cue")] == [30000 * k for k in range(1, 9)]
+    assert entries(c.d, "start") == [(t0, "long")]  # once: no second turn
+
+
+def test_a_host_play_leaves_the_buttons_routine_unless_it_is_chosen(c):
+    c.event(dv.PLAY, "b")
+    assert c.d.routine == "b" and c.d.settings.routine == "" and not c.d.dirty
+    c.event(dv.STOP)
+    c.d.play(c.now, "b", True)
+    assert c.d.settings.routine == "b" and c.d.dirty
+    c.event(dv.STOP)
+    c.press(80, after=100)
+    c.run(400)
+    assert c.d.routine == "b"  # the button now plays it
+
+
+def test_the_buttons_next_makes_the_next_routine_its_own(c):
+    started(c)
+    assert c.d.routine == "a"
+    c.d.event(c.now, dv.BUTTON, 1)  # a short press while running: next routine
+    c.run(80)
+    c.event(dv.BUTTON, 0)
+    c.run(400)
+    assert c.d.routine == "b" and c.d.settings.routine == "b"
+
+
 def test_idle_auto_off_and_wake(c):
     c.run(599999)
     assert c.d.state == dv.IDLE

@@ -161,6 +161,52 @@ def test_upload_list_delete(device_port, tmp_path):
     ]
 
 
+def test_upload_says_how_long_a_session_of_it_lasts(device_port, tmp_path):
+    assert run("set", "session", "2min", "--port", device_port)[0] == 0
+    long = tmp_path / "long.fw"
+    long.write_text('pattern long "259 s"\nhold 40% 259s\n')
+    code, out, _ = run("upload", long, "--port", device_port)
+    assert (
+        code == 0
+        and "longer than the device's 2 min session: a session plays it once, whole" in out
+    )
+    short = tmp_path / "short.fw"
+    short.write_text('pattern short "50 s"\nhold 40% 50s\n')
+    summary = run_json("upload", short, "--port", device_port)
+    assert summary["session"].startswith("repeats to fill the device's 2 min session (2.4 turns")
+    code, out, _ = run("upload", "daily", "--port", device_port)
+    assert "a routine with zones: a session plays its own 3 min" in out
+
+
+def test_play_changes_the_buttons_routine_only_with_default(uploaded, tmp_path):
+    mine = tmp_path / "mine.fw"
+    mine.write_text('pattern mine "A test"\nhold 40% 20s\n')
+    assert run("upload", mine, "--port", uploaded)[0] == 0
+    assert run("set", "routine", "daily", "--port", uploaded)[0] == 0
+    assert run_json("play", "mine", "--port", uploaded)["routine"] == "mine"
+    assert run_json("info", "--port", uploaded)["settings"]["routine"] == "daily"
+    assert run("play", "mine", "--default", "--port", uploaded)[0] == 0
+    assert run_json("info", "--port", uploaded)["settings"]["routine"] == "mine"
+    assert run("stop", "--port", uploaded)[0] == 0
+
+
+def test_list_columns_line_up(uploaded, tmp_path):
+    """Names, durations (right-aligned, however long), sizes and descriptions in columns."""
+    long = tmp_path / "long.fw"
+    long.write_text(
+        'pattern a-longer-name "Ten minutes and more"\nramp 0% -> 20% over 1s\nhold 9min\n'
+        "off 1min\nhold 20% 34s\nramp -> 0% over 1s\n"
+    )
+    assert run("upload", long, "--port", uploaded)[0] == 0
+    code, out, _ = run("list", "--port", uploaded)
+    lines = out.splitlines()
+    assert code == 0 and [line.split()[0] for line in lines] == ["a-longer-name", "daily"]
+    assert "10 min 36 s" in lines[0] and "3 min" in lines[1]
+    ends = {line.index(unit) + len(unit) for line, unit in zip(lines, ("36 s", "3 min"))}
+    starts = {line.index(text) for line, text in zip(lines, ("Ten minutes", "Daily routine"))}
+    assert len(ends) == 1 and len(starts) == 1, out
+
+
 def test_upload_is_judged_by_the_device_caps(device_port, tmp_path):
     hot = tmp_path / "hot.fw"
     hot.write_text(

@@ -25,6 +25,7 @@ hold 95% 1s
 ```console
 $ facewave check fine.fw
 fine.fw: ok, 1 s, …
+…
 ```
 
 ```console
@@ -60,9 +61,9 @@ def test_each_block_runs_and_a_failure_names_its_line(pytester, monkeypatch):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", "docs")
     result.assert_outcomes(passed=3, failed=4)
     out = result.stdout.str()
-    for passed in ("line:3,", "line:15,", "line:25,"):  # fine.fw, its check, `check fine.fw`
+    for passed in ("line:3,", "line:15,", "line:26,"):  # fine.fw, its check, `check fine.fw`
         assert "PASSED docs/guide.md::%scolumn:1" % passed in out
-    for failed in ("line:8,", "line:20,", "line:26,", "line:29,"):
+    for failed in ("line:8,", "line:21,", "line:27,", "line:30,"):
         assert "FAILED docs/guide.md::%scolumn:1" % failed in out
     # the pattern's error, at the file's line and the document's
     assert "strong.fw:3:1 (the document's line 11): level 95% is above" in out

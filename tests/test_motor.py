@@ -34,11 +34,50 @@ def test_soft_start_rises_linearly_and_stop_is_immediate():
 def test_kick_from_rest_then_the_wish():
     m = Motor(profile(motor__soft_ms=0, motor__kick_ms=30, motor__kick_level=800))
     m.start(0)
-    assert m.update(0, 300) == 800
+    assert m.update(0, 500, 2000) == 800
     assert m.next == 30
-    assert m.update(30, 300) == 300
+    assert m.update(30, 500, 1970) == 500
     assert m.update(40, 0) == 0
-    assert m.update(50, 300) == 800  # from rest again
+    assert m.update(50, 500, 2000) == 800  # from rest again
+
+
+def test_a_kick_respects_the_pattern_it_starts():
+    """At most twice the level about to be played, for at most a third of its on-time."""
+    m = Motor(profile(motor__soft_ms=0, motor__kick_ms=30, motor__kick_level=800))
+    m.start(0)
+    assert m.update(0, 50, 30) == 100  # pulse 5% on 30ms: a 10 ms kick to 10 %
+    assert m.next == 10
+    assert m.update(10, 50, 20) == 50
+    assert m.update(30, 0, 70) == 0
+    assert m.update(100, 20, 1) == 20  # too short to kick at all
+    assert m.update(101, 0, 70) == 0
+    assert m.update(200, 20, 0) == 20  # nothing known of the on-time: no kick
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 3000)), min_size=1, max_size=30),
+    st.integers(0, ticks.MASK),
+    st.sampled_from([0, 200]),
+)
+def test_no_kick_exceeds_its_bounds(segments, start, soft_ms):
+    """Over any run of held levels: never above twice the wish or the caps, and above the wish
+    for at most a third of the segment that started the motor from rest."""
+    prof = profile(motor__soft_ms=soft_ms, motor__kick_ms=30, motor__kick_level=800)
+    m = Motor(prof)
+    m.start(start)
+    t = start
+    for target, ms in segments:
+        end = ticks.add(t, ms)
+        above = 0
+        while ticks.diff(end, t) > 0:
+            level = m.update(t, target, ticks.diff(end, t))
+            assert level <= 2 * target and level <= prof.max_level
+            nxt = end if m.next < 0 or ticks.diff(end, m.next) < 0 else m.next
+            if level > target:
+                above += ticks.diff(nxt, t)
+            t = nxt
+        assert above <= ms // 3
 
 
 def test_ramp_to_zero_reaches_zero_at_the_planned_end():
@@ -137,3 +176,51 @@ def test_soft_start_and_fade_step_on_their_own_grid_however_late_the_calls(rnd):
 
     step = profile().step_ms
     assert levels(lambda: rnd.randrange(step)) == levels(lambda: 0)
+
+
+_STATEMENTS = st.one_of(
+    st.builds("hold {}% {}ms".format, st.integers(1, 85), st.integers(10, 3000)),
+    st.builds("off {}ms".format, st.integers(10, 2000)),
+    st.builds(
+        "pulse {}% on {}ms off {}ms x {}".format,
+        st.integers(1, 85),
+        st.integers(10, 400),
+        st.integers(10, 400),
+        st.integers(1, 20),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_STATEMENTS, min_size=1, max_size=8), st.integers(1, 5))
+def test_kicks_stay_within_their_bounds_in_any_program_at_any_intensity(statements, step):
+    """Through the whole device: above the wish only at a start from rest, never above twice
+    the wish (scaled by the intensity), for at most a third of the time that wish holds."""
+    from device_kit import Clock, make
+    from facewave.firmware import device as dv
+    from facewave.lang import compile_source
+
+    prog = compile_source('pattern p "kick"\n' + "\n".join(statements) + "\n")
+    c = Clock(make(programs={"p": prog.data}))
+    c.d.settings.intensity = step
+    c.d.settings.session_ms = 10000
+    c.d.settings.cue_ms = 0
+    scale = c.d.prof.intensity[step - 1]
+    c.event(dv.PLAY, "p")
+    samples = []  # (t, motor level, the wish it was given)
+    while c.d.state == dv.RUNNING:
+        wish = c.d.engine.level * scale // 1000 if c.d.session.override < 0 else 0
+        samples.append((c.now, c.d.level, wish))
+        c.at(c.d.next)
+    samples.append((c.now, 0, 0))
+    kick_from = None
+    for i, (t, level, wish) in enumerate(samples[:-1]):
+        assert level <= max(2 * wish, 0) and level <= c.d.prof.max_level
+        if level > wish:
+            if kick_from is None:
+                assert i == 0 or samples[i - 1][1] == 0  # only a start from rest kicks
+                kick_from = t
+                held = next(u for u, _, w in samples[i:] if w != wish) - t
+            assert samples[i + 1][0] - kick_from <= held // 3
+        else:
+            kick_from = None

@@ -108,7 +108,10 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
             ":5: time 2000 ms goes backwards",
         ),
         ('[[at]]\ntime = "1s"\nfault = "meteor"\n', ":1: unknown fault 'meteor'"),
-        ('[[at]]\ntime = "1x"\npress = "short"\n', ":1: time: expected a duration"),
+        (
+            '[[at]]\ntime = "1x"\npress = "short"\n',
+            ":1: time: unknown unit 'x' (units: ms, s, min)",
+        ),
         ('[[at]]\ntime = 500\npress = "short"\n', ':1: time = 500 has no unit: write "500ms" or'),
         (
             '[[at]]\ntime = "1s"\nlink = {drop = 2}\n',
@@ -118,9 +121,49 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
         ('colour = "red"\n', "unknown setting 'colour'"),
         ("patterns = [\n", ":1: Invalid value (at end of document)"),
         ('board = "toaster"\n', "unknown board 'toaster'"),
-        ('[[at]]\ntime = "1s"\ncommand = "play"\n', ":1: command 'play': write 'play NAME'"),
-        ('[[at]]\ntime = "1s"\ncommand = "upload"\n', ":1: command 'upload': write 'upload NAME'"),
-        ('[[at]]\ntime = "1s"\ncommand = "set cue"\n', ":1: command 'set cue': write 'set KEY"),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "play"\n',
+            ":1: command 'play': the following arguments are required: NAME; "
+            "write 'play NAME [--tethered] [--default]'",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "upload"\n',
+            ":1: command 'upload': the following arguments are required: FILE|ROUTINE; "
+            "write 'upload FILE|ROUTINE [--name NAME]'",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "set cue"\n',
+            ":1: command 'set cue': the following arguments are required: VALUE; "
+            "write 'set KEY VALUE'",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "stop now"\n',
+            ":1: command 'stop now': unrecognized arguments: now; write 'stop'",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "jump"\n',
+            ":1: command 'jump': unknown command 'jump' (the commands: play, stop, pause,",
+        ),
+        (
+            '\n[[at]]\ntime = "1s"\ncommand = "set session 20"\n',
+            ":2: command 'set session 20': session must be a duration from",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "play x --port /dev/ttyACM0"\n',
+            ":1: command 'play x --port /dev/ttyACM0': --port has no place here",
+        ),
+        (
+            '[[at]]\ntime = "1s"\npress = "short"\nexpect = "refused"\n',
+            ":1: expect and reason go with a command, not with press",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "stop"\nexpect = "accepted"\n',
+            ":1: expect = 'accepted': a command can only expect = \"refused\"",
+        ),
+        (
+            '[[at]]\ntime = "1s"\ncommand = "stop"\nreason = "busy"\n',
+            ':1: reason goes with expect = "refused"',
+        ),
     ],
     ids=[
         "syntax",
@@ -128,6 +171,8 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
         "backwards",
         "unknown-fault",
         "bad-time",
+        "bare-time",
+        "rate-above-1",
         "no-by",
         "unknown-key",
         "syntax-at-end",
@@ -135,8 +180,13 @@ def test_sim_run_writes_trace_and_plot(tmp_path):
         "play-no-name",
         "upload-no-name",
         "set-no-value",
-        "bare-time",
-        "rate-above-1",
+        "stop-extra-word",
+        "unknown-command",
+        "set-bad-value",
+        "command-port",
+        "expect-on-press",
+        "expect-not-refused",
+        "reason-alone",
     ],
 )
 def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
@@ -154,7 +204,7 @@ def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
         (
             'name = "x"\nuntil = "200"\n',
             2,
-            "until: expected a duration like 500ms, 1.5s or 2min, got '200'",
+            "until: 200 needs a unit: write 200ms, 200s or 200min",
         ),
         ('[[at]]\ntime = 1.5\npress = "short"\n', 1, 'time = 1.5 has no unit: write "1.5s"'),
         (
@@ -163,7 +213,11 @@ def test_bad_scenarios_say_where_and_what(tmp_path, text, message):
             'time must be a string with a unit, like "500ms", "1.5s" or "2min"',
         ),
         ('[[at]]\ntime = -5\npress = "short"\n', 1, "time must be a string with a unit"),
-        ('[[at]]\ntime = "1s"\npress = "hold 20"\n', 1, "press hold: expected a duration like"),
+        (
+            '[[at]]\ntime = "1s"\npress = "hold 20"\n',
+            1,
+            "press hold: 20 needs a unit: write 20ms, 20s or 20min",
+        ),
         (
             '[[at]]\ntime = "1s"\npress = "hold 0s"\n',
             1,
@@ -261,6 +315,16 @@ def test_zero_times_bare_counts_and_the_documented_forms_are_accepted():
         ),
         (("sim", "--vm", "--baud", "9600"), "facewave: --baud does not go with --vm"),
         (("sim", "--vm", "--rp2040"), "facewave: --vm or --rp2040, not both"),
+        (("sim", "--trace", "nodir/t.csv"), "facewave: nodir/t.csv: no such folder nodir"),
+        (
+            ("sim", "run", "morning", "--plot", "nodir/m.png"),
+            "facewave: nodir/m.png: no such folder nodir",
+        ),
+        (
+            ("sim", "--json"),
+            "facewave: --json does not go with a live board (they go with `sim run`)",
+        ),
+        (("sim", "--vm", "--trace", "t.csv"), "facewave: --trace does not go with --vm"),
     ],
     ids=[
         "demo-board",
@@ -270,6 +334,10 @@ def test_zero_times_bare_counts_and_the_documented_forms_are_accepted():
         "vm-board",
         "vm-baud",
         "vm-and-rp2040",
+        "live-trace-folder",
+        "run-plot-folder",
+        "live-json",
+        "vm-trace",
     ],
 )
 def test_bad_sim_options_are_one_line_usage_errors(tmp_path, args, message):
@@ -459,6 +527,27 @@ def test_ctrl_c_stops_facewave_sim_and_removes_its_temporary_flash(sig):
     assert "virtual board stopped after" in out and not Path(flash).exists()
 
 
+def test_facewave_sim_writes_its_trace_and_plot_when_it_stops(tmp_path):
+    """The live board's --trace and --plot cover power-on to the stop (here SIGTERM), with what
+    a host did to it in between."""
+    trace, plot = tmp_path / "live.csv", tmp_path / "live.png"
+    proc, port = facewave_sim(tmp_path, "sim", "--trace", trace, "--plot", plot)
+    try:
+        assert cli("upload", "relax", "--port", port)[0] == 0
+        assert cli("play", "relax", "--port", port)[0] == 0
+        assert not trace.exists()  # written when the board stops, not before
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.endswith("trace: %s\nplot:  %s\n" % (trace, plot))
+    rows = trace.read_text().splitlines()
+    assert rows[0] == "ms,level,led,event"
+    events = [r.split(",")[-1] for r in rows[1:]]
+    assert events[0] == "power on" and "start relax" in events
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_scenarios_and_the_demo_leave_no_temporary_flash_behind(tmp_path, monkeypatch):
     import tempfile
 
@@ -487,12 +576,14 @@ def test_the_pytest_plugin_fixture_as_a_routine_author_uses_it(virtual_board, tm
     virtual_board.upload(routine)
     virtual_board.command("play", "gentle")
     virtual_board.advance("2min")
-    start = virtual_board.events("start")[0]
+    [(start, text)] = virtual_board.events("start")
+    assert text == "start gentle"
     assert virtual_board.events("end") == []  # a pattern repeats for the whole session
     virtual_board.advance("65s")
-    assert virtual_board.events("end") == [start + 180000]  # the default session: 3 minutes
+    # the default session: 3 minutes
+    assert virtual_board.events("end") == [(start + 180000, "end gentle")]
     assert virtual_board.peak() <= 850  # the Pico's cap, kick to start the motor included
-    cues = virtual_board.events("cue")
+    cues = [t for t, _ in virtual_board.events("cue")]
     assert cues == [start + k * 30000 for k in range(1, 6)]  # the session's zone cues
     rows = [(t, lv) for t, lv, _, _ in virtual_board.trace()]
     held = [

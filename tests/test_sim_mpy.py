@@ -127,8 +127,9 @@ def test_a_firmware_that_differs_on_the_vm_is_caught_at_its_first_row(vm):
     cpy = replay.replay_cpython(rec.tape)
     mp = replay.replay_vm(rec.tape, vm=vm, files={"/lib/facewave/shell.py": changed})
     index, want, got = compare.first_difference(cpy.rows, mp.rows)
-    assert want[:1] == got[:1] and want[1] > got[1]  # same moment, a weaker motor
-    assert all(r[1] == 0 for r in cpy.rows[:index])  # everything before it agreed: motor off
+    # caught no later than the first row whose level a tenth less drive reads back changed
+    assert index <= next(i for i, r in enumerate(cpy.rows) if r[1] > 10)
+    assert max(r[1] for r in mp.rows) < max(r[1] for r in cpy.rows)  # a weaker motor
 
 
 def test_a_different_console_reply_is_caught(monkeypatch):

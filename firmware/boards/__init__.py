@@ -23,6 +23,7 @@ _BOARD = (
     "motor.soft_ms 0 2000 200\n"  # soft start: 0 -> full over this long
     "motor.kick_ms 0 100 0\n"  # kick to overcome stiction when starting from rest
     "motor.kick_level 0 1000 0\n"
+    "motor.start_level 0 1000 0\n"  # lowest level that starts it from rest; 0: not known
     "motor.fade_ms 0 5000 500\n"  # ramp to zero before the planned end of a session
     "motor.rest_ms 1000 600000 10000\n"  # forced rest after max_on_ms or a hot motor
     "button.pin 0 63 -\n"
@@ -119,6 +120,16 @@ def profile(data):
     check(prof, data, _BOARD, "board profile %s:" % prof.name)
     _check_board(prof, data)
     return prof
+
+
+def default(path):
+    """The default of board field `path` ("session.default_ms"): what a board that does not
+    set it gets, for a host that judges a pattern without naming a board."""
+    for line in _BOARD.split("\n"):
+        spec = line.split()
+        if spec[0] == path:
+            return spec[-1] if len(spec) == 3 else int(spec[-1])
+    raise KeyError(path)
 
 
 def _check_board(p, data):

@@ -3,11 +3,14 @@
 A field left out takes its default (caps: firmware/profile.py; board fields: boards/__init__.py),
 chosen for this motor: a 3 V coin ERM run from a 3.7-4.2 V cell."""
 
+# motor.start_level: a typical 3 V coin ERM starts from rest at about 2.4 V (an estimate from
+# coin-motor datasheets' start voltage): 570 permille of a full 4.2 V cell. `check --board` warns
+# of a start from rest below it that the kick cannot lift; measure your motor and set its own.
 PROFILE = {
     "name": "pico",
     "description": "Raspberry Pi Pico (RP2040), ERM on GP15, button GP14, LED GP25",
     "pwm_freq": 20000,
-    "motor": {"pin": 15, "kind": "erm", "kick_ms": 30, "kick_level": 800},
+    "motor": {"pin": 15, "kind": "erm", "kick_ms": 30, "kick_level": 800, "start_level": 570},
     "button": {"pin": 14},  # to ground, the internal pull-up
     "led": {"kind": "plain", "pin": 25},
     # VSYS through the Pico's own 200k/100k divider on GP29 (ADC3)

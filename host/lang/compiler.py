@@ -1,15 +1,19 @@
-"""Compiler: pattern text -> checked bytecode, with every error of a file in one run.
+"""Compiler: pattern text -> checked bytecode, with every error of a file in one run, one
+error per fault, and warnings about what compiles but misleads a person.
 
 The device verifier (firmware/verifier.py) runs on the result too, so that caps are judged in
-one place; its complaints come back as source positions through the instruction -> line map.
+one place; its complaints come back as source positions through the instruction -> line map,
+said in a person's units with what would pass.
 """
 
+import difflib
 from pathlib import Path
 
 from ..firmware import bytecode as bc
 from ..firmware import shapes
 from ..firmware.profile import Profile
-from ..firmware.verifier import verify
+from ..firmware.verifier import pct, ramp_ms, verify
+from ..units import duration
 from . import lexer
 from .lexer import SyntaxProblem
 
@@ -42,23 +46,49 @@ def _format(filename, line, col, message, text):
 class Program:
     """A compiled, verified program and what is known about it."""
 
-    def __init__(self, data, info, positions, elements, filename):
+    def __init__(self, data, info, positions, elements, filename, warnings=(), lines=()):
         self.data = data
         self.info = info
         self.positions = positions  # per instruction: (file, line, col)
         self.elements = elements  # statements of the source; None for a compiled file
         self.filename = filename
+        self.warnings = list(warnings)  # (line, col, message) in the file compiled; line 0:
+        self._lines = lines  # about the whole file
 
     @property
     def name(self):
         return self.info.name
 
+    def warning_text(self):
+        """The warnings written as errors are, `file:line:col: warning: ...` and a caret."""
+        return "\n".join(
+            _format(
+                self.filename,
+                line,
+                col,
+                "warning: " + message,
+                self._lines[line - 1] if line else None,
+            )
+            for line, col, message in self.warnings
+        )
+
 
 class _Source:
     def __init__(self, filename, text, directory):
         self.filename = filename
-        self.lines = text.splitlines()
+        self.lines = text.removeprefix("\ufeff").splitlines()  # a BOM: Windows Notepad's
         self.directory = directory
+
+
+class _Unplayable(SyntaxProblem):
+    """A fault of a played pattern that comes from playing it (zones, a cycle): reported once,
+    at the `play` line of the file being compiled, not at every line of the played one."""
+
+
+def _closest(word, words):
+    """The word of `words` that `word` is most likely a typo of, or None."""
+    found = difflib.get_close_matches(word, list(words), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 class _Args:
@@ -79,7 +109,10 @@ class _Args:
         return self.rest.pop(0)
 
     def take(self, parse, what):
-        return parse(self.token(what))
+        tok = self.token(what)
+        if self.rest and parse in (lexer.level, lexer.duration):
+            lexer.spaced_unit(tok, self.rest[0])
+        return parse(tok)
 
     def keyword(self, word):
         tok = self.token("'%s'" % word)
@@ -89,8 +122,12 @@ class _Args:
     def choice(self, table, what):
         tok = self.token(what)
         if tok.text not in table:
+            guess = _closest(tok.text, table)
             raise SyntaxProblem(
-                tok, "unknown %s %r (one of: %s)" % (what, tok.text, ", ".join(table))
+                tok,
+                "unknown %s %r: did you mean %r?" % (what, tok.text, guess)
+                if guess
+                else "unknown %s %r (one of: %s)" % (what, tok.text, ", ".join(table)),
             )
         return table[tok.text]
 
@@ -101,49 +138,71 @@ class _Args:
             return True
         return False
 
-    def done(self):
+    def done(self, *optional):
+        """Nothing may be left; a typo of one of the `optional` words that may come last is
+        named."""
         if self.rest:
-            raise SyntaxProblem(self.rest[0], "unexpected %r" % self.rest[0].text)
+            tok = self.rest[0]
+            guess = _closest(tok.text, optional)
+            raise SyntaxProblem(
+                tok,
+                "unexpected %r: did you mean %r?" % (tok.text, guess)
+                if guess
+                else "unexpected %r" % tok.text,
+            )
 
 
 class _Compiler:
     def __init__(self, profile, resolve):
         self.profile = profile
-        self.resolve = resolve  # name, directory -> path of an included pattern or None
+        self.resolve = resolve  # name, directory -> path of a played pattern or None
         self.errors = []
+        self.warnings = []  # (line, col, message) in the file compiled
         self.insns = []  # [op, x, a, b, c, t]
         self.positions: list[tuple[str, int, int]] = []
+        self.played: list[tuple[lexer.Token, str] | None] = []  # per instruction, see _played
         self.strings = ["", ""]
-        self.blocks = []  # (kind, insn index, token)
+        # (kind, insn index or None if it failed, token, errors before it), of the file parsed
+        self.blocks = []
+        self.zone = False  # whether a zone is open
         self.level = 0  # level the last statement ends at, for `hold 2s` and `ramp -> 50%`
         self.elements = 0
         self.zones = 0
-        self.including = []
+        self.chain: list[tuple[str, Path | None]] = []  # (name, path): the file compiled, played
+        self.play_tok: lexer.Token | None = None  # the `play` of the file compiled being played
         self.header: tuple[str, int, int] | None = None  # (file, line, col) of `pattern`
 
     # -- driving -----------------------------------------------------------------------------
     def parse(self, source, top):
         seen_header = False
-        for number, text in enumerate(source.lines, 1):
-            try:
-                tokens = lexer.tokenize(text, number)
-                if not tokens:
-                    continue
-                if not seen_header:
-                    seen_header = True
-                    self._header(_Args(tokens), source, top)
-                    continue
-                handler = _STATEMENTS.get(tokens[0].text)
-                if handler is None:
-                    raise SyntaxProblem(
-                        tokens[0],
-                        "unknown statement %r (expected one of: %s)"
-                        % (tokens[0].text, ", ".join(sorted(_STATEMENTS))),
-                    )
-                self.source = source
-                handler(self, _Args(tokens))
-            except SyntaxProblem as p:
-                self.error(source, p.token, p.message)
+        outer_blocks, self.blocks = self.blocks, []  # a played file's `end` closes its own
+        try:
+            for number, text in enumerate(source.lines, 1):
+                tokens = None
+                depth = len(self.blocks)
+                try:
+                    tokens = lexer.tokenize(text, number)
+                    if not tokens:
+                        continue
+                    if not seen_header:
+                        seen_header = True
+                        self._header(_Args(tokens), source, top)
+                        continue
+                    handler = _STATEMENTS.get(tokens[0].text)
+                    if handler is None:
+                        raise SyntaxProblem(tokens[0], _unknown_statement(tokens[0].text))
+                    self.source = source
+                    handler(self, _Args(tokens))
+                except SyntaxProblem as p:
+                    if isinstance(p, _Unplayable) and not top:
+                        raise
+                    self.error(source, p.token, p.message)
+                    if tokens and seen_header:
+                        self._recover(tokens[0], depth)
+            for kind, _, tok, _ in self.blocks:
+                self.error(source, tok, "'%s' is never closed by 'end'" % kind)
+        finally:
+            self.blocks = outer_blocks
         if not seen_header:
             self.errors.append(
                 (
@@ -156,9 +215,50 @@ class _Compiler:
                 )
             )
 
+    def _recover(self, tok, depth):
+        """A statement that fails still opens or closes its block, so that its `end` matches
+        and no error follows from the first; a misspelt one counts as the word it resembles."""
+        word = tok.text if tok.text in _STATEMENTS else _closest(tok.text, _STATEMENTS)
+        if len(self.blocks) != depth:
+            return  # it opened or closed its block before it failed
+        if word in ("repeat", "zone"):
+            self._open(word, None, tok)
+        elif word == "end" and self.blocks:
+            self._close()
+
+    def _open(self, kind, at, tok):
+        self.blocks.append((kind, at, tok, len(self.errors)))
+        self.zone = self.zone or kind == "zone"
+
+    def _close(self):
+        """The innermost block, closed: (kind, insn index, whether an error came inside)."""
+        kind, at, _, errors = self.blocks.pop()
+        self.zone = self.zone and kind != "zone"
+        return kind, at, len(self.errors) > errors
+
     def error(self, source, tok, message):
         text = source.lines[tok.line - 1] if tok.line <= len(source.lines) else None
-        self.errors.append((source.filename, tok.line, tok.col, message, text))
+        error = (source.filename, tok.line, tok.col, message, text)
+        if error not in self.errors:  # a played file's own error, once however often played
+            self.errors.append(error)
+
+    def warn(self, tok, message):
+        """A warning: what compiles but misleads a person. In a played pattern, it is said at
+        the `play` line of the file compiled, naming where in the played one."""
+        played = self._played()
+        if played:
+            message = _in_played(played[1], self.source.filename, tok.line, message)
+            tok = played[0]
+        warning = (tok.line, tok.col, message)
+        if warning not in self.warnings:
+            self.warnings.append(warning)
+
+    def _played(self):
+        """(the `play` token of the file compiled, "name -> name") while a played pattern is
+        being read, else None."""
+        if self.play_tok is None:
+            return None
+        return self.play_tok, " -> ".join(name for name, _ in self.chain[1:])
 
     def _header(self, args, source, top):
         if args.head.text != "pattern":
@@ -176,15 +276,18 @@ class _Compiler:
     def emit(self, tok, op, x=0, a=0, b=0, c=0, t=0):
         self.insns.append([op, x, a, b, c, t])
         self.positions.append((self.source.filename, tok.line, tok.col))
+        self.played.append(self._played())
         return len(self.insns) - 1
 
     # -- statements --------------------------------------------------------------------------
     def st_hold(self, args):
-        first = args.rest[0].text if args.rest else ""
-        lv = args.take(lexer.level, "a level") if first.endswith("%") else self.level
+        rest = args.rest
+        bare = len(rest) > 1 and lexer.is_number(rest[0]) and not lexer.is_unit(rest[1])
+        leveled = rest and (rest[0].text.endswith("%") or bare)  # `30` before a duration too
+        lv = args.take(lexer.level, "a level") if leveled else self.level
         ms = args.take(lexer.duration, "a duration")
         vary = args.take(lexer.level, "a level after vary") if args.peek("vary") else 0
-        args.done()
+        args.done("vary")
         self._hold(args.head, lv, ms, vary)
 
     def st_off(self, args):
@@ -244,7 +347,7 @@ class _Compiler:
         if args.peek("x"):
             n = args.take(lexer.count, "a count")
         vary = args.take(lexer.level, "a level after vary") if args.peek("vary") else 0
-        args.done()
+        args.done("x", "vary")
         self.elements += 1
         if n > 1:
             loop = self.emit(args.head, bc.OP_LOOP, a=n)
@@ -259,6 +362,16 @@ class _Compiler:
         lv = args.take(lexer.level, "a level") if args.rest else CUE_LEVEL
         args.done()
         self.elements += 1
+        if self.zone and self.play_tok:  # the zone change is the cue: a played one is a rest
+            self.emit(args.head, bc.OP_HOLD, t=n * (on + off))
+            self.level = 0
+            return
+        if self.zone:
+            self.warn(
+                args.head,
+                "a cue inside a zone: a person who moves on at each cue takes it for the"
+                " zone's change; leave it out, or start a new zone here",
+            )
         self._cue(args.head, n, on, off, lv)
 
     def _cue(self, tok, n, on, off, lv):
@@ -279,18 +392,29 @@ class _Compiler:
         n = args.take(lexer.count, "a count")
         args.done()
         self.elements += 1
-        self.blocks.append(("repeat", self.emit(args.head, bc.OP_LOOP, a=n), args.head))
+        self._open("repeat", self.emit(args.head, bc.OP_LOOP, a=n), args.head)
 
     def st_zone(self, args):
+        played = self._played()
+        if played:
+            where = "%s:%d: `%s`" % (
+                Path(self.source.filename).name,
+                args.head.line,
+                " ".join(t.text for t in [args.head] + args.rest),
+            )
+            raise _Unplayable(
+                args.head,
+                "%s has zones (%s), and a played pattern cannot: zones stand only in the"
+                " file being compiled" % (played[1], where),
+            )
         zone_name = args.take(lexer.name, "a zone name")
-        ms = args.take(lexer.duration, "a zone length")
+        ms = args.take(lexer.duration, "a length: write `zone %s 45s`" % zone_name)
         args.done()
-        if self.blocks or self.including:
+        if self.blocks:
             raise SyntaxProblem(
                 args.head,
-                "a zone must be at the top level of a pattern file, "
-                "not inside %s"
-                % ("an included pattern" if self.including else "'%s'" % self.blocks[-1][0]),
+                "a zone must be at the top level of a pattern file, not inside '%s'"
+                % self.blocks[-1][0],
             )
         if len(self.strings) >= 250:
             raise SyntaxProblem(args.head, "too many zones")
@@ -302,13 +426,15 @@ class _Compiler:
             self._cue(args.head, n, on, off, CUE_LEVEL)
         self.insns[at][3] = len(self.insns)
         self.zones += 1
-        self.blocks.append(("zone", at, args.head))
+        self._open("zone", at, args.head)
 
     def st_end(self, args):
-        args.done()
         if not self.blocks:
             raise SyntaxProblem(args.head, "'end' without an open 'repeat' or 'zone'")
-        kind, at, _ = self.blocks.pop()
+        kind, at, failed = self._close()
+        args.done()
+        if at is None or failed:
+            return  # its opening statement or one inside failed, and said so
         if at == len(self.insns) - 1 or (kind == "zone" and self.insns[at][3] == len(self.insns)):
             raise SyntaxProblem(args.head, "empty '%s' block" % kind)
         self.insns[at][4] = self.emit(args.head, bc.OP_END, c=at)
@@ -316,28 +442,42 @@ class _Compiler:
     def st_play(self, args):
         tok = args.token("the name of a pattern to play")
         args.done()
-        path = self.resolve(tok.text, self.source.directory)
-        if path is None:
+        found = self.resolve(tok.text, self.source.directory)
+        if found is None:
             raise SyntaxProblem(
                 tok,
                 "no pattern %r: neither %s.fw beside this file nor a built-in"
                 " routine" % (tok.text, tok.text),
             )
-        if path in self.including:
-            raise SyntaxProblem(tok, "pattern %r plays itself (include cycle)" % tok.text)
-        text = _read(Path(path))
-        self.including.append(path)
+        path = Path(found).resolve()
+        paths = [p for _, p in self.chain]
+        if path in paths:
+            cycle = [name for name, _ in self.chain[paths.index(path) :]] + [tok.text]
+            raise _Unplayable(
+                tok,
+                "play cycle %s: a pattern cannot play itself, directly or through others"
+                % " -> ".join(cycle),
+            )
+        text = _read(path)
         outer = self.source
+        top = self.play_tok is None
+        if top:
+            self.play_tok = tok
+        self.chain.append((tok.text, path))
         try:
-            self.parse(_Source(str(path), text, Path(path).parent), top=False)
+            self.parse(_Source(str(path), text, path.parent), top=False)
+        except _Unplayable as p:
+            if not top:
+                raise
+            raise SyntaxProblem(tok, p.message) from None
         finally:
-            self.including.pop()
+            self.chain.pop()
             self.source = outer
+            if top:
+                self.play_tok = None
 
     # -- finishing ---------------------------------------------------------------------------
     def finish(self, source):
-        for kind, _, tok in self.blocks:
-            self.error(source, tok, "'%s' is never closed by 'end'" % kind)
         if not self.errors and not self.insns:
             self.errors.append((source.filename, 0, 0, "pattern plays nothing", None))
         if self.errors:
@@ -348,19 +488,93 @@ class _Compiler:
         except (bc.VerifyError, bc.FormatError) as e:
             message = e.args[0]
             pc = e.args[1] if len(e.args) > 1 else -1
+            message = self._teach(e.args) or message
             where = self.positions[pc] if 0 <= pc < len(self.positions) else self.header
             assert where is not None  # no errors: the top file's `pattern` line was read
-            filename, line, col = where
-            lines = (
-                Path(filename).read_text().splitlines()
-                if filename != source.filename
-                else source.lines
+            _, line, col = where
+            played = self.played[pc] if 0 <= pc < len(self.played) else None
+            if played:  # in a played pattern: said at the `play` line that plays it
+                message = _in_played(played[1], where[0], line, message)
+                line, col = played[0].line, played[0].col
+            raise CompileError(
+                [(source.filename, line, col, message, source.lines[line - 1])]
+            ) from None
+        return Program(
+            data,
+            info,
+            self.positions,
+            self.elements,
+            source.filename,
+            self.warnings,
+            source.lines,
+        )
+
+    def _teach(self, args):
+        """The verifier's complaint in a person's units, with what would pass; None where its
+        own words say it."""
+        prof = self.profile
+        cap = args[2] if len(args) > 2 else None
+        if cap == "slew" and self.insns[args[1]][0] == bc.OP_RAMP:
+            _, ease, a, b, _, t = self.insns[args[1]]
+            need = [lexer.written(ramp_ms(prof, x, a, b)) for x in range(len(bc.EASE_NAMES))]
+            return "ramp %s -> %s over %s is steeper than this device allows (%s per s): %s" % (
+                pct(a),
+                pct(b),
+                lexer.written(t),
+                pct(prof.slew),
+                "%s needs at least %s (%s)"
+                % (
+                    bc.EASE_NAMES[ease],
+                    need[ease],
+                    ", ".join(
+                        "%s %s" % (name, need[x])
+                        for x, name in enumerate(bc.EASE_NAMES)
+                        if x != ease
+                    ),
+                ),
             )
-            raise CompileError([(filename, line, col, message, lines[line - 1])]) from None
-        return Program(data, info, self.positions, self.elements, source.filename)
+        if len(args) < 6:
+            return None
+        dur, energy, run = args[3:6]  # a cap on the whole program: every one it breaks here
+        session = prof.session_max_ms
+        faults = []
+        if dur > session:
+            faults.append(
+                "the pattern lasts %s by here, over this device's session cap of %s"
+                % (duration(dur), duration(session))
+            )
+        if energy > prof.thermal:
+            faults.append(
+                "over the motor's thermal budget by here: as much drive as %s for %s, where"
+                " this device allows %s for %s: lower the levels or shorten the strong parts"
+                % (
+                    pct(-(-energy // session)),
+                    duration(session),
+                    pct(prof.thermal // session),
+                    duration(session),
+                )
+            )
+        if run > prof.max_on_ms:
+            faults.append(
+                "the motor runs %s without a rest by here, over this device's motor-on cap of"
+                " %s: add an `off`" % (duration(run), duration(prof.max_on_ms))
+            )
+        return "; also ".join(faults)
 
 
 _STATEMENTS = {name[3:]: fn for name, fn in vars(_Compiler).items() if name.startswith("st_")}
+
+
+def _unknown_statement(word):
+    guess = _closest(word, _STATEMENTS)
+    if guess:
+        return "unknown statement %r: did you mean %r?" % (word, guess)
+    return "unknown statement %r (expected one of: %s)" % (word, ", ".join(sorted(_STATEMENTS)))
+
+
+def _in_played(names, filename, line, message):
+    """A message about a played pattern, for the `play` line that plays it."""
+    return "in %s (%s:%d): %s" % (names, Path(filename).name, line, message)
 
 
 def _read(path):
@@ -407,6 +621,8 @@ def compile_source(text, filename="<pattern>", profile=None, directory=None, res
     source = _Source(filename, text, Path(directory) if directory else Path.cwd())
     comp = _Compiler(profile or Profile(), resolve or _default_resolve)
     comp.source = source
+    path = Path(directory or ".") / Path(filename).name
+    comp.chain.append((path.stem, path.resolve() if path.is_file() else None))
     comp.parse(source, top=True)
     return comp.finish(source)
 

@@ -44,14 +44,61 @@ def tokenize(line_text, line_no):
 
 
 _LEVEL = re.compile(r"^(\d{1,3})(?:\.(\d))?%$")
+_FINE_LEVEL = re.compile(r"^(\d+)\.(\d{2,})%$")
 _DURATION = re.compile(r"^(\d+)(?:\.(\d+))?(ms|s|min)$")
 _FREQ = re.compile(r"^(\d+)hz$", re.IGNORECASE)
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_NUMBER_AND_WORD = re.compile(r"^(\d+(?:\.\d+)?)([a-z]+)$", re.IGNORECASE)
+# What people write for a unit, and the unit of the language it means
+_UNITS = {
+    word: unit
+    for unit, words in (
+        ("ms", "ms msec msecs millisecond milliseconds"),
+        ("s", "s sec secs second seconds"),
+        ("min", "m min mins minute minutes"),
+    )
+    for word in words.split()
+}
+_UNIT_LIST = "units: ms, s, min"
+
+
+def spaced_unit(tok, following):
+    """A number written apart from its unit (`30 %`, `5 sec`, `5 s`) is one fault: say how to
+    write it, at the number."""
+    if not is_number(tok):
+        return
+    if following.text == "%":
+        raise SyntaxProblem(tok, "write %s%% (no space before %%)" % tok.text)
+    unit = _UNITS.get(following.text.lower())
+    if unit:
+        raise SyntaxProblem(tok, "write %s%s (%s)" % (tok.text, unit, _UNIT_LIST))
+
+
+def is_number(tok):
+    """Whether a token is a number without a unit: `30`, `1.5`."""
+    return bool(_NUMBER.match(tok.text))
+
+
+def is_unit(tok):
+    """Whether a token is a unit word (`sec`, `s`, `%`) that belongs to the number before it."""
+    return tok.text == "%" or tok.text.lower() in _UNITS
 
 
 def level(tok):
     """'55%' or '55.5%' -> permille."""
     m = _LEVEL.match(tok.text)
     if not m:
+        if is_number(tok):
+            raise SyntaxProblem(tok, "%s needs a unit: a level is %s%%" % (tok.text, tok.text))
+        fine = _FINE_LEVEL.match(tok.text)
+        if fine:
+            whole, frac = fine.groups()
+            low = int(whole) * 10 + int(frac[0])
+            raise SyntaxProblem(
+                tok,
+                "levels go in steps of 0.1%%: write %s or %s"
+                % (_written_level(low), _written_level(low + 1)),
+            )
         raise SyntaxProblem(tok, "expected a level like 40%% or 12.5%%, got %r" % tok.text)
     value = int(m.group(1)) * 10 + int(m.group(2) or 0)
     if value > 1000:
@@ -59,10 +106,26 @@ def level(tok):
     return value
 
 
+def _written_level(permille):
+    return "%d%%" % (permille // 10) if permille % 10 == 0 else "%d.%d%%" % divmod(permille, 10)
+
+
 def duration(tok):
     """'500ms', '1.5s', '2min' -> milliseconds (whole ms only)."""
     m = _DURATION.match(tok.text)
     if not m:
+        if is_number(tok):
+            raise SyntaxProblem(
+                tok, "%s needs a unit: write %sms, %ss or %smin" % ((tok.text,) * 4)
+            )
+        glued = _NUMBER_AND_WORD.match(tok.text)
+        if glued and glued.group(2).lower() in _UNITS:
+            raise SyntaxProblem(
+                tok,
+                "write %s%s (%s)" % (glued.group(1), _UNITS[glued.group(2).lower()], _UNIT_LIST),
+            )
+        if glued:
+            raise SyntaxProblem(tok, "unknown unit %r (%s)" % (glued.group(2), _UNIT_LIST))
         raise SyntaxProblem(tok, "expected a duration like 500ms, 1.5s or 2min, got %r" % tok.text)
     whole, frac, unit = m.groups()
     scale = {"ms": 1, "s": 1000, "min": 60000}[unit]
@@ -73,6 +136,15 @@ def duration(tok):
     if ms == 0:
         raise SyntaxProblem(tok, "duration must be more than 0")
     return ms
+
+
+def written(ms):
+    """Milliseconds as a duration is written in a pattern file: 80ms, 1.5s, 2min."""
+    if ms % 60000 == 0:
+        return "%dmin" % (ms // 60000)
+    if ms < 1000:
+        return "%dms" % ms
+    return ("%d.%03d" % divmod(ms, 1000)).rstrip("0").rstrip(".") + "s"
 
 
 def count(tok, low=1, high=65535):

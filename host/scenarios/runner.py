@@ -8,6 +8,7 @@ from collections import deque
 from ..errors import FacewaveError
 from ..firmware.profile import Profile
 from ..firmware.verifier import pct
+from ..link import Refused
 from ..sim.virtual_board import SimSerial, VirtualBoard
 from . import spec as sc
 
@@ -18,13 +19,25 @@ BROWNOUT_MS = 2000
 
 
 class Run:
-    """A finished scenario: the board (and its trace) and the expectations that failed."""
+    """A finished scenario: the board (and its trace) and what failed, as (line, message)
+    in the order of the file: a command the device refused (or accepted, when it had to
+    refuse it), or did not answer, and each expectation that does not hold."""
 
     def __init__(self, scenario, board, failures, seconds):
         self.scenario = scenario
         self.board = board
         self.failures = failures
         self.seconds = seconds  # wall time taken
+
+
+class CommandRefused(Refused):
+    """The device said no to a command: `command` as it was written, `reason` the device's
+    words, `code` one of messages.E_*. The `virtual_board` fixture raises it."""
+
+    def __init__(self, command, reason, code):
+        super().__init__(code, "the device refused %s: %s" % (command, reason))
+        self.command = command
+        self.reason = reason
 
 
 def host(board):
@@ -62,7 +75,7 @@ def play(scenario, flash_dir=None, tape=None):
     board = VirtualBoard(
         flash_dir or made, board=scenario.board, start_tick=scenario.start_tick, tape=tape
     )
-    undo = []
+    undo, failures = [], []
     try:
         board.power_on()
         link = None
@@ -78,13 +91,17 @@ def play(scenario, flash_dir=None, tape=None):
         while board.ms < scenario.until:
             board.step()
             while ready:
-                link = _apply(board, ready.popleft(), link, undo)
+                link = _apply(scenario, board, ready.popleft(), link, undo, failures)
     finally:
         for restore in reversed(undo):
             restore()
         if made:  # the trace is in memory; a flash nobody named is not kept
             shutil.rmtree(made, ignore_errors=True)
-    failures = [(e, why) for e in scenario.expects for why in [judge(board, e)] if why]
+    for e in scenario.expects:
+        why = judge(board, e)
+        if why:
+            failures.append((e.line, "expected %s: %s" % (e.describe(), why)))
+    failures.sort(key=lambda f: f[0])
     return Run(scenario, board, failures, time.perf_counter() - started)
 
 
@@ -143,7 +160,7 @@ def session(routine="daily", board_name="pico"):
     return Session(board, prog, upload_ms, started, ended, wall)
 
 
-def _apply(board, ev, link, undo):
+def _apply(scenario, board, ev, link, undo, failures):
     kind, value = ev.kind, ev.value
     shown = (
         value
@@ -162,8 +179,7 @@ def _apply(board, ev, link, undo):
     elif kind == "link":
         board.console.faults = value
     elif kind == "command":
-        link = link or host(board)
-        command(board, link, value)
+        link = _command(scenario, board, link, ev, failures)
     elif kind == "fault":
         _fault(board, value, undo)
     return link
@@ -177,22 +193,43 @@ def press(board, how):
         board.press(how[1] if isinstance(how, tuple) else PRESS_MS[how])
 
 
-def command(board, link, words):
+def send(board, link, args, text):
+    """Send a command (`args` as device_cmds.parse leaves them) as `facewave` sends it;
+    answers the device's reply. A refusal goes in the trace and is raised as CommandRefused."""
+    from ..device_cmds import request
+
+    try:
+        return request(link, args)
+    except Refused as e:
+        board.event("refused: %s" % e)
+        raise CommandRefused(text, str(e), e.code) from None
+
+
+def _command(scenario, board, link, ev, failures):
+    """A scenario's command event: a failure unless the device answers as the event expects;
+    answers the link for the next command (None after a link that failed: a new one then)."""
+    from ..lang import CompileError
     from ..link import LinkError
 
-    verb, args = words[0], words[1:]
+    text = " ".join(ev.value)
     try:
-        if verb == "upload":
-            prog = compile_for(link, args[0])
-            link.upload(prog.name, prog.data)
-        elif verb == "set":
-            link.set(args[0], " ".join(args[1:]))
-        elif verb == "play":
-            link.play(args[0] if args else None)
-        else:
-            getattr(link, verb)()
-    except LinkError as e:  # the device said no: that is part of the story, not a crash
-        board.event("refused: %s" % e)
+        link = link or host(board)
+        send(board, link, ev.args, text)
+    except CommandRefused as e:
+        if ev.refused is None:
+            failures.append((ev.line, str(e)))
+        elif ev.refused not in e.reason:
+            failures.append((ev.line, "%s (the refusal must say %r)" % (e, ev.refused)))
+        return link
+    except LinkError as e:
+        board.event("no answer: %s" % e)
+        failures.append((ev.line, "%s: %s" % (text, e)))
+        return None
+    except (CompileError, FacewaveError) as e:
+        raise sc.ScenarioError("%s:%d: %s: %s" % (scenario.path, ev.line, text, e)) from None
+    if ev.refused is not None:
+        failures.append((ev.line, "expected the device to refuse %s: it accepted it" % text))
+    return link
 
 
 def _fault(board, value, undo):

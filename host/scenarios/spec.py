@@ -19,6 +19,7 @@ table at fault (of the setting, for one outside a table), naming the field.
 
 import itertools
 import re
+import shlex
 from pathlib import Path
 from typing import NoReturn
 
@@ -37,8 +38,9 @@ EVENTS = {
     "press": 'button: short, long, double, or "hold DURATION"',
     "battery": 'battery voltage: millivolts or "3.6V"',
     "charger": "true while on the charger",
-    "command": "a host command over the serial link: play NAME, stop, pause, resume, "
-    "set KEY VALUE, upload NAME",
+    "command": "a device command as `facewave` takes it (play NAME, stop, pause, resume, status,"
+    " set KEY VALUE, upload FILE|ROUTINE, delete NAME, info, list), sent over the serial link;"
+    ' expect = "refused" (and reason = "TEXT") if the device must say no',
     "serial": "raw bytes sent to the console (a string, \\xNN escapes allowed)",
     "link": 'link faults from now on: {drop = 0.01, flip = 0.01, dup = 0.01, delay = "5ms"}',
     "fault": "power-cut, power-cut-at-write N, brownout, stuck-button, watchdog-starve, "
@@ -50,14 +52,6 @@ EXPECTS = {
     "max_level": 'no level above this ("80%")',
     "event": "an event of the device log (start, stop, end, cue, error, ...) `at` a time",
     "state": "the device state (idle, running, paused, ...) `at` a time",
-}
-COMMANDS = {
-    "play": "play NAME",
-    "stop": "stop",
-    "pause": "pause",
-    "resume": "resume",
-    "set": "set KEY VALUE",
-    "upload": "upload NAME",
 }
 FAULTS = (
     "power-cut",
@@ -77,11 +71,17 @@ class ScenarioError(FacewaveError):
 
 
 class Event:
-    def __init__(self, at, kind, value, line):
+    """One timed event. A command's `value` is its words, `args` them parsed as the CLI parses
+    them, and `refused` None (the device must accept it) or the text its refusal must contain
+    ("" for any refusal)."""
+
+    def __init__(self, at, kind, value, line, args=None, refused=None):
         self.at = at
         self.kind = kind
         self.value = value
         self.line = line
+        self.args = args
+        self.refused = refused
 
     def __repr__(self):
         return "Event(%d ms, %s=%r)" % (self.at, self.kind, self.value)
@@ -118,16 +118,34 @@ def builtin():
 
 
 def load(path):
-    path = Path(path)
+    """A scenario file, or the name of a built-in one (`morning`) when no file has that name."""
+    path = find(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("%s: no such scenario file" % path) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(
             "%s: cannot read: %s" % (path, getattr(e, "strerror", None) or e)
         ) from None
     return parse(text, str(path), path.parent)
+
+
+def find(name):
+    """The file `name` names, else the built-in scenario of that name; neither is a
+    ScenarioError that lists the built-ins."""
+    path = Path(name)
+    if path.exists():
+        return path
+    known = {p.stem: p for p in builtin()}
+    if str(name) in known:
+        return known[str(name)]
+    hint = (
+        ": a built-in scenario goes by its name, `facewave sim run %s`" % path.stem
+        if path.stem in known and path.suffix == ".toml"
+        else ", and no built-in scenario of that name"
+    )
+    raise ScenarioError(
+        "%s: no such scenario file%s (the built-ins: %s)" % (name, hint, ", ".join(known))
+    )
 
 
 def parse(text, filename="<scenario>", directory=None):
@@ -148,7 +166,7 @@ def parse(text, filename="<scenario>", directory=None):
             "start_tick, [[at]], [[expect]])" % (filename, sorted(unknown)[0])
         )
     events = [
-        _event(item, where.line("at", i), where)
+        _event(item, where.line("at", i), where, directory)
         for i, item in enumerate(_tables(doc, "at", filename))
     ]
     for before, ev in itertools.pairwise(events):
@@ -248,11 +266,11 @@ def _ms(value, where: _Where, line, field, zero=True):
         where.fail(line, "%s: %s" % (field, p.message))
 
 
-def _event(item, line, where: _Where):
+def _event(item, line, where: _Where, directory):
     if "time" not in item:
         where.fail(line, 'event has no time (time = "10s")')
     at = _ms(item["time"], where, line, "time")
-    kinds = [k for k in item if k != "time"]
+    kinds = [k for k in item if k not in ("time", "expect", "reason")]
     if len(kinds) != 1 or kinds[0] not in EVENTS:
         known = "; ".join("%s: %s" % kv for kv in EVENTS.items())
         where.fail(
@@ -262,6 +280,8 @@ def _event(item, line, where: _Where):
         )
     kind = kinds[0]
     value = item[kind]
+    if kind != "command" and {"expect", "reason"} & set(item):
+        where.fail(line, "expect and reason go with a command, not with %s" % kind)
     if kind == "press":
         if value not in ("short", "long", "double") and not (
             isinstance(value, str) and value.startswith("hold ")
@@ -281,14 +301,7 @@ def _event(item, line, where: _Where):
         if not isinstance(value, bool):
             where.fail(line, "charger must be true or false")
     elif kind == "command":
-        if not isinstance(value, str) or not value.split():
-            where.fail(line, 'command must be a string like "play daily"')
-        value = value.split()
-        usage = COMMANDS.get(value[0])
-        if usage is None:
-            where.fail(line, "unknown command %r" % value[0])
-        if len(value) < len(usage.split()):
-            where.fail(line, "command %r: write %r" % (" ".join(value), usage))
+        return _command(at, value, item, line, where, directory)
     elif kind == "serial":
         if not isinstance(value, str):
             where.fail(line, "serial must be a string")
@@ -315,6 +328,33 @@ def _event(item, line, where: _Where):
             where.fail(line, "fault %s needs an argument" % name)
         value = (name, int(arg) if name == "power-cut-at-write" else arg)
     return Event(at, kind, value, line)
+
+
+def _command(at, text, item, line, where: _Where, directory):
+    """A command event: its words parsed as `facewave` parses them, and whether the device
+    must refuse it."""
+    from ..device_cmds import parse
+
+    if not isinstance(text, str) or not text.split():
+        where.fail(line, 'command must be a string like "play daily"')
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        where.fail(line, "command %r: %s" % (text, e))
+    try:
+        args = parse(words)
+    except FacewaveError as e:
+        where.fail(line, "command %r: %s" % (text, e))
+    if args.command == "upload" and directory and args.source.endswith((".fw", ".fwb")):
+        args.source = str(Path(directory) / args.source)  # beside the scenario, as patterns
+    expect, reason = item.get("expect"), item.get("reason")
+    if expect not in (None, "refused"):
+        where.fail(line, 'expect = %r: a command can only expect = "refused"' % (expect,))
+    if reason is not None and expect is None:
+        where.fail(line, 'reason goes with expect = "refused": the text the refusal must contain')
+    if reason is not None and not isinstance(reason, str):
+        where.fail(line, "reason must be a string: the text the refusal must contain")
+    return Event(at, "command", words, line, args, None if expect is None else reason or "")
 
 
 def _expect(item, line, where: _Where):
