@@ -46,7 +46,7 @@ PORTS = ("/dev/ttyACM0", "COM5", "PORT")
 
 # Doc examples that wait for a behaviour being built (issue 14): {(document, text of the
 # command or block): the feature}. Strict: once the feature works, the example passes and the
-# mark fails, to be removed.
+# mark fails, to be removed. None waits today.
 PENDING = {}
 
 _OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "&"}
