@@ -1,24 +1,14 @@
-import os
-
 import pytest
 
+from device_kit import micropython_vm
 from facewave.firmware.profile import Profile
-
-_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture(scope="session")
 def vm():
-    """The real MicroPython VM (WebAssembly, from `npm ci`). A laptop without it skips these
-    tests with the reason; under CI its absence is a failure, never a silent skip."""
-    from facewave.sim import mpvm
-
-    try:
-        return mpvm.find_vm()
-    except mpvm.VMUnavailable as err:
-        if _CI:
-            pytest.fail("CI must run the MicroPython VM tests: %s" % err)
-        pytest.skip(str(err))
+    """The real MicroPython VM (WebAssembly, from `npm ci`), or the test skipped (failed under
+    CI)."""
+    return micropython_vm()
 
 
 @pytest.fixture

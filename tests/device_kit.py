@@ -19,6 +19,8 @@ from facewave.firmware import device as dv
 from facewave.firmware.program import Image
 from facewave.firmware.settings import Settings
 
+CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")  # what .ci/run sets
+
 
 def profile(name="pico", **changes):
     """A board profile; changes are "section.key" or top-level fields."""
@@ -157,6 +159,19 @@ def flashed(version=None, mpy=True):
     return fresh_board(files, version or VERSION)
 
 
+def micropython_vm():
+    """The real MicroPython VM (WebAssembly, from `npm ci`). A laptop without it skips the test
+    with the reason; under CI its absence is a failure, never a silent skip."""
+    from facewave.sim import mpvm
+
+    try:
+        return mpvm.find_vm()
+    except mpvm.VMUnavailable as err:
+        if CI:
+            pytest.fail("CI must run the MicroPython VM tests: %s" % err)
+        pytest.skip(str(err))
+
+
 def emulated_pico():
     """(UF2, boot ROM) for the emulated-Pico tests, called at the top of their module: without
     $FACEWAVE_RP2_UF2, or without what it names, the module is skipped with the reason; under
@@ -174,7 +189,7 @@ def emulated_pico():
         bootrom = rp2040.find_bootrom(uf2)
         rp2040.find_emulator()
     except rp2040.Rp2040Error as err:
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        if CI:
             pytest.fail("CI must run the emulated Pico tests: %s" % err, pytrace=False)
         pytest.skip(str(err), allow_module_level=True)
     return uf2, bootrom
@@ -226,3 +241,18 @@ class EmulatedPico:
             yield pico
         finally:
             pico.board.close()
+
+
+def facewave_sim(tmp_path, *args):
+    """`facewave sim ... --flash DIR` in a subprocess, as a person runs it: (the process, the
+    port it printed)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facewave.cli", *args, "--flash", str(tmp_path / "flash")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    m = re.search(r" on (\S+)$", line.strip())
+    assert m, line + proc.stderr.read() if proc.poll() is not None else line
+    return proc, m.group(1)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from device_kit import mpremote
+from device_kit import facewave_sim, mpremote
 from facewave.firmware import device as dv
 from facewave.library import builtin_names
 from facewave.link import Link
@@ -419,7 +419,7 @@ def test_virtual_time_costs_no_wall_time(tmp_path):
 @pytest.fixture
 def served(tmp_path):
     """`facewave sim` in a subprocess, as a person runs it; answers the port it printed."""
-    proc, port = _sim(tmp_path, "sim")
+    proc, port = facewave_sim(tmp_path, "sim")
     yield port, tmp_path / "flash"
     proc.terminate()
     proc.wait(timeout=10)
@@ -442,26 +442,11 @@ def test_host_cli_end_to_end_against_facewave_sim(served):
     assert json.loads(out)["board"] == "pico"
 
 
-def _sim(tmp_path, *args):
-    """`facewave sim ... --flash DIR` in a subprocess, as a person runs it: (the process, the
-    port it printed)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "facewave.cli", *args, "--flash", str(tmp_path / "flash")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline()
-    m = re.search(r" on (\S+)$", line.strip())
-    assert m, line + proc.stderr.read() if proc.poll() is not None else line
-    return proc, m.group(1)
-
-
 @pytest.fixture
 def served_vm(vm, tmp_path):
     """`facewave sim --vm --flash DIR`, as a person runs it; answers the port it printed and
     stop(), which ends it as Ctrl-C does."""
-    proc, port = _sim(tmp_path, "sim", "--vm")
+    proc, port = facewave_sim(tmp_path, "sim", "--vm")
 
     def stop():
         proc.send_signal(signal.SIGINT)
@@ -546,7 +531,7 @@ def test_facewave_sim_writes_its_trace_and_plot_when_it_stops(tmp_path):
     """The live board's --trace and --plot cover power-on to the stop (here SIGTERM), with what
     a host did to it in between."""
     trace, plot = tmp_path / "live.csv", tmp_path / "live.png"
-    proc, port = _sim(tmp_path, "sim", "--trace", trace, "--plot", plot)
+    proc, port = facewave_sim(tmp_path, "sim", "--trace", trace, "--plot", plot)
     try:
         assert cli("upload", "relax", "--port", port)[0] == 0
         assert cli("play", "relax", "--port", port)[0] == 0
