@@ -15,7 +15,7 @@ from facewave.firmware.profile import Profile
 from facewave.lang import CompileError, compile_file, compile_source
 from facewave.lang.lexer import Token, duration, written
 from facewave.library import builtin_names, builtin_path
-from facewave.playback import play
+from facewave.playback import pattern as play
 from facewave.programs import board_profile
 
 
@@ -377,4 +377,4 @@ def test_counts_agree_with_their_nouns(tmp_path):
     code, out, _ = run("check", path)
     assert out.splitlines()[0] == "%s: ok, 1 s, 1 element, 35 bytes of bytecode" % path
     code, out, _ = run("preview", path, "-o", tmp_path / "one.png")
-    assert "  elements   1 (1 instruction, 35 bytes of bytecode)\n" in out
+    assert "  pattern    1 s, 1 element, 1 instruction, 35 bytes of bytecode\n" in out
