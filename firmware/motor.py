@@ -2,11 +2,11 @@
 
 Soft start (a linear envelope over soft_ms after every start), an optional kick when the motor
 starts from rest (to overcome ERM stiction: a short overdrive, as haptic drivers do), a ramp to
-zero that ends
-exactly at a planned end (fade_to), and two running limits the verifier cannot see because they
-span repeats and sessions: the continuous on-time cap (max_on_ms, then a forced rest of rest_ms)
-and a thermal budget, a leaky bucket of level x time that cools at the rate the profile's
-thermal cap allows over a whole session. stop() is immediate: safety over smoothness.
+zero that ends exactly at a planned end (fade_to), and two running limits the verifier cannot
+see because they span repeats and sessions: the continuous on-time cap (max_on_ms, then a
+forced rest of rest_ms) and a thermal budget, a leaky bucket of level x time that cools at the
+rate the profile's thermal cap allows over a whole session. stop() is immediate: safety over
+smoothness.
 
 The kick respects what it starts: it lasts kick_ms, but never more than a third of the time the
 wish holds (`hold`, what the pattern's step lasts), and drives kick_level, but never more than
