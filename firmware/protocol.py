@@ -301,7 +301,7 @@ class Protocol:
         key = line[:eq]
         value = line[eq + 1 :]
         digits = value[1:] if value[:1] == "-" else value
-        if digits and digits.isdigit():
+        if digits and digits.isdigit() and max(digits) <= "9":  # CPython's isdigit takes ²
             value = int(value)
         try:
             if key == "intensity" and isinstance(value, int):

@@ -267,11 +267,15 @@ def parse_header(program):
         raise bc.FormatError("bytecode version %d, this firmware reads %d" % (version, bc.VERSION))
     if flags:
         raise bc.FormatError("unknown header flags 0x%02x" % flags)
-    if length > bc.MAX_BODY or length != size - bc.HEADER_SIZE:
+    if length > bc.MAX_BODY:
+        raise bc.FormatError("body of %d bytes, over the limit of 32 KB" % length)
+    if length != size - bc.HEADER_SIZE:
         raise bc.FormatError(
             "body length %d does not match the %d bytes present" % (length, size - bc.HEADER_SIZE)
         )
-    if count == 0 or count > bc.MAX_INSNS or count * bc.INSN_SIZE >= length:
+    if count > bc.MAX_INSNS:
+        raise bc.FormatError("%d instructions, over the limit of 2048" % count)
+    if count == 0 or count * bc.INSN_SIZE >= length:
         raise bc.FormatError("instruction count %d does not fit the body" % count)
     pos = bc.HEADER_SIZE
     run = 0

@@ -78,7 +78,7 @@ def run_rp2040_bench(print_fn, uf2=None):
         board.wait_usb()
         big = big_program(BIG)
         Path(tmp, "big.fwb").write_bytes(big)
-        with Link.open(board.port, timeout=2) as link:
+        with Link.open(board.port, timeout=30) as link:  # first wait 2 s: an emulated Pico is slow
             answered = board.board_ms() - board.reset_log[-1][0]
             daily = compile_for(link, ROUTINE).data
             t0 = board.board_ms()

@@ -16,8 +16,16 @@ import time
 from contextlib import contextmanager
 
 from .errors import FacewaveError
-from .port import DEFAULT_TIMEOUT, find_port, link_timeout, open_link, scan, setup_link
-from .units import duration, size
+from .port import (
+    DEFAULT_TIMEOUT,
+    find_port,
+    link_timeout,
+    open_link,
+    scan,
+    setup_link,
+    timeout_option,
+)
+from .units import NumberError, duration, number, option, size
 
 # ---- the connection -----------------------------------------------------------------------------
 
@@ -434,7 +442,10 @@ def setting_value(key, text):
         except messages.Refused as e:
             raise FacewaveError("routine: %s" % e.args[1], 2) from None
     if device_key == "intensity":
-        value = int(text) if text.isdigit() else None
+        try:
+            value = number(text, *_RANGES[device_key])
+        except NumberError:
+            value = None
     else:
         value = 0 if text == "0" else _ms(text)
     try:
@@ -574,11 +585,9 @@ def parse(words):
     globals().get("setup_" + verb, SETUP)(p)
     args = p.parse_args(words[1:])
     args.command = verb
-    for option in ("port", "timeout"):
-        if getattr(args, option, None) is not None:
-            raise FacewaveError(
-                "--%s has no place here: the command goes to this board" % option, 2
-            )
+    for name in ("port", "timeout"):
+        if getattr(args, name, None) is not None:
+            raise FacewaveError("--%s has no place here: the command goes to this board" % name, 2)
     if verb == "set":
         setting_value(args.key, args.value)
     return args
@@ -627,12 +636,7 @@ def setup_ports(p):
         "--probe", action="store_true", help="open each possible device and ask it what it runs"
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="how long to wait for each probed device (default %g)" % DEFAULT_TIMEOUT,
-    )
+    timeout_option(p, "how long to wait for each probed device (default %g)" % DEFAULT_TIMEOUT)
 
 
 def setup_upload(p):
@@ -678,12 +682,12 @@ def setup_set(p):
 def setup_watch(p):
     p.add_argument(
         "--interval",
-        type=float,
+        type=option(0.05, 3600.0, what="seconds"),
         default=0.5,
         metavar="SECONDS",
         help="time between updates (default 0.5)",
     )
-    p.add_argument("--count", type=int, metavar="N", help="stop after N updates")
+    p.add_argument("--count", type=option(1, 1000000), metavar="N", help="stop after N updates")
     setup_link(p)
 
 

@@ -9,6 +9,7 @@ import json
 import re
 
 from .errors import FacewaveError
+from .lang.lexer import MAX_MS
 
 TRANSIENT_MS = 30  # an AHAP transient is a tap: 30 ms at its intensity
 
@@ -49,14 +50,26 @@ def _name_from(stem):
     return name[:32]
 
 
+def _real(value):
+    """Whether a JSON value is a number (JSON's true is not one; NaN and Infinity, which
+    Python's json reads, fail every comparison below)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _level(value, path, where):
-    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    if not _real(value) or not 0 <= value <= 1:
         raise FacewaveError("%s: %s: intensity %r is not between 0 and 1" % (path, where, value))
     return "%.1f%%" % (round(value * 1000) / 10)
 
 
-def _ms(seconds):
-    return max(1, round(seconds * 1000))
+def _seconds(value, path, where, what):
+    """An AHAP time in seconds, as whole milliseconds (at least 1 where it is not 0)."""
+    if not _real(value) or not 0 <= value <= MAX_MS / 1000:
+        raise FacewaveError(
+            "%s: %s: %s %r is not a time from 0 to %g s"
+            % (path, where, what, value, MAX_MS / 1000)
+        )
+    return max(1, round(value * 1000)) if value else 0
 
 
 def _ahap(doc, path):
@@ -78,9 +91,17 @@ def _ahap(doc, path):
                     "%s: %s: event type %r has no motor equivalent (only HapticContinuous and "
                     "HapticTransient do)" % (path, where, kind)
                 )
-            start = _ms(ev.get("Time", 0)) if ev.get("Time", 0) else 0
-            dur = _ms(ev.get("EventDuration", 0)) if kind == "HapticContinuous" else TRANSIENT_MS
-            events.append((start, dur, params.get("HapticIntensity", 1.0), where))
+            start = _seconds(ev.get("Time", 0), path, where, "Time")
+            dur = (
+                _seconds(ev.get("EventDuration", 0), path, where, "EventDuration")
+                if kind == "HapticContinuous"
+                else TRANSIENT_MS
+            )
+            if kind == "HapticContinuous" and not dur:
+                dur = 1
+            intensity = params.get("HapticIntensity", 1.0)
+            _level(intensity, path, where)
+            events.append((start, dur, intensity, where))
         elif "ParameterCurve" in item:
             curve = item["ParameterCurve"]
             if curve.get("ParameterID") != "HapticIntensityControl":
@@ -88,11 +109,16 @@ def _ahap(doc, path):
                     "%s: %s: curve %r does not map: a vibration motor has "
                     "intensity only" % (path, where, curve.get("ParameterID"))
                 )
-            t0 = curve.get("Time", 0)
+            t0 = _seconds(curve.get("Time", 0), path, where, "Time")
+            points = curve.get("ParameterCurveControlPoints", [])
+            if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+                raise FacewaveError(
+                    "%s: %s: control points must be a list of objects" % (path, where)
+                )
             curves.append(
                 [
-                    (_ms(t0 + p["Time"]) if t0 + p["Time"] else 0, p["ParameterValue"])
-                    for p in curve.get("ParameterCurveControlPoints", [])
+                    (t0 + _seconds(p.get("Time"), path, where, "Time"), p.get("ParameterValue"))
+                    for p in points
                 ]
             )
         elif "Parameter" in item:
@@ -124,8 +150,8 @@ def _ahap(doc, path):
 def _curve(start, dur, intensity, points, path, where):
     """Ramps between the control points of an intensity curve (a scale on the event)."""
     out, t, v = [], start, None
-    for pt, pv in sorted(points):
-        lv = _level(intensity * pv, path, where)
+    for pt, pv in sorted(points, key=lambda point: point[0]):
+        lv = _level(intensity * pv if _real(pv) else pv, path, where)
         if v is None:  # the event's own level until the curve's first point
             if pt > start:
                 out.append("hold %s %dms" % (_level(intensity, path, where), pt - start))
@@ -144,18 +170,20 @@ def _android(doc, path, repeat):
     if (
         not isinstance(timings, list)
         or not timings
-        or not all(isinstance(t, int) and t >= 0 for t in timings)
+        or not all(_real(t) and 0 <= t <= MAX_MS and t == int(t) for t in timings)
     ):
-        raise FacewaveError("%s: timings must be a list of milliseconds" % path)
+        raise FacewaveError(
+            "%s: timings must be a list of whole milliseconds 0..%d" % (path, MAX_MS)
+        )
     if amps is None:
         amps = [0 if i % 2 == 0 else 255 for i in range(len(timings))]  # on/off pairs
     if (
         not isinstance(amps, list)
         or len(amps) != len(timings)
-        or not all(isinstance(a, int) and 0 <= a <= 255 for a in amps)
+        or not all(_real(a) and a in range(256) for a in amps)
     ):
         raise FacewaveError("%s: amplitudes must be one 0..255 value per timing" % path)
-    if not isinstance(index, int) or index >= len(timings):
+    if type(index) is not int or not -1 <= index < len(timings):
         raise FacewaveError("%s: repeat index %r is outside the timings" % (path, index))
     steps = [
         "hold %.1f%% %dms" % (round(a * 1000 / 255) / 10, t) if a else "off %dms" % t

@@ -18,6 +18,9 @@ from .firmware import frame, messages
 from .firmware.store import check_name
 
 BAUDRATE = 115200
+DEFAULT_TIMEOUT = 5.0  # seconds of silence from a device before giving up on it, resends included
+_RESENDS = 3  # resends a request's first wait is sized for: waits double, the first is 1/15
+_LONGEST_WAIT_S = 8.0  # a frame lost on a long timeout is sent again after this at most
 _CHECK_WAIT_S = 3.0  # see Link._checking
 _GARBAGE_KEPT = 256  # recent bytes outside frames, to recognise a REPL prompt
 # Tries in a row (sends of a request, go-backs of an upload) that get nowhere while the device
@@ -103,11 +106,15 @@ def open_port(port, baudrate=BAUDRATE, timeout=0.5):
 class Link:
     """A conversation with one device. Use `Link.open(port)`; it is a context manager."""
 
-    def __init__(self, port, name=None, timeout=0.5, retries=4, clock=time.monotonic):
+    def __init__(
+        self, port, name=None, timeout=DEFAULT_TIMEOUT, retries=_RESENDS, clock=time.monotonic
+    ):
         self.port = port  # pyserial-like: write(), read(n), in_waiting, timeout, close()
         self.name = name or getattr(port, "port", None) or "the device"
-        self.timeout = timeout  # first wait for a reply, seconds; doubles on each retry
-        self.retries = retries
+        # Seconds of silence before giving up, resends included: the first wait for a reply is
+        # sized so that `retries` resends, each waiting twice the last, end at `timeout`
+        self.timeout = timeout
+        self.wait = timeout / (2 ** (retries + 1) - 1)
         self.clock = clock
         self.hello = None
         self.resent = 0  # frames sent again (timeouts, NAKs, gaps): a link-quality figure
@@ -120,8 +127,9 @@ class Link:
         self._garbage = bytearray()
 
     @classmethod
-    def open(cls, port, baudrate=BAUDRATE, timeout=0.5, retries=4):
-        """Open `port` and shake hands; raises LinkError with the reason when it cannot."""
+    def open(cls, port, baudrate=BAUDRATE, timeout=DEFAULT_TIMEOUT, retries=_RESENDS):
+        """Open `port` and shake hands; raises LinkError with the reason when it cannot, or
+        when the device stays silent for `timeout` seconds."""
         link = cls(open_port(port, baudrate), name=port, timeout=timeout, retries=retries)
         try:
             link.handshake()
@@ -200,7 +208,7 @@ class Link:
         """Send one request, resending with backoff; answers the ACK payload."""
         seq = self._next_seq()
         data = frame.encode(mtype, seq, payload)
-        tries = _Tries(self, timeout or self.timeout)
+        tries = _Tries(self, timeout or self.wait)
         while True:
             self._write(data)
             deadline = self.clock() + tries.wait
@@ -226,7 +234,7 @@ class Link:
         the echo left a bracket open; a running facewave takes it as noise between frames."""
         try:
             self.port.write(b"\r")
-            self.port.timeout = min(self.timeout, 0.5)
+            self.port.timeout = min(self.wait, 0.5)
             return self.port.read(256)
         except (serial.SerialException, OSError):
             return b""
@@ -324,7 +332,7 @@ class Link:
         """The first wait for a request the device answers only after verifying a program
         (PLAY, UPLOAD_COMMIT, LIST): a Pico takes about 1 ms per instruction, 2.2 s for the
         largest program."""
-        return max(self.timeout, _CHECK_WAIT_S)
+        return max(self.wait, _CHECK_WAIT_S)
 
     def delete(self, name):
         self.request(messages.DELETE, _name(name))
@@ -417,7 +425,7 @@ class Link:
         rounds = 0
         inflight = {}  # seq -> (chunk offset, round), in sending order (answers come in it)
         sent_at = {}  # seq -> when its chunk was sent
-        rtt = _Rtt(self.timeout)
+        rtt = _Rtt(self.wait)
         tries = _Tries(self, rtt.wait)
         try:
             while acked < size:
@@ -469,7 +477,7 @@ class Link:
 
 
 class _Rtt:
-    """How long to wait for a chunk's answer: the longest of the link's timeout and three times
+    """How long to wait for a chunk's answer: the longest of the link's first wait and three times
     the smoothed time chunks take to be answered (as TCP sets its retransmission timeout). A
     board that takes 150 ms a chunk, or an emulated one at a third of its speed, is waited for
     instead of being sent every chunk of the window again."""
@@ -488,13 +496,15 @@ class _Rtt:
 
 class _Tries:
     """The tries of one request or upload since it last got anywhere, and when to stop: when
-    `retries` resends in a row got nothing back at all (each wait doubles, so a busy device gets
-    time), or after _NOISY_TRIES tries while the device answers, with NAKs or damaged frames."""
+    the device has been silent for the link's timeout (each wait doubles, so a busy device gets
+    time, and the last ends at the timeout), or after _NOISY_TRIES tries while the device
+    answers, with NAKs or damaged frames."""
 
     def __init__(self, link, wait):
         self.link = link
         self.first = wait
         self.heard = link._heard()
+        self.since = link.clock()  # when the device was last heard from, or the first try
         self.silent = 0  # tries in a row with nothing back
         self.count = 0
         self.damage = link._damage()
@@ -503,15 +513,20 @@ class _Tries:
 
     @property
     def wait(self):
-        """Seconds to wait for an answer now."""
-        return min(self.first * 2**self.silent, max(self.first, 8.0))
+        """Seconds to wait for an answer now: never past the link's timeout of silence."""
+        left = self.since + self.link.timeout - self.link.clock()
+        return min(self.first * 2**self.silent, max(self.first, _LONGEST_WAIT_S), left)
 
     def failed(self):
         """One more try that got nowhere; True: give up."""
         heard, self.heard = self.heard, self.link._heard()
         self.count += 1
-        self.silent = 0 if heard != self.heard else self.silent + 1
-        if self.silent > self.link.retries:
+        if heard != self.heard:
+            self.silent = 0
+            self.since = self.link.clock()
+        else:
+            self.silent += 1
+        if self.link.clock() - self.since >= self.link.timeout - 1e-3:  # 1 ms: float sums
             return True
         if self.count < _NOISY_TRIES:
             return False

@@ -8,7 +8,7 @@ from . import library
 from .errors import FacewaveError
 from .programs import board_profile, device_profile, load_program, session_note
 from .sim_cmds import setup_rp2040
-from .units import duration, plural
+from .units import duration, option, plural
 
 
 def do_check(args):
@@ -259,7 +259,10 @@ def setup_import(p):
     p.add_argument("-o", "--output", required=True, metavar="OUT.fw")
     p.add_argument("--name", help="pattern name (default: from the file name)")
     p.add_argument(
-        "--repeat", type=int, metavar="N", help="turns to play a waveform that repeats forever"
+        "--repeat",
+        type=option(1, 65535),
+        metavar="N",
+        help="turns to play a waveform that repeats forever",
     )
     _board_arg(p)
 

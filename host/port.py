@@ -6,6 +6,8 @@ import argparse
 import os
 
 from .errors import FacewaveError
+from .link import DEFAULT_TIMEOUT
+from .units import NumberError, number, option
 
 # USB vendor:product of the boards the firmware runs on. "micropython": the board's own USB
 # (MicroPython or the facewave firmware on it); "maybe": a USB-serial bridge that many ESP32
@@ -17,8 +19,7 @@ USB_IDS = {
     (0x1A86, 0x7523): ("maybe", "CH340 USB-serial bridge (an ESP32 board?)"),
     (0x1A86, 0x55D4): ("maybe", "CH9102 USB-serial bridge (an ESP32 board?)"),
 }
-DEFAULT_TIMEOUT = 5.0  # seconds without an answer before giving up on a device
-_RETRIES = 3  # resends per request; waits double, so the first is timeout / 15
+TIMEOUT_LIMITS = (0.1, 3600.0)  # seconds: --timeout and $FACEWAVE_TIMEOUT
 _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
@@ -69,26 +70,33 @@ def find_port(args):
 def link_timeout(args):
     """--timeout, else $FACEWAVE_TIMEOUT, else DEFAULT_TIMEOUT: seconds a silent device is
     waited for."""
-    value = getattr(args, "timeout", None)
-    if value is None:
-        text = os.environ.get("FACEWAVE_TIMEOUT")
-        try:
-            value = float(text) if text else DEFAULT_TIMEOUT
-        except ValueError:
-            raise FacewaveError(
-                "FACEWAVE_TIMEOUT=%r is not a number of seconds" % text, 2
-            ) from None
-    if value <= 0:
-        raise FacewaveError("--timeout must be more than 0 seconds", 2)
-    return value
+    value = getattr(args, "timeout", None)  # checked as timeout_option() reads it
+    if value is not None:
+        return value
+    text = os.environ.get("FACEWAVE_TIMEOUT")
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        return number(text, *TIMEOUT_LIMITS, what="seconds")
+    except NumberError as e:
+        raise FacewaveError("FACEWAVE_TIMEOUT: %s" % e.args[0], 2) from None
+
+
+def timeout_option(p, help_text):
+    """--timeout SECONDS, read as every command reads it."""
+    p.add_argument(
+        "--timeout",
+        type=option(*TIMEOUT_LIMITS, what="seconds"),
+        metavar="SECONDS",
+        help=help_text,
+    )
 
 
 def open_link(port, timeout):
-    """Link.open(port) with resends whose waits add up to `timeout` seconds."""
+    """Link.open(port), giving up on a device silent for `timeout` seconds."""
     from .link import Link
 
-    first = timeout / (2 ** (_RETRIES + 1) - 1)  # each wait doubles the last
-    return Link.open(port, timeout=first, retries=_RETRIES)
+    return Link.open(port, timeout=timeout)
 
 
 def setup_link(p):
@@ -103,10 +111,8 @@ def setup_link(p):
         "default $FACEWAVE_PORT, else the one device plugged in",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="give up on a device silent this long (default %g, or "
+    timeout_option(
+        p,
+        "give up on a device silent this long, resends included (default %g, or "
         "$FACEWAVE_TIMEOUT)" % DEFAULT_TIMEOUT,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import FacewaveError
 from .programs import board_profile
-from .units import duration
+from .units import duration, option
 
 
 def setup_sim(p):
@@ -49,11 +49,13 @@ def setup_sim(p):
         "--socket",
         nargs="?",
         const=0,
-        type=int,
+        type=option(0, 65535),
         metavar="PORT",
         help="serve on socket://127.0.0.1:PORT instead of a pty (0: any free port)",
     )
-    p.add_argument("--baud", type=int, metavar="N", help="throttle the link to N baud")
+    p.add_argument(
+        "--baud", type=option(50, 4000000), metavar="N", help="throttle the link to N baud"
+    )
     p.add_argument(
         "--bare",
         action="store_true",

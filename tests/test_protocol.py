@@ -424,7 +424,7 @@ def test_faulty_link_uploads_verify_or_fail_clearly(tmp_path, seed, fault):
     upload.commit(proto.store, proto.profile)
     new = hold_program(600, name="new", pad=3000)
     wire = VirtualWire(proto, seed=seed, **args)
-    link = Link(wire, name="virtual", clock=wire.clock, retries=6)
+    link = Link(wire, name="virtual", clock=wire.clock, timeout=63.5, retries=6)  # first 0.5 s
     try:
         link.handshake()
         link.upload("p", new)
@@ -658,7 +658,7 @@ def test_an_upload_waits_for_a_slow_board_instead_of_sending_it_everything_again
     serial_port = pytest.importorskip("facewave.sim.serial_port")
     board = Slow(make_device(tmp_path), serial_port.open_port("pty"))
     try:
-        with Link.open(board.port.path, timeout=0.1, retries=3) as link:
+        with Link.open(board.port.path, timeout=1.5) as link:  # a first wait of 0.1 s
             data = hold_program(50, name="big", pad=12000)
             assert link.upload("big", data, progress=False)["size"] == len(data)
             assert link.resent <= 3
@@ -677,14 +677,14 @@ def test_silent_port_and_repl_prompt_are_told_apart(tmp_path, vm):
     port = serial_port.open_port("pty")
     try:
         with pytest.raises(LinkError) as e:
-            Link.open(port.path, timeout=0.05, retries=1)
+            Link.open(port.path, timeout=0.15, retries=1)
         assert "no answer from" in str(e.value)
     finally:
         port.close()
     # plain MicroPython's REPL, answering in real time (through Node.js: give it 0.3 s)
     with VMBoard(tmp_path / "flash") as board:
         with pytest.raises(LinkError) as e:
-            Link.open(board.url, timeout=0.3, retries=1)
+            Link.open(board.url, timeout=0.9, retries=1)
         assert "MicroPython prompt" in str(e.value) and "facewave flash" in str(e.value)
         # the friendly REPL after `mpremote resume exec`: it echoes our frames, and shows its
         # prompt only after a CR
@@ -695,7 +695,7 @@ def test_silent_port_and_repl_prompt_are_told_apart(tmp_path, vm):
             timeout=30,
         )
         with pytest.raises(LinkError) as e:
-            Link.open(board.url, timeout=0.3, retries=1)
+            Link.open(board.url, timeout=0.9, retries=1)
         assert "MicroPython prompt" in str(e.value)
 
 

@@ -153,7 +153,7 @@ def test_a_board_with_the_whole_quota_of_the_largest_patterns_boots_and_answers(
         pico.facewave("upload", _fwb(tmp_path, "full%d" % i, size))
     assert pico.json("info")["used"] == 131072
     pico.power_cycle()
-    with Link.open(pico.board.port, timeout=2) as link:
+    with Link.open(pico.board.port, timeout=30) as link:  # first wait 2 s
         link.info()
         answered = pico.board.board_ms()  # paced to the wall: an upper bound of a Pico's
         booted = [e["ms"] for e in link.log() if e["event"] == "boot"][-1]

@@ -556,6 +556,7 @@ class _Compiler:
         if self.errors:
             raise CompileError(self.errors)
         try:
+            self._fits()
             data = bc.pack([bc.pack_insn(*i) for i in self.insns], self.strings)
             info = verify(data, self.profile)
         except (bc.VerifyError, bc.FormatError) as e:
@@ -581,6 +582,24 @@ class _Compiler:
             self.warnings,
             source.lines,
         )
+
+    def _fits(self):
+        """The bytecode's own limits, said in those words: at the statement that makes one
+        instruction too many, at the `pattern` line for a body too large."""
+        if len(self.insns) > bc.MAX_INSNS:
+            raise bc.VerifyError(
+                "the program reaches %s instructions here, over the limit of %s instructions:"
+                " `repeat` plays what repeats" % (_count(bc.MAX_INSNS + 1), _count(bc.MAX_INSNS)),
+                bc.MAX_INSNS,
+            )
+        body = len(self.insns) * bc.INSN_SIZE + 1 + sum(1 + len(s.encode()) for s in self.strings)
+        if body > bc.MAX_BODY:
+            raise bc.VerifyError(
+                "the program's body is %s bytes, over the limit of 32 KB (%s bytes): fewer"
+                " statements or zones, or shorter zone names"
+                % (_count(body), _count(bc.MAX_BODY)),
+                -1,
+            )
 
     def _teach(self, args):
         """The verifier's complaint in a person's units, with what would pass; None where its
@@ -643,6 +662,11 @@ def _unknown_statement(word):
     if guess:
         return "unknown statement %r: did you mean %r?" % (word, guess)
     return "unknown statement %r (expected one of: %s)" % (word, ", ".join(sorted(_STATEMENTS)))
+
+
+def _count(n):
+    """2,048: a limit as people write it."""
+    return format(n, ",")
 
 
 def _in_played(names, filename, line, message):

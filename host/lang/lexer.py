@@ -5,6 +5,8 @@ Every token keeps its column so that errors point at it.
 
 import re
 
+from .. import units
+
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[^\s"#]+')
 
 
@@ -43,12 +45,14 @@ def tokenize(line_text, line_no):
     return tokens
 
 
-_LEVEL = re.compile(r"^(\d{1,3})(?:\.(\d))?%$")
-_FINE_LEVEL = re.compile(r"^(\d+)\.(\d{2,})%$")
-_DURATION = re.compile(r"^(\d+)(?:\.(\d+))?(ms|s|min)$")
-_FREQ = re.compile(r"^(\d+)hz$", re.IGNORECASE)
-_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
-_NUMBER_AND_WORD = re.compile(r"^(\d+(?:\.\d+)?)([a-z]+)$", re.IGNORECASE)
+# ASCII digits only (re.ASCII): \d and int() would take Arabic-Indic or full-width 40 %
+_LEVEL = re.compile(r"^(\d{1,3})(?:\.(\d))?%$", re.ASCII)
+_FINE_LEVEL = re.compile(r"^(\d{1,3})\.(\d{2,})%$", re.ASCII)
+_DURATION = re.compile(r"^(\d+)(?:\.(\d+))?(ms|s|min)$", re.ASCII)
+_FREQ = re.compile(r"^(\d+)hz$", re.IGNORECASE | re.ASCII)
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$", re.ASCII)
+_NUMBER_AND_WORD = re.compile(r"^(\d+(?:\.\d+)?)([a-z]+)$", re.IGNORECASE | re.ASCII)
+MAX_MS = 0xFFFFFFFF  # a duration's field in the bytecode: u32 milliseconds
 # What people write for a unit, and the unit of the language it means
 _UNITS = {
     word: unit
@@ -129,10 +133,18 @@ def duration(tok):
         raise SyntaxProblem(tok, "expected a duration like 500ms, 1.5s or 2min, got %r" % tok.text)
     whole, frac, unit = m.groups()
     scale = {"ms": 1, "s": 1000, "min": 60000}[unit]
-    frac = frac or ""
-    ms = int(whole) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
-    if frac and int(frac) * scale % 10 ** len(frac):
+    frac = (frac or "").rstrip("0")
+    if len(frac) > 5 or int(frac or 0) * scale % 10 ** len(frac):  # 5: 0.00005min is 3ms
         raise SyntaxProblem(tok, "%s is not a whole number of milliseconds" % tok.text)
+    whole = whole.lstrip("0") or "0"
+    # 10 digits and no more: never int() of a thousand
+    ms = int(whole) * scale + int(frac or 0) * scale // 10 ** len(frac) if len(whole) <= 10 else -1
+    if not 0 <= ms <= MAX_MS:
+        raise SyntaxProblem(
+            tok,
+            "%s is longer than a duration can be: at most %dms (%s)"
+            % (tok.text, MAX_MS, units.duration(MAX_MS)),
+        )
     if ms == 0:
         raise SyntaxProblem(tok, "duration must be more than 0")
     return ms
@@ -148,18 +160,20 @@ def written(ms):
 
 
 def count(tok, low=1, high=65535):
-    if not tok.text.isdigit() or not low <= int(tok.text) <= high:
-        raise SyntaxProblem(tok, "expected a whole number %d..%d, got %r" % (low, high, tok.text))
-    return int(tok.text)
+    try:
+        return units.number(tok.text, low, high)
+    except units.NumberError as e:
+        raise SyntaxProblem(tok, e.args[0]) from None
 
 
 def frequency(tok):
     m = _FREQ.match(tok.text)
-    if not m or not 0 < int(m.group(1)) <= 40000:
+    try:
+        return units.number(m.group(1) if m else "", 1, 40000)
+    except units.NumberError:
         raise SyntaxProblem(
             tok, "expected a motor frequency like 200hz (1..40000), got %r" % tok.text
-        )
-    return int(m.group(1))
+        ) from None
 
 
 def string(tok):
