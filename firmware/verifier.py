@@ -268,13 +268,15 @@ def parse_header(program):
     if flags:
         raise bc.FormatError("unknown header flags 0x%02x" % flags)
     if length > bc.MAX_BODY:
-        raise bc.FormatError("body of %d bytes, over the limit of 32 KB" % length)
+        raise bc.FormatError(
+            "body of %d bytes, over the limit of %d KB" % (length, bc.MAX_BODY // 1024)
+        )
     if length != size - bc.HEADER_SIZE:
         raise bc.FormatError(
             "body length %d does not match the %d bytes present" % (length, size - bc.HEADER_SIZE)
         )
     if count > bc.MAX_INSNS:
-        raise bc.FormatError("%d instructions, over the limit of 2048" % count)
+        raise bc.FormatError("%d instructions, over the limit of %d" % (count, bc.MAX_INSNS))
     if count == 0 or count * bc.INSN_SIZE >= length:
         raise bc.FormatError("instruction count %d does not fit the body" % count)
     pos = bc.HEADER_SIZE
