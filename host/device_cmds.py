@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from .errors import FacewaveError
 from .port import DEFAULT_TIMEOUT, find_port, link_timeout, open_link, scan, setup_link
+from .programs import pattern_name
 from .units import duration, size
 
 # ---- the connection -----------------------------------------------------------------------------
@@ -642,7 +643,9 @@ def setup_upload(p):
         help="a pattern file (compiled here against the device's caps), a compiled "
         ".fwb file or the name of a built-in routine",
     )
-    p.add_argument("--name", help="name on the device (default: the pattern's own name)")
+    p.add_argument(
+        "--name", type=pattern_name, help="name on the device (default: the pattern's own name)"
+    )
     setup_link(p)
 
 
