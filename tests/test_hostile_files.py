@@ -3,12 +3,14 @@ not files or cannot be written, names that try to leave the working folder. Each
 and its exit status, the temporary folder ($TMPDIR, a test folder here) keeps nothing, and
 nothing on disk changes that should not.
 
-Tried before issue 15's fixes (42 cases, as subprocesses): `check` of a FIFO hung, `compile -o
-/dev/full` (as root) replaced the device node with a regular file, `compile -o FIFO` replaced
-the FIFO, `preview -o missing/x.png` was a traceback, a failed write left NAME.tmp beside its
-output, `-o -` wrote a file called `-`, a .fwb named `../../x` made `preview` write
-`../../x.png`, `--name ""` was taken as no name, and `facewave sim --socket 99999` or `--baud
-0` left a facewave-flash-* folder in the temporary folder each time.
+Tried before issue 15's fixes (the 40 cases below that do not write to /dev/null or /dev/full,
+which the old code, as root, replaced with a regular file): 36 failed. 7 hung: `check`,
+`compile`, `preview`, `import` and `sim run` of a FIFO, `preview /dev/zero` (reading for ever)
+and `sim --plot DIR` (served a board instead of refusing); `preview -o missing/x.png` was a
+traceback; `-o FIFO` replaced the FIFO and `-o DIR` left DIR.tmp; `-o -` wrote a file called
+`-`; a full disk left NAME.tmp beside the old output; a .fwb named `../../x` made `preview`
+write `../../x.png`; `--name ""` was taken as no name; and `facewave sim --socket 99999`,
+`--socket -1`, `--baud 0` and `--vm --socket 99999` each left a flash folder in $TMPDIR.
 """
 
 import os
