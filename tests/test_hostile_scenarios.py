@@ -297,6 +297,7 @@ def test_each_malformed_event_value_is_one_line_at_its_table(folder, line, messa
         ('until = "10s"\nboard = "nosuch"\n', 2, "unknown board"),
         ('until = "10s"\nname = 1979-05-27T07:32:00Z\n', 2, "name must be a string"),
         ('until = "10s"\nat = 3\n', 2, "at must be written as [[at]] tables"),
+        ('until = "10s"\nat = [{time = "1s", press = 5}]\n', 2, "press must be short"),
         ('until = "10s"\n\n[[expect]]\nmotor = 40\nby = "1s"\n', 3, "motor must be a string"),
         ('until = "10s"\n\n[[expect]]\ncue = "1s"\ntolerance = nan\n', 3, "tolerance must be"),
         ('until = "10s"\n\n[[expect]]\nstate = 3\nat = "1s"\n', 3, "state must be"),

@@ -238,7 +238,7 @@ class _Where:
 
     def line(self, table, index):
         found = self.lines.get(table, [])
-        return found[index] if index < len(found) else 0
+        return found[index] if index < len(found) else self.key(table)  # at = [{...}]
 
     def key(self, name):
         """The line of a setting (of its table, for one written as [name]); 1 if it cannot be
