@@ -25,6 +25,7 @@ from .port import (
     setup_link,
     timeout_option,
 )
+from .programs import pattern_name
 from .units import NumberError, duration, number, option, size
 
 # ---- the connection -----------------------------------------------------------------------------
@@ -646,7 +647,9 @@ def setup_upload(p):
         help="a pattern file (compiled here against the device's caps), a compiled "
         ".fwb file or the name of a built-in routine",
     )
-    p.add_argument("--name", help="name on the device (default: the pattern's own name)")
+    p.add_argument(
+        "--name", type=pattern_name, help="name on the device (default: the pattern's own name)"
+    )
     setup_link(p)
 
 

@@ -8,6 +8,7 @@ reason, never silently dropped: overlapping events, sharpness curves, endless re
 import json
 import re
 
+from . import files
 from .errors import FacewaveError
 from .lang.lexer import MAX_MS
 
@@ -16,12 +17,7 @@ TRANSIENT_MS = 30  # an AHAP transient is a tap: 30 ms at its intensity
 
 def convert(path, name=None, repeat=None):
     """Pattern source for an .ahap or Android waveform .json file."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise FacewaveError("%s: %s" % (path, e.strerror or e)) from None
-    if len(raw) > 1 << 20:
-        raise FacewaveError("%s: %d bytes is too large for a haptic pattern" % (path, len(raw)))
+    raw = files.read(path, 1 << 20, "a haptic pattern")
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:

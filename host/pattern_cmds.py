@@ -4,9 +4,9 @@ files, list the built-in routines and the boards, bench the engine."""
 import sys
 from pathlib import Path
 
-from . import library
+from . import files, library
 from .errors import FacewaveError
-from .programs import board_profile, device_profile, load_program, session_note
+from .programs import board_profile, device_profile, load_program, pattern_name, session_note
 from .sim_cmds import setup_rp2040
 from .units import duration, option, plural
 
@@ -60,12 +60,14 @@ def _warn(prog):
 
 def do_compile(args):
     """Write a pattern's bytecode."""
+    files.check_output(args.output)
     prog = load_program(args.file, board_profile(args.board))
     _warn(prog)
-    out = Path(args.output or Path(args.file).with_suffix(".fwb").name)
-    _write_atomic(out, prog.data)
+    out = args.output or Path(args.file).with_suffix(".fwb").name  # in the working folder
+    files.write(out, prog.data)
     print(
-        "wrote %s (%s, %s)" % (out, plural(len(prog.data), "byte"), duration(prog.info.duration))
+        "wrote %s (%s, %s)" % (out, plural(len(prog.data), "byte"), duration(prog.info.duration)),
+        file=files.messages(out),
     )
     return 0
 
@@ -76,6 +78,9 @@ def do_preview(args):
     from .device_cmds import setting_value
     from .firmware.settings import Settings
 
+    said = files.messages(args.output, args.csv)
+    for path in (args.output, args.csv):
+        files.check_output(path)
     prof = device_profile(args.board)
     settings = Settings(session_ms=prof.session_default_ms, cue_ms=prof.session_cue_ms)
     for key, text in (("intensity", args.intensity), ("session", args.session)):
@@ -84,18 +89,18 @@ def do_preview(args):
     prog = load_program(args.file, prof)
     _warn(prog)
     trace = playback.play(prog, prof, settings)
-    print("\n".join(preview.summary_lines(prog, trace, prof, settings)))
+    print("\n".join(preview.summary_lines(prog, trace, prof, settings)), file=said)
     if args.csv:
-        _write_atomic(Path(args.csv), trace.csv().encode())
-        print("  csv        %s" % args.csv)
-    out = args.output or prog.name + ".png"
-    preview.plot(
+        files.write(args.csv, trace.csv().encode())
+        print("  csv        %s" % args.csv, file=said)
+    out = args.output or prog.name + ".png"  # a checked name: in the working folder
+    png = preview.plot(
         trace,
-        out,
         title="%s on %s at intensity %d/5: what the motor is driven with"
         % (prog.name, prof.name, settings.intensity),
     )
-    print("  plot       %s" % out)
+    files.write(out, png)
+    print("  plot       %s" % out, file=said)
     return 0
 
 
@@ -121,19 +126,20 @@ def do_routines(args):
 def do_import(args):
     """Convert an Apple AHAP or Android waveform file."""
     from . import importers
-    from .lang import CompileError, compile_file
+    from .lang import CompileError, compile_source
 
+    out = args.output
+    files.check_output(out)
     text = importers.convert(Path(args.file), args.name, args.repeat)
-    out = Path(args.output)
-    _write_atomic(out, text.encode())
+    files.write(out, text.encode())
     try:
-        prog = compile_file(out, board_profile(args.board))
+        prog = compile_source(text, out, board_profile(args.board), Path(out).parent)
     except CompileError as e:
         print(e, file=sys.stderr)
         raise FacewaveError(
             "wrote %s, but it does not pass check (see above); edit it" % out
         ) from None
-    print("wrote %s (%s)" % (out, duration(prog.info.duration)))
+    print("wrote %s (%s)" % (out, duration(prog.info.duration)), file=files.messages(out))
     return 0
 
 
@@ -148,21 +154,6 @@ def do_bench(args):
     else:
         (bench.run_link_bench if args.link else bench.run_bench)(print)
     return 0
-
-
-def _write_atomic(path, data):
-    """Never leave a half-written output: write beside it, then rename over it."""
-    import os
-
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise FacewaveError("cannot write %s: %s" % (path, e.strerror or e)) from None
 
 
 # -- arguments ----------------------------------------------------------------------------------
@@ -257,7 +248,7 @@ def setup_import(p):
         "(.json with timings, amplitudes and repeat)",
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT.fw")
-    p.add_argument("--name", help="pattern name (default: from the file name)")
+    p.add_argument("--name", type=pattern_name, help="pattern name (default: from the file name)")
     p.add_argument(
         "--repeat",
         type=option(1, 65535),

@@ -1,6 +1,7 @@
 """What a device does with a pattern, said for people: a summary of a playback.Trace and a
 picture of it that stays readable at the scale of a whole session."""
 
+import io
 import itertools
 
 from .firmware.verifier import pct
@@ -96,8 +97,8 @@ def _times(marks):
 
 
 # -- the plot ---------------------------------------------------------------------------------
-def plot(trace, path, title=None):
-    """Write a PNG of a Trace: the motor level (its mean over a second, and the range it spans
+def plot(trace, title=None):
+    """The PNG (bytes) of a Trace: the motor level (its mean over a second, and the range it spans
     in each sliver of time, so that a pulse train is a band, not a solid block), the pattern's
     own level beside it, the board's cap, zones shaded while a session runs, pauses, cues by
     kind, the device's events and where the session cuts the pattern; under it, at full
@@ -137,8 +138,10 @@ def plot(trace, path, title=None):
     fig.suptitle(title or trace.name, x=0.01, ha="left", fontsize=11)
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8, frameon=False)
-    fig.savefig(path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
+    return png.getvalue()
 
 
 _MOTOR = {"color": "C0", "linewidth": 1.2}

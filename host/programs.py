@@ -7,7 +7,7 @@ device's own verifier.
 
 from pathlib import Path
 
-from . import library
+from . import files, library
 from .errors import FacewaveError
 
 
@@ -45,7 +45,9 @@ def _profile(board, make):
 def load_program(path_or_name, profile):
     """A pattern file, a compiled .fwb file (checked by the device's verifier), or the name of
     a built-in routine, as a Program judged against `profile`'s caps."""
+    from .firmware import bytecode
     from .lang import Program, compile_file
+    from .lang.compiler import MAX_SOURCE_BYTES
 
     path = Path(path_or_name)
     if not path.exists():
@@ -56,36 +58,43 @@ def load_program(path_or_name, profile):
             )
         path = library.builtin_path(path_or_name)
         assert path is not None  # it was found just above
-    if _is_bytecode(path):
-        info = _verify_bytecode(path, profile)
-        return Program(path.read_bytes(), info, [], None, str(path))
+    data = files.read(path, MAX_SOURCE_BYTES, "a pattern file")
+    if data.startswith(bytecode.MAGIC):
+        return Program(data, _verify_bytecode(path, data, profile), [], None, str(path))
     return compile_file(path, profile)
 
 
-def _is_bytecode(name):
+def _verify_bytecode(name, data, profile):
+    """The device's own check of a compiled file, and of the name in it (a default output
+    name is made of it: `../../x` must not reach a path)."""
     from .firmware import bytecode
-
-    try:
-        with open(name, "rb") as f:
-            return f.read(len(bytecode.MAGIC)) == bytecode.MAGIC
-    except OSError:
-        return False
-
-
-def _verify_bytecode(name, profile):
-    """The device's own check of a compiled file."""
-    from .firmware import bytecode
+    from .firmware.messages import Refused
+    from .firmware.store import check_name
     from .firmware.verifier import verify
 
     try:
-        with open(name, "rb") as f:
-            data = f.read(bytecode.HEADER_SIZE + bytecode.MAX_BODY + 1)
-        return verify(data, profile)
-    except OSError as e:
-        raise FacewaveError("%s: %s" % (name, e.strerror or e)) from None
+        info = verify(data, profile)
+        check_name(info.name)
+        return info
     except bytecode.VerifyError as e:
         where = " (instruction %d)" % e.args[1] if e.args[1] >= 0 else ""
         raise FacewaveError("%s: rejected%s: %s" % (name, where, e.args[0])) from None
+    except Refused as e:
+        raise FacewaveError("%s: rejected: %s" % (name, e.args[1])) from None
+
+
+def pattern_name(text):
+    """A --name, checked as the device checks a pattern's name (an empty one too): argparse's
+    type for it."""
+    import argparse
+
+    from .firmware.messages import Refused
+    from .firmware.store import check_name
+
+    try:
+        return check_name(text)
+    except Refused as e:
+        raise argparse.ArgumentTypeError(e.args[1]) from None
 
 
 def session_note(info, session_ms, whose):

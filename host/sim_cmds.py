@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import files
 from .errors import FacewaveError
 from .programs import board_profile
 from .units import duration, option
@@ -107,6 +108,7 @@ def do_sim(args):
                 2,
             )
         return _run(args)
+    _link_args(args)
     if args.uf2 and not args.rp2040:
         raise FacewaveError("--uf2 goes with --rp2040", 2)
     if args.vm and args.rp2040:
@@ -124,16 +126,37 @@ def do_sim(args):
 
 
 def _flash_dir(args):
+    """The --flash folder, made if it is not there (kept: the user named it)."""
+    try:
+        Path(args.flash).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        why = "not a folder" if isinstance(e, FileExistsError) else e.strerror or e
+        raise FacewaveError("--flash %s: %s" % (args.flash, why), 2) from None
+    return args.flash
+
+
+@contextmanager
+def _flash(args):
+    """The board's flash folder: --flash's, or a new temporary one removed however the block
+    ends (Ctrl-C, an error, a refusal)."""
     import tempfile
 
     if args.flash:
-        try:
-            Path(args.flash).mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            why = "not a folder" if isinstance(e, FileExistsError) else e.strerror or e
-            raise FacewaveError("--flash %s: %s" % (args.flash, why), 2) from None
-        return args.flash
-    return tempfile.mkdtemp(prefix="facewave-flash-")
+        yield _flash_dir(args)
+        return
+    made = tempfile.mkdtemp(prefix="facewave-flash-")
+    try:
+        yield made
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def _link_args(args):
+    """A usage error for a --socket or --baud no port can have, before anything is made."""
+    if args.socket is not None and not 0 <= args.socket <= 65535:
+        raise FacewaveError("--socket %d: a TCP port is 0..65535" % args.socket, 2)
+    if args.baud is not None and args.baud < 1:
+        raise FacewaveError("--baud %d: a baud rate is at least 1" % args.baud, 2)
 
 
 def _serve(args):
@@ -141,29 +164,31 @@ def _serve(args):
     from .sim.virtual_board import VirtualBoard
 
     _alone(args, "a live board (they go with `sim run`)", ("mpy", "json"))
-    _writable(args.trace, args.plot)  # a wrong folder said now, not after an hour of trace
+    _outputs_ok(args)  # a wrong folder said now, not after an hour of trace
     board_profile(args.board)  # an unknown board is a usage error, not a traceback from its boot
-    board = VirtualBoard(_flash_dir(args), board=args.board, realtime=True)
-    try:
-        spec = "pty" if args.socket is None else "socket:%d" % args.socket
-        port = open_port(spec, baud=args.baud, clock=board.seconds)
-    except PortError as e:
-        raise FacewaveError("cannot open the virtual board's port: %s" % e, 2) from None
-    board.wire = port
-    board.power_on()
-    print("virtual facewave board (%s) on %s" % (board._chosen_board(), port.url))
-    print("flash: %s" % board.flash_dir)
-    print("try:   facewave --port %s info      (Ctrl-C here to stop the board)" % port.url)
-    sys.stdout.flush()
-    try:
-        with _until_stopped() as stop:
+    board = port = None
+    with _until_stopped() as stop, _flash(args) as flash:  # a stop at any moment cleans up
+        try:
+            board = VirtualBoard(flash, board=args.board, realtime=True)
+            try:
+                spec = "pty" if args.socket is None else "socket:%d" % args.socket
+                port = open_port(spec, baud=args.baud, clock=board.seconds)
+            except PortError as e:
+                raise FacewaveError("cannot open the virtual board's port: %s" % e, 2) from None
+            board.wire = port
+            board.power_on()
+            print("virtual facewave board (%s) on %s" % (board._chosen_board(), port.url))
+            print("flash: %s" % board.flash_dir)
+            print("try:   facewave --port %s info      (Ctrl-C here to stop the board)" % port.url)
+            sys.stdout.flush()
             while not stop:
                 board.step()
-    finally:
-        port.close()
+        finally:
+            if port is not None:
+                port.close()
+    if board is None:  # stopped before there was a board
+        return 0
     print("\nvirtual board stopped after %s" % duration(board.ms))
-    if not args.flash:
-        shutil.rmtree(board.flash_dir, ignore_errors=True)
     _outputs(args, board, "facewave sim: the live board", board.ms)
     for what, path in (("trace", args.trace), ("plot", args.plot)):
         if path:
@@ -178,12 +203,12 @@ def _serve_vm(args):
 
     _alone(args, "--vm", ("baud", "trace", "plot", "mpy", "json"))
     board_profile(args.board)
-    files = None if args.bare else flashed()
+    firmware = None if args.bare else flashed()
     port = "pty" if args.socket is None else "socket:%d" % args.socket
 
     def make():
         return VMBoard(
-            _flash_dir(args) if args.flash else None, files=files, board=args.board, port=port
+            _flash_dir(args) if args.flash else None, files=firmware, board=args.board, port=port
         )
 
     def banner(board):
@@ -356,8 +381,10 @@ def _run(args):
     from .scenarios import runner
     from .scenarios import spec as sc
 
+    _alone(args, "sim run", ("socket", "baud", "bare", "vm", "rp2040", "uf2"))
     scenario = sc.load(args.scenario)
-    _writable(args.trace, args.plot)
+    _outputs_ok(args)
+    said = files.messages(args.trace, args.plot, files.STDOUT if args.json else None)
     flash = _flash_dir(args) if args.flash else None
     both = None
     if args.mpy:
@@ -395,40 +422,34 @@ def _run(args):
                 len(scenario.events),
                 duration(scenario.until),
                 duration(run.seconds * 1000),
-            )
+            ),
+            file=said,
         )
         for line, text in run.failures:
             print("%s:%d: %s" % (scenario.path, line, text), file=sys.stderr)
         if scenario.expects and not run.failures:
-            print("all %d expectations hold" % len(scenario.expects))
+            print("all %d expectations hold" % len(scenario.expects), file=said)
         if both:
             both.report()
     return 1 if run.failures or (both and both.difference) else 0
 
 
-def _writable(*paths):
-    """A usage error for the first output path whose folder does not exist."""
-    for path in paths:
-        if path and not Path(path).resolve().parent.is_dir():
-            raise FacewaveError("%s: no such folder %s" % (path, Path(path).parent), 2)
+def _outputs_ok(args):
+    """A usage error now for a --trace or --plot that cannot be written (see files)."""
+    files.to_stdout(args.trace, args.plot)
+    for path in (args.trace, args.plot):
+        files.check_output(path)
 
 
 def _outputs(args, board, name, until):
     """--trace and --plot of the board's run to `until` (ms since power-on)."""
-    try:
-        if args.trace:
-            Path(args.trace).write_text(board.csv())
-        if args.plot:
-            from . import preview
-            from .scenarios import runner
+    if args.trace:
+        files.write(args.trace, board.csv().encode())
+    if args.plot:
+        from . import preview
+        from .scenarios import runner
 
-            preview.plot(
-                runner.trace_of(board, name, until),
-                args.plot,
-                title=name,
-            )
-    except OSError as e:
-        raise FacewaveError("cannot write %s: %s" % (e.filename, e.strerror or e)) from None
+        files.write(args.plot, preview.plot(runner.trace_of(board, name, until), title=name))
 
 
 def setup_demo(p):
@@ -445,6 +466,11 @@ def do_demo(args):
     from .firmware.verifier import pct
     from .scenarios import runner
 
+    def say(*text):
+        print(*text, file=said)
+
+    said = files.messages(args.plot, args.trace)
+    _outputs_ok(args)
     board_profile(args.board)
     wall = time.perf_counter()
     s = runner.session("daily", args.board)
@@ -454,46 +480,47 @@ def do_demo(args):
     mean = sum(
         lv * (t1 - t0) for (t0, lv), (t1, _) in zip(played, played[1:] + [(ended, 0)])
     ) // max(1, ended - started)
-    print(
+    say(
         "facewave demo: a virtual %s board runs the firmware; the daily routine is uploaded"
         " over the serial protocol and started with the button" % args.board
     )
-    print("  routine    %s: %s" % (prog.name, prog.info.description))
-    print("  upload     %d bytes in %s of virtual time" % (len(prog.data), duration(s.upload_ms)))
-    print(
+    say("  routine    %s: %s" % (prog.name, prog.info.description))
+    say("  upload     %d bytes in %s of virtual time" % (len(prog.data), duration(s.upload_ms)))
+    say(
         "  session    %s, from %s to %s"
         % (duration(ended - started), duration(started), duration(ended))
     )
-    print(
+    say(
         "  zones      "
         + ", ".join("%s at %s" % (n, duration(t - started)) for t, n in trace.zones)
     )
-    print(
+    say(
         "  cues       %d, at %s"
         % (len(trace.cues), ", ".join(duration(t - started) for t in trace.cues))
     )
-    print(
+    say(
         "  intensity  peak %s, mean %s (motor PWM as the board drives it)"
         % (pct(max((lv for _, lv in played), default=0)), pct(mean))
     )
-    print("  events     " + ", ".join("%s %s" % (ev, duration(t)) for t, ev in trace.events))
-    print(
+    say("  events     " + ", ".join("%s %s" % (ev, duration(t)) for t, ev in trace.events))
+    say(
         "  speed      %s of session in %s: %.0fx real time"
         % (duration(ended - started), duration(s.seconds * 1000), s.speedup)
     )
-    preview_plot(board, trace, args)
-    print("  total      %s" % duration((time.perf_counter() - wall) * 1000))
+    preview_plot(board, trace, args, said)
+    say("  total      %s" % duration((time.perf_counter() - wall) * 1000))
     return 0
 
 
-def preview_plot(board, trace, args):
+def preview_plot(board, trace, args, said):
     from . import preview
 
-    preview.plot(trace, args.plot, title="facewave demo: daily routine on a virtual board")
-    print("  plot       %s" % args.plot)
+    png = preview.plot(trace, title="facewave demo: daily routine on a virtual board")
+    files.write(args.plot, png)
+    print("  plot       %s" % args.plot, file=said)
     if args.trace:
-        Path(args.trace).write_text(board.csv())
-        print("  trace      %s" % args.trace)
+        files.write(args.trace, board.csv().encode())
+        print("  trace      %s" % args.trace, file=said)
 
 
 # The verbs, in the order of `facewave --help` (see device_cmds.VERBS)

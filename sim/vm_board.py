@@ -72,6 +72,8 @@ class VMBoard(NodeBoard):
         try:
             self.port = open_port(port)  # there at once; the board answers once started
         except PortError as e:
+            if self._own:  # a refused port leaves no flash folder behind
+                shutil.rmtree(self.flash, ignore_errors=True)
             raise VMBoardError(str(e)) from None
         self.size = size
         self.cut_after = cut_after

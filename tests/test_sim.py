@@ -350,7 +350,7 @@ def test_a_scenario_naming_a_pattern_that_does_not_exist(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text('patterns = ["nope"]\n')
     code, _, err = cli("sim", "run", path)
-    assert code == 2 and err.startswith("facewave: %s: pattern 'nope': " % path)
+    assert code == 2 and err.startswith("facewave: %s:1: pattern 'nope': " % path)
 
 
 def test_missing_scenario_file(tmp_path):

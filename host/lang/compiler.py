@@ -676,36 +676,16 @@ def _in_played(names, filename, line, message):
 
 def _read(path):
     """Text of a pattern file, or one clear error about why it cannot be had."""
+    from ..files import FileProblem, read
+
     try:
-        size = path.stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            raise CompileError(
-                [
-                    (
-                        str(path),
-                        0,
-                        0,
-                        "file is %d bytes; a pattern file is at most"
-                        " %d" % (size, MAX_SOURCE_BYTES),
-                        None,
-                    )
-                ]
-            )
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise CompileError([(str(path), 0, 0, "no such file", None)]) from None
-    except IsADirectoryError:
-        raise CompileError(
-            [(str(path), 0, 0, "is a directory, not a pattern file", None)]
-        ) from None
-    except PermissionError:
-        raise CompileError([(str(path), 0, 0, "permission denied", None)]) from None
+        return read(path, MAX_SOURCE_BYTES, "a pattern file").decode("utf-8")
+    except FileProblem as e:
+        raise CompileError([(str(path), 0, 0, e.why, None)]) from None
     except UnicodeDecodeError as e:
         raise CompileError(
             [(str(path), 0, 0, "not UTF-8 text (byte %d)" % e.start, None)]
         ) from None
-    except OSError as e:
-        raise CompileError([(str(path), 0, 0, e.strerror or str(e), None)]) from None
 
 
 def _default_resolve(name, directory):

@@ -62,7 +62,9 @@ def _scenario_pattern(scenario, link, name):
     try:
         return compile_for(link, name)
     except (CompileError, FacewaveError) as e:
-        raise sc.ScenarioError("%s: pattern %r: %s" % (scenario.path, name, e)) from None
+        raise sc.ScenarioError(
+            "%s:%d: pattern %r: %s" % (scenario.path, scenario.patterns_line, name, e)
+        ) from None
 
 
 def play(scenario, flash_dir=None, tape=None):

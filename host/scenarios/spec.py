@@ -28,8 +28,10 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
+from .. import files
 from ..errors import FacewaveError
 from ..firmware import boards
+from ..firmware.device import STATES
 from ..lang.lexer import SyntaxProblem, Token, duration, level
 
 # "0ms" as a moment or a tolerance (a duration in a pattern must be more than 0)
@@ -53,6 +55,10 @@ EXPECTS = {
     "event": "an event of the device log (start, stop, end, cue, error, ...) `at` a time",
     "state": "the device state (idle, running, paused, ...) `at` a time",
 }
+MAX_BYTES = 1 << 20  # a scenario is a script a person wrote
+MAX_MS = 24 * 3600 * 1000  # the longest scenario: a day of virtual time (about a minute to run)
+MAX_WRITES = 1_000_000  # power-cut-at-write N: at most this many flash writes from now
+SETTINGS = ("name", "board", "patterns", "until", "start_tick")
 FAULTS = (
     "power-cut",
     "power-cut-at-write",
@@ -101,7 +107,9 @@ class Expect:
 
 
 class Scenario:
-    def __init__(self, path, name, board, patterns, until, events, expects, start_tick):
+    def __init__(
+        self, path, name, board, patterns, until, events, expects, start_tick, patterns_line=0
+    ):
         self.path = path
         self.name = name
         self.board = board
@@ -110,6 +118,7 @@ class Scenario:
         self.events = events
         self.expects = expects
         self.start_tick = start_tick
+        self.patterns_line = patterns_line  # where a pattern that does not compile is named
 
 
 def builtin():
@@ -121,11 +130,11 @@ def load(path):
     """A scenario file, or the name of a built-in one (`morning`) when no file has that name."""
     path = find(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(
-            "%s: cannot read: %s" % (path, getattr(e, "strerror", None) or e)
-        ) from None
+        text = files.read(path, MAX_BYTES, "a scenario file").decode("utf-8")
+    except files.FileProblem as e:
+        raise ScenarioError(str(e)) from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError("%s: not UTF-8 text (byte %d)" % (path, e.start)) from None
     return parse(text, str(path), path.parent)
 
 
@@ -159,15 +168,15 @@ def parse(text, filename="<scenario>", directory=None):
             where, why = "%s:%d" % (filename, len(text.splitlines()) or 1), str(e)
         raise ScenarioError("%s: %s" % (where, why)) from None
     where = _Where(filename, *_lines(text))
-    unknown = set(doc) - {"name", "board", "patterns", "until", "at", "expect", "start_tick"}
-    if unknown:
-        raise ScenarioError(
-            "%s: unknown setting %r (known: name, board, patterns, until, "
-            "start_tick, [[at]], [[expect]])" % (filename, sorted(unknown)[0])
-        )
+    for key in doc:
+        if key not in SETTINGS + ("at", "expect"):
+            where.fail(
+                where.key(key),
+                "unknown setting %r (known: %s, [[at]], [[expect]])" % (key, ", ".join(SETTINGS)),
+            )
     events = [
         _event(item, where.line("at", i), where, directory)
-        for i, item in enumerate(_tables(doc, "at", filename))
+        for i, item in enumerate(_tables(doc, "at", where))
     ]
     for before, ev in itertools.pairwise(events):
         if ev.at < before.at:
@@ -178,41 +187,46 @@ def parse(text, filename="<scenario>", directory=None):
             )
     expects = [
         _expect(item, where.line("expect", i), where)
-        for i, item in enumerate(_tables(doc, "expect", filename))
+        for i, item in enumerate(_tables(doc, "expect", where))
     ]
     patterns = doc.get("patterns", [])
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ScenarioError("%s: patterns must be a list of names or files" % filename)
+        where.fail(where.key("patterns"), "patterns must be a list of names or files")
     patterns = [
         str(Path(directory) / p) if directory and p.endswith(".fw") else p for p in patterns
     ]
     last = events[-1].at if events else 0
     until = (
-        _ms(doc["until"], where, where.keys.get("until", 0), "until")
-        if "until" in doc
-        else last + 5000
+        _ms(doc["until"], where, where.key("until"), "until") if "until" in doc else last + 5000
     )
     if until < last:
-        raise ScenarioError(
-            "%s: until (%d ms) is before the last event (%d ms)" % (filename, until, last)
+        where.fail(
+            where.key("until") if "until" in doc else events[-1].line,
+            "until (%d ms) is before the last event (%d ms)" % (until, last),
         )
+    if until > MAX_MS:
+        where.fail(events[-1].line, "the last event is too late: a scenario runs at most 24 h")
     start = doc.get("start_tick", 0)
-    if not isinstance(start, int) or not 0 <= start < 1 << 30:
-        raise ScenarioError("%s: start_tick must be 0..2**30-1" % filename)
-    board = str(doc.get("board", "pico"))
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < 1 << 30:
+        where.fail(where.key("start_tick"), "start_tick must be 0..2**30-1")
+    for key in ("name", "board"):
+        if not isinstance(doc.get(key, ""), str):
+            where.fail(where.key(key), "%s must be a string" % key)
+    board = doc.get("board", "pico")
     try:
         boards.load(board)
     except boards.UnknownBoard as e:
-        raise ScenarioError("%s: %s" % (filename, e)) from None
+        where.fail(where.key("board"), str(e))
     return Scenario(
         filename,
-        str(doc.get("name", Path(filename).stem)),
+        doc.get("name", Path(filename).stem),
         board,
         patterns,
         until,
         events,
         expects,
         start,
+        where.key("patterns"),
     )
 
 
@@ -224,7 +238,12 @@ class _Where:
 
     def line(self, table, index):
         found = self.lines.get(table, [])
-        return found[index] if index < len(found) else 0
+        return found[index] if index < len(found) else self.key(table)  # at = [{...}]
+
+    def key(self, name):
+        """The line of a setting (of its table, for one written as [name]); 1 if it cannot be
+        found, a key written in a way the search does not know."""
+        return self.keys.get(name, 1)
 
     def fail(self, line, message) -> NoReturn:
         raise ScenarioError("%s:%d: %s" % (self.filename, line, message))
@@ -238,16 +257,20 @@ def _lines(text):
         m = re.match(r"\s*\[\[\s*(\w+)\s*\]\]", line)
         if m:
             tables.setdefault(m.group(1), []).append(number)
-        m = re.match(r"\s*(\w+)\s*=", line)
-        if m and not tables:
+            keys.setdefault(m.group(1), number)
+            continue
+        m = re.match(r"\s*\[\s*[\"']?([\w-]+)", line) or (
+            None if tables else re.match(r"\s*[\"']?([\w-]+)[\"']?\s*[.=]", line)
+        )
+        if m:
             keys.setdefault(m.group(1), number)
     return tables, keys
 
 
-def _tables(doc, key, filename):
+def _tables(doc, key, where: _Where):
     items = doc.get(key, [])
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise ScenarioError("%s: %s must be written as [[%s]] tables" % (filename, key, key))
+        where.fail(where.key(key), "%s must be written as [[%s]] tables" % (key, key))
     return items
 
 
@@ -258,12 +281,17 @@ def _ms(value, where: _Where, line, field, zero=True):
         where.fail(line, "%s = %s has no unit: write %s" % (field, value, unit))
     if not isinstance(value, str):
         where.fail(line, '%s must be a string with a unit, like "500ms", "1.5s" or "2min"' % field)
+    if len(value) > 24:
+        where.fail(line, "%s: %r is too long for a time" % (field, value[:24] + "..."))
     if zero and _ZERO.fullmatch(value):
         return 0
     try:
-        return duration(Token(value, line, 1))
+        ms = duration(Token(value, line, 1))
     except SyntaxProblem as p:
         where.fail(line, "%s: %s" % (field, p.message))
+    if ms > MAX_MS:
+        where.fail(line, "%s: %s is past the longest scenario, 24 h" % (field, value))
+    return ms
 
 
 def _event(item, line, where: _Where, directory):
@@ -291,11 +319,10 @@ def _event(item, line, where: _Where, directory):
             value = ("hold", _ms(value[5:], where, line, "press hold", zero=False))
     elif kind == "battery":
         if isinstance(value, str) and value.upper().endswith("V"):
-            try:
-                value = round(float(value[:-1]) * 1000)
-            except ValueError:
+            if not re.fullmatch(r"[0-9]{1,2}(\.[0-9]{1,3})?", value[:-1]):
                 where.fail(line, "battery voltage %r: write 3.6V or 3600" % value)
-        if not isinstance(value, int) or not 0 <= value <= 6000:
+            value = round(float(value[:-1]) * 1000)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6000:
             where.fail(line, "battery must be 0..6000 mV")
     elif kind == "charger":
         if not isinstance(value, bool):
@@ -305,7 +332,10 @@ def _event(item, line, where: _Where, directory):
     elif kind == "serial":
         if not isinstance(value, str):
             where.fail(line, "serial must be a string")
-        value = value.encode("latin-1", "replace").decode("unicode_escape").encode("latin-1")
+        try:
+            value = value.encode("latin-1", "replace").decode("unicode_escape").encode("latin-1")
+        except (UnicodeDecodeError, UnicodeEncodeError) as e:
+            where.fail(line, "serial: %s (a byte is a character up to \\xff, or \\xNN)" % e.reason)
     elif kind == "link":
         if not isinstance(value, dict) or set(value) - {"drop", "flip", "delay", "dup"}:
             where.fail(line, "link must be a table of drop, flip, dup (rates) and delay")
@@ -321,13 +351,60 @@ def _event(item, line, where: _Where, directory):
         if "delay" in value:
             value["delay"] = _ms(value["delay"], where, line, "link delay")
     elif kind == "fault":
-        name, _, arg = str(value).partition(" ")
-        if name not in FAULTS:
-            where.fail(line, "unknown fault %r (one of: %s)" % (name, ", ".join(FAULTS)))
-        if name in ("power-cut-at-write", "exception") and not arg:
-            where.fail(line, "fault %s needs an argument" % name)
-        value = (name, int(arg) if name == "power-cut-at-write" else arg)
+        value = _fault(value, line, where)
     return Event(at, kind, value, line)
+
+
+def _fault(value, line, where: _Where):
+    """(name, argument) of a fault: power-cut-at-write's count of writes, exception's
+    firmware function."""
+    name, _, arg = str(value).partition(" ")
+    if name not in FAULTS:
+        where.fail(line, "unknown fault %r (one of: %s)" % (name, ", ".join(FAULTS)))
+    takes = name in ("power-cut-at-write", "exception")
+    if takes and not arg:
+        where.fail(line, "fault %s needs an argument" % name)
+    if not takes and arg:
+        where.fail(line, "fault %s takes no argument, not %r" % (name, arg))
+    if name == "power-cut-at-write":
+        if not re.fullmatch(r"[0-9]{1,7}", arg) or not 1 <= int(arg) <= MAX_WRITES:
+            where.fail(
+                line,
+                "power-cut-at-write %s: the count of flash writes before the cut, 1..%d"
+                % (arg, MAX_WRITES),
+            )
+        return name, int(arg)
+    if name == "exception" and not _firmware_function(arg):
+        where.fail(
+            line,
+            "exception %s: not a firmware function (MODULE.FUNCTION or MODULE.CLASS.METHOD of"
+            " the firmware, like engine.Engine.step)" % arg,
+        )
+    return name, arg
+
+
+def _firmware_function(target):
+    """True if `target` names a function of the firmware, through its module and classes (not
+    a module it imports, a class or a constant), as the virtual board's inject() reaches it."""
+    import importlib
+    import inspect
+
+    module, _, path = target.partition(".")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", module) or not path:
+        return False
+    try:
+        owner = importlib.import_module("facewave.firmware." + module)
+    except ImportError:
+        return False
+    parts = path.split(".")
+    for part in parts[:-1]:
+        owner = getattr(owner, part, None)
+        if not isinstance(owner, type):
+            return False
+    found = getattr(owner, parts[-1], None)
+    return inspect.isroutine(found) and getattr(found, "__module__", "").startswith(
+        "facewave.firmware."
+    )
 
 
 def _command(at, text, item, line, where: _Where, directory):
@@ -382,12 +459,18 @@ def _expect(item, line, where: _Where):
         )
     value = item[kind]
     if kind in ("motor", "max_level"):
+        if not isinstance(value, str):
+            where.fail(line, '%s must be a string, a level like "40%%"' % kind)
         try:
-            value = level(Token(str(value), line, 1))
+            value = level(Token(value, line, 1))
         except SyntaxProblem as p:
             where.fail(line, p.message)
     elif kind == "cue":
         value = _ms(value, where, line, "cue")
+    elif kind == "state" and value not in STATES:
+        where.fail(line, "state must be one of %s" % ", ".join(STATES))
+    elif kind == "event" and not (isinstance(value, str) and value.strip()):
+        where.fail(line, 'event must be a string, the start of an event\'s text ("start")')
     for key in ("by", "until", "at", "tolerance"):
         if key in options:
             options[key] = _ms(options[key], where, line, key)
