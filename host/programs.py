@@ -63,8 +63,12 @@ def load_program(path_or_name, profile):
 
 
 def _is_bytecode(name):
+    """A .fwb file (whatever is in it: a damaged one is the verifier's to refuse), or a file
+    that starts as bytecode does."""
     from .firmware import bytecode
 
+    if str(name).endswith(".fwb"):
+        return True
     try:
         with open(name, "rb") as f:
             return f.read(len(bytecode.MAGIC)) == bytecode.MAGIC
