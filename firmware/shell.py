@@ -13,12 +13,13 @@ core's next deadline or console input.
 
 The guard, the motor's second line of defence: a machine.Timer (the profile's `timer`) zeros
 the PWM once the loop has gone _GUARD_MS without a healthy pass, whatever the loop is stuck
-in, seconds before the watchdog resets the board; the next healthy pass writes the level again.
+in, seconds before the watchdog resets the board; the loop's next pass writes the level again.
 It lives here, not in a module of its own, because a module costs about 600 B of the boot RAM.
-What each port guarantees: on rp2 a Timer callback is a hard interrupt (the default), so it
-runs however the loop hangs, even inside a C call; it must not allocate, so it uses integers
-and objects made once, and nothing in it can raise. On ESP32 callbacks are soft (scheduled
-between bytecodes): a loop that hangs in Python code still yields to it, a hang inside a C call
+What each port guarantees: on rp2 the guard asks for a hard interrupt (hard=True; rp2's
+callbacks are soft by default), so it runs however the loop hangs, even inside a C call (the
+emulated Pico shows both); it must not allocate, so it uses integers and objects made once, and
+nothing in it can raise. ESP32 refuses hard=True (its callbacks are soft, scheduled between
+bytecodes): a loop that hangs in Python code still yields to the guard, a hang inside a C call
 does not, and the watchdog is then the only line. A soft reset removes every machine.Timer on
 rp2: the guard lives as long as the loop, and the hand-over to the REPL stops it.
 
@@ -175,9 +176,11 @@ class Shell:
             self._chg = P(prof.charger_pin, P.IN, pull.get(prof.charger_pull, None))
         self.wdt = m.WDT(timeout=prof.wdt_ms)
         self._stamp = self.clock.ticks_ms()  # the end of the last healthy pass
-        self._tripped = False  # the guard has zeroed the PWM since
-        self.guard = m.Timer(prof.timer)
-        self.guard.init(period=_GUARD_PERIOD_MS, callback=self._guard)
+        g = self.guard = m.Timer(prof.timer)
+        try:  # rp2's callbacks are soft unless asked
+            g.init(period=_GUARD_PERIOD_MS, callback=self._guard, hard=True)
+        except (TypeError, ValueError):  # a port whose Timer has soft callbacks only (ESP32)
+            g.init(period=_GUARD_PERIOD_MS, callback=self._guard)
 
     def _core(self, prof, patterns, settings, now, fs):
         from . import device as dv
@@ -201,12 +204,13 @@ class Shell:
 
     def _guard(self, timer):
         # a hard interrupt on rp2: no allocation, nothing that can raise. It zeros at every
-        # check, tripped or not: a long pass may have written the level again, then hung.
+        # check while the loop is late (a long pass may write the level again, then hang), and
+        # forgets the level written, so that the loop's next pass writes it again.
         c = self.clock
         pwm = self.pwm  # None once the fault path took the pin off it
         if pwm is not None and c.ticks_diff(c.ticks_ms(), self._stamp) > _GUARD_MS:
             pwm.duty_u16(0)
-            self._tripped = True
+            self._duty = -1
 
     def _irq(self, pin):
         """Stamp a button edge; runs in interrupt context: no allocation."""
@@ -224,7 +228,7 @@ class Shell:
             d = self.device
             pwm = self.pwm
             if d is None or pwm is None:
-                raise RuntimeError("the device did not start, or lost its motor")
+                raise RuntimeError("no device or no motor")
             self._inputs(now, d)
             self._console(now, d)
             d.tick(now)
@@ -233,16 +237,13 @@ class Shell:
         except Exception as e:
             try:
                 self._fail(now, e)
-            except Exception:  # the fault path failed too: the pin low, off its PWM, and
-                self._motor_pin.init(self.m.Pin.OUT, value=0)  # the watchdog resets the board
-                self.pwm = None
+            except Exception:  # the fault path failed too: the pin low, off its PWM (every
+                self.pwm = None  # pass fails from now on: the watchdog resets the board)
+                self.motor_zero()
             return False
         self.wdt.feed()
         self.fed += 1
         self._stamp = self.clock.ticks_ms()
-        if self._tripped:  # the guard stopped the motor in this pass: the next writes it
-            self._tripped = False
-            self._duty = -1
         return True
 
     def sleep(self):

@@ -43,7 +43,7 @@ def oserror(code):
 class Clock:
     def __init__(self, start=0):
         self.ms = start  # virtual milliseconds since an arbitrary origin (never wraps)
-        self._waiters = []  # [due ms, period ms (0: once), callback]
+        self._waiters = []  # [due ms, period ms (0: once), callback, its argument or None]
 
     def ticks_ms(self):
         return self.ms % WRAP
@@ -73,12 +73,16 @@ class Clock:
                 w[0] += w[1]
             else:
                 self._waiters.remove(w)
-            w[2]()
+            if w[3] is None:
+                w[2]()
+            else:
+                w[2](w[3])
         self.ms = end
 
-    def every(self, period, callback, once=False):
-        """Call callback() each `period` ms (once: only the first time); answers a handle."""
-        w = [self.ms + period, 0 if once else period, callback]
+    def every(self, period, callback, once=False, arg=None):
+        """Call callback() (or callback(arg)) each `period` ms (once: only the first time);
+        answers a handle."""
+        w = [self.ms + period, 0 if once else period, callback, arg]
         self._waiters.append(w)
         return w
 
@@ -368,14 +372,14 @@ class Timer:
         if callback is not None:
             self.init(mode=mode, period=period, callback=callback, freq=freq)
 
-    def init(self, mode=1, period=-1, callback=None, freq=-1):
+    def init(self, mode=1, period=-1, callback=None, freq=-1, hard=False):
+        """`hard`: rp2's interrupt callback; here every callback runs at its tick, between loop
+        passes, as an interrupt would."""
         assert callback is not None, "a virtual Timer needs a callback"
         self.deinit()
         if freq > 0:
             period = 1000 // freq
-        self._h = self.hw.clock.every(
-            max(1, period), lambda: callback(self), mode == Timer.ONE_SHOT
-        )
+        self._h = self.hw.clock.every(max(1, period), callback, mode == Timer.ONE_SHOT, self)
         self.hw.timers.append(self)
 
     def deinit(self):

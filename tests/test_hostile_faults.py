@@ -3,9 +3,9 @@ path that fails, an upload whose storage fails. Each case asserts the motor leve
 the device state after, and that the stored patterns did not change.
 
 The hang is the board's "firmware hangs" fault (VirtualBoard.starve_watchdog): no loop pass
-runs until the watchdog resets the board, while its timers run on, as a hard interrupt does on
-rp2. The last healthy pass is read off the trace: the watchdog resets 5,001 ms after its last
-feed, which that pass made.
+runs until the watchdog resets the board, while its timers run on, as the guard's hard
+interrupt does on rp2. The last healthy pass is read off the trace: the watchdog resets
+5,001 ms after its last feed, which that pass made.
 """
 
 import shutil
