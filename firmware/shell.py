@@ -237,9 +237,9 @@ class Shell:
         except Exception as e:
             try:
                 self._fail(now, e)
-            except Exception:  # the fault path failed too: the pin low, off its PWM (every
-                self.pwm = None  # pass fails from now on: the watchdog resets the board)
-                self.motor_zero()
+            except Exception:  # the fault path failed too: the pin low at the pin itself, off
+                self.pwm = None  # its PWM (every pass fails now: the watchdog resets the board)
+                self._motor_pin.init(self.m.Pin.OUT, value=0)
             return False
         self.wdt.feed()
         self.fed += 1

@@ -143,8 +143,12 @@ def test_the_guard_leaves_a_healthy_session_alone(tmp_path):
     assert all(lv > 0 for ms, lv, _, _ in board.rows if start <= ms <= board.ms)
 
 
-@pytest.mark.parametrize("target", ["shell.Shell.motor_zero", "shell.Shell._fail"])
-def test_a_fault_path_that_fails_stops_the_motor_and_the_board_comes_back(tmp_path, target):
+@pytest.mark.parametrize(
+    "targets",
+    [["shell.Shell.motor_zero"], ["shell.Shell.motor_zero"] * 2, ["shell.Shell._fail"]],
+    ids=["motor_zero", "motor_zero-twice", "_fail"],
+)
+def test_a_fault_path_that_fails_stops_the_motor_and_the_board_comes_back(tmp_path, targets):
     board, link = _board(tmp_path)
     prog = _program(link)
     link.upload(prog.name, prog.data)
@@ -153,9 +157,10 @@ def test_a_fault_path_that_fails_stops_the_motor_and_the_board_comes_back(tmp_pa
     board.run_for(2000)
     assert board.level() > 0
     at = board.ms
-    undo = [board.inject(target), board.inject("engine.Engine.step")]  # a fault, then its path's
+    # a fault, then its path's (twice: the path fails again in the next pass, which fails too)
+    undo = [board.inject(target) for target in targets] + [board.inject("engine.Engine.step")]
     board.run_for(100)
-    for restore in undo:
+    for restore in reversed(undo):
         restore()
     # the pin went low in the pass that failed (the PWM's route had failed)
     zero = min(ms for ms, lv, _, _ in board.rows if ms >= at and lv == 0)
