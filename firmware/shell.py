@@ -4,10 +4,24 @@ core (device.py) owns every decision.
 Boot order: the motor pin is driven low before anything that could fail is even imported.
 Each loop iteration reads inputs (button edges stamped by an IRQ, charger pin, battery ADC
 now and then, console bytes for the protocol handler), ticks the core, writes the motor PWM
-and the LED, and only then feeds the watchdog. Any exception on the way takes the one safe path
-(_fail): motor 0, device fault (error LED, log), and the loop carries on answering the console;
-that iteration does not feed the watchdog, so a fault that repeats forever resets the board
-(motor 0 again at boot). Then it sleeps until the core's next deadline or console input.
+and the LED, and only then feeds the watchdog and stamps the guard (_guard, below). Any
+exception on the way takes the one safe path (_fail): motor 0, device fault (error LED, log),
+and the loop carries on answering the console; that iteration does not feed the watchdog, so a
+fault that repeats forever resets the board (motor 0 again at boot); if _fail itself fails, the
+motor pin is driven low off its PWM and the watchdog does reset it. Then it sleeps until the
+core's next deadline or console input.
+
+The guard, the motor's second line of defence: a machine.Timer (the profile's `timer`) zeros
+the PWM once the loop has gone _GUARD_MS without a healthy pass, whatever the loop is stuck
+in, seconds before the watchdog resets the board; the loop's next pass writes the level again.
+It lives here, not in a module of its own, because a module costs about 600 B of the boot RAM.
+What each port guarantees: on rp2 the guard asks for a hard interrupt (hard=True; rp2's
+callbacks are soft by default), so it runs however the loop hangs, even inside a C call (the
+emulated Pico shows both); it must not allocate, so it uses integers and objects made once, and
+nothing in it can raise. ESP32 refuses hard=True (its callbacks are soft, scheduled between
+bytecodes): a loop that hangs in Python code still yields to the guard, a hang inside a C call
+does not, and the watchdog is then the only line. A soft reset removes every machine.Timer on
+rp2: the guard lives as long as the loop, and the hand-over to the REPL stops it.
 
 Seams, so the simulator and the protocol plug in without changes here:
 - machine: the `machine` module (real, or facewave.sim.machine);
@@ -24,6 +38,8 @@ Seams, so the simulator and the protocol plug in without changes here:
 
 from micropython import const
 
+_GUARD_MS = const(150)  # a healthy loop passes at least every _MAX_SLEEP_MS plus its work
+_GUARD_PERIOD_MS = const(50)  # so the motor is at 0 within 200 ms of the last healthy pass
 _MAX_SLEEP_MS = const(50)  # the loop wakes at least this often (button edges, pins)
 _RING = const(16)  # button edges kept between iterations
 _PASS_BYTES = const(2304)  # console bytes one pass may take: the largest frame, stuffed
@@ -116,6 +132,7 @@ class Shell:
         self.failures = 0  # loop iterations that raised
         self.fed = 0  # watchdog feeds
         self.pwm = None
+        self.guard = None  # the guard's machine.Timer
         self.device = None
         now = clock.ticks_ms()
         try:
@@ -158,6 +175,12 @@ class Shell:
         if prof.charger_pin >= 0:
             self._chg = P(prof.charger_pin, P.IN, pull.get(prof.charger_pull, None))
         self.wdt = m.WDT(timeout=prof.wdt_ms)
+        self._stamp = self.clock.ticks_ms()  # the end of the last healthy pass
+        g = self.guard = m.Timer(prof.timer)
+        try:  # rp2's callbacks are soft unless asked
+            g.init(period=_GUARD_PERIOD_MS, callback=self._guard, hard=True)
+        except (TypeError, ValueError):  # a port whose Timer has soft callbacks only (ESP32)
+            g.init(period=_GUARD_PERIOD_MS, callback=self._guard)
 
     def _core(self, prof, patterns, settings, now, fs):
         from . import device as dv
@@ -179,6 +202,16 @@ class Shell:
         self.device = dv.Device(prof, patterns, settings, log.Log())
         self.device.boot(now, self.note)
 
+    def _guard(self, timer):
+        # a hard interrupt on rp2: no allocation, nothing that can raise. It zeros at every
+        # check while the loop is late (a long pass may write the level again, then hang), and
+        # forgets the level written, so that the loop's next pass writes it again.
+        c = self.clock
+        pwm = self.pwm  # None once the fault path took the pin off it
+        if pwm is not None and c.ticks_diff(c.ticks_ms(), self._stamp) > _GUARD_MS:
+            pwm.duty_u16(0)
+            self._duty = -1
+
     def _irq(self, pin):
         """Stamp a button edge; runs in interrupt context: no allocation."""
         i = self._head % _RING
@@ -195,17 +228,22 @@ class Shell:
             d = self.device
             pwm = self.pwm
             if d is None or pwm is None:
-                raise RuntimeError("the device did not start")
+                raise RuntimeError("no device or no motor")
             self._inputs(now, d)
             self._console(now, d)
             d.tick(now)
             self._outputs(d, pwm)
             self._save(now, d)
         except Exception as e:
-            self._fail(now, e)
+            try:
+                self._fail(now, e)
+            except Exception:  # the fault path failed too: the pin low at the pin itself, off
+                self.pwm = None  # its PWM (every pass fails now: the watchdog resets the board)
+                self._motor_pin.init(self.m.Pin.OUT, value=0)
             return False
         self.wdt.feed()
         self.fed += 1
+        self._stamp = self.clock.ticks_ms()
         return True
 
     def sleep(self):
@@ -241,15 +279,10 @@ class Shell:
             raise
 
     def interrupted(self):
-        """The console goes back to the REPL: motor off, Ctrl-C live again, and the watchdog
-        stopped (or fed by a timer where the chip cannot stop it) so the board does not reset
-        under mpremote."""
-        import micropython
+        """The console goes back to the REPL: see handover.py."""
+        from .handover import hand_over
 
-        self.motor_zero()
-        micropython.kbd_intr(3)
-        if not watchdog_off(self.m, self.prof.wdt_off, self.prof.wdt_bits):
-            self._repl_watchdog()
+        hand_over(self)
 
     # ---- steps ----
 
@@ -349,18 +382,16 @@ class Shell:
             d.log.add(now, self._log.SETTINGS, "settings not saved: %s" % e)
 
     def motor_zero(self):
-        """The motor to 0 by every means there is."""
+        """The motor to 0: its PWM, or else the pin low."""
+        pwm = self.pwm
         try:
-            pwm = self.pwm
-            if pwm is None:
-                raise RuntimeError("no PWM")
-            pwm.duty_u16(0)
-            self._duty = 0
-        except Exception:
-            try:
-                self._motor_pin.init(self.m.Pin.OUT, value=0)
-            except Exception:
-                pass
+            if pwm is not None:
+                pwm.duty_u16(0)
+                self._duty = 0
+                return
+        except Exception:  # a broken PWM
+            pass
+        self._motor_pin.init(self.m.Pin.OUT, value=0)
 
     def _fail(self, now, e):
         """The one safe path: motor first, then the device's error state and LED."""
@@ -378,14 +409,6 @@ class Shell:
                 self._show(1, 0xFF0000)
             except Exception:
                 pass
-
-    def _repl_watchdog(self):
-        """A timer feeds the watchdog the chip cannot stop, until the next soft reset."""
-        try:
-            self._timer = self.m.Timer(self.prof.timer)
-            self._timer.init(period=self.prof.wdt_ms // 4, callback=lambda t: self.wdt.feed())
-        except Exception:
-            pass
 
 
 def start(machine, clock, console, board=None, fs=None, version=None, note=""):

@@ -37,41 +37,47 @@ def refusal(code, text):
 
 
 class FS:
-    """The few filesystem calls the store makes, over `os` (MicroPython and CPython)."""
+    """The few filesystem calls the store makes, over `os` and open() (MicroPython and CPython),
+    or over a `disk` that has the same calls (open among them): the simulator's flash, under
+    these very calls, so that a fault put into one of them reaches the firmware."""
+
+    def __init__(self, disk=None):
+        self.os = disk or os
+        self._open = disk.open if disk else open
 
     def open(self, path, mode):
-        return open(path, mode)
+        return self._open(path, mode)
 
     def write(self, f, data):
         f.write(data)
         f.flush()
-        if hasattr(os, "fsync"):
-            os.fsync(f.fileno())
+        if hasattr(self.os, "fsync"):
+            self.os.fsync(f.fileno())
 
     def rename(self, old, new):
-        os.rename(old, new)
+        self.os.rename(old, new)
 
     def remove(self, path):
-        os.remove(path)
+        self.os.remove(path)
 
     def size(self, path):
         """Size in bytes, or -1 when the file does not exist."""
         try:
-            return os.stat(path)[6]
+            return self.os.stat(path)[6]
         except OSError:
             return -1
 
     def listdir(self, path):
-        return os.listdir(path)
+        return self.os.listdir(path)
 
     def mkdir(self, path):
-        os.mkdir(path)
+        self.os.mkdir(path)
 
     def free(self, path):
         """Bytes free for new data, or -1 when the port cannot tell."""
-        if not hasattr(os, "statvfs"):
+        if not hasattr(self.os, "statvfs"):
             return -1
-        st = os.statvfs(path)
+        st = self.os.statvfs(path)
         return st[1] * st[4]
 
 
@@ -118,13 +124,19 @@ class Store:
         """Finish or undo a replace that a reset interrupted; keep a resumable upload."""
         for entry in self.fs.listdir(self.root):
             if entry.endswith(OLD):
-                stem = entry[: -len(OLD)]
-                if self.fs.size(self.path_of(stem + EXT)) >= 0:
-                    self.fs.remove(self.path_of(entry))
-                else:
-                    self.fs.rename(self.path_of(entry), self.path_of(stem + EXT))
+                self.settle(entry[: -len(OLD)])
         if self.fs.size(self.path_of(META)) >= 0 and self.fs.size(self.path_of(TMP)) < 0:
             self.fs.remove(self.path_of(META))
+
+    def settle(self, stem):
+        """After a replace of pattern `stem`, however far it went: the new file if it is in
+        place, else the old one back."""
+        old = self.path_of(stem + OLD)
+        if self.fs.size(old) >= 0:
+            if self.fs.size(self.path_of(stem + EXT)) >= 0:
+                self.fs.remove(old)
+            else:
+                self.fs.rename(old, self.path_of(stem + EXT))
 
     # ---- reading ----
 

@@ -125,7 +125,7 @@ def begin(s, name, size, digest):
             s.held_file = s.fs.open(s.path_of(TMP), "wb")
         else:
             s.held_file = s.fs.open(s.path_of(TMP), "ab")
-    except OSError as e:
+    except Exception as e:  # whatever failed, the upload cannot go on
         _fail(s, e)
     s.upload = (name, size, digest)
     return s.offset
@@ -155,7 +155,7 @@ def write(s, offset, data):
         raise refusal(E_MALFORMED, "chunk runs past the announced size")
     try:
         s.fs.write(s.held_file, data)
-    except OSError as e:
+    except Exception as e:  # whatever failed, the upload cannot go on
         _fail(s, e)
     s.offset += len(data)
     return s.offset
@@ -171,15 +171,17 @@ def commit(s, profile):
             E_INCOMPLETE, "upload of %r incomplete: %d of %d bytes" % (name, s.offset, size)
         )
     _close(s)
-    src = s.open_path(s.path_of(TMP), size)
     try:
-        info = _check_held(src, name, digest, profile)
-    except Exception:
-        src.close()  # before the file goes
+        src = s.open_path(s.path_of(TMP), size)
+        try:
+            info = _check_held(src, name, digest, profile)
+        finally:
+            src.close()  # before the file goes
+    except Exception:  # refused, or a fault: the upload is dropped either way
         abort(s)
         raise
-    src.close()
     final = s.path_of(name + EXT)
+    failed = None
     try:
         try:
             s.fs.rename(s.path_of(TMP), final)
@@ -188,12 +190,16 @@ def commit(s, profile):
                 raise
             s.fs.rename(final, s.path_of(name + OLD))
             s.fs.rename(s.path_of(TMP), final)
-            s.fs.remove(s.path_of(name + OLD))
-        s.fs.remove(s.path_of(META))
-    except OSError as e:
-        s.upload = None
-        raise refusal(E_STORAGE, "could not store %r: %s" % (name, e))
+    except Exception as e:  # whatever failed, the old pattern must be whole again
+        failed = e
     s.upload = None
+    try:
+        s.settle(name)
+        _discard(s)
+    except Exception:  # the next boot's recovery settles it
+        pass
+    if failed is not None:
+        raise refusal(E_STORAGE, "could not store %r: %s" % (name, failed))
     return info
 
 
@@ -253,7 +259,7 @@ def _fail(s, e):
     _close(s)
     try:
         _discard(s)
-    except OSError:
+    except Exception:  # the next upload's begin discards them
         pass
     if e.args and e.args[0] == _ENOSPC:
         raise refusal(

@@ -59,7 +59,7 @@ def load_program(path_or_name, profile):
         path = library.builtin_path(path_or_name)
         assert path is not None  # it was found just above
     data = files.read(path, MAX_SOURCE_BYTES, "a pattern file")
-    if data.startswith(bytecode.MAGIC):
+    if path.suffix == ".fwb" or data.startswith(bytecode.MAGIC):  # a damaged .fwb too
         return Program(data, _verify_bytecode(path, data, profile), [], None, str(path))
     return compile_file(path, profile)
 

@@ -6,8 +6,8 @@ same objects.
   port; callbacks due "while time passes" (timers, the watchdog) run inside advance().
 - Hardware: one power-on's pins, PWM, ADC, watchdog, timers and mem32; hw.machine() is the
   `machine` namespace the firmware is given, hw.drive()/hw.set_mv() are the world outside.
-- Flash: the firmware's filesystem calls (store.FS) over a folder or over memory, free space
-  counted in blocks, and a power cut at the N-th write, rename or remove.
+- Flash: the `os` calls under the firmware's filesystem layer (store.FS) over a folder or over
+  memory, free space counted in blocks, and a power cut at the N-th write, rename or remove.
 - Console: the firmware's console (read, write, wait) with hooks for what arrives and leaves.
 - Recorder: the trace a scope and the device log would give, as rows (ms, level, led, event).
 - break_once: the fault injector, making one firmware call raise once.
@@ -43,7 +43,7 @@ def oserror(code):
 class Clock:
     def __init__(self, start=0):
         self.ms = start  # virtual milliseconds since an arbitrary origin (never wraps)
-        self._waiters = []  # [due ms, period ms (0: once), callback]
+        self._waiters = []  # [due ms, period ms (0: once), callback, its argument or None]
 
     def ticks_ms(self):
         return self.ms % WRAP
@@ -73,12 +73,16 @@ class Clock:
                 w[0] += w[1]
             else:
                 self._waiters.remove(w)
-            w[2]()
+            if w[3] is None:
+                w[2]()
+            else:
+                w[2](w[3])
         self.ms = end
 
-    def every(self, period, callback, once=False):
-        """Call callback() each `period` ms (once: only the first time); answers a handle."""
-        w = [self.ms + period, 0 if once else period, callback]
+    def every(self, period, callback, once=False, arg=None):
+        """Call callback() (or callback(arg)) each `period` ms (once: only the first time);
+        answers a handle."""
+        w = [self.ms + period, 0 if once else period, callback, arg]
         self._waiters.append(w)
         return w
 
@@ -102,6 +106,8 @@ class Hardware:
         self.vref_mv = vref_mv  # ADC full scale
         self.trace = [] if record else None
         self.heard = None  # type: Callable[[str, int, int], object] | None
+        # told of each PWM duty written, so a trace kept between loop passes sees a timer's
+        self.changed = None  # type: Callable[[], object] | None
         self.levels = {}  # pin id -> level (driven outside or by the firmware)
         self.pins = {}  # pin id -> Pin last made for it
         self.mv = {}  # pin id -> mV at an ADC input
@@ -135,9 +141,13 @@ class Hardware:
         self.mv[pin] = mv
 
     def duty(self, pin):
-        """The last duty_u16 written to the PWM on `pin` (0 if none)."""
+        """What drives `pin`, as a duty_u16: the last written to its PWM, or its level if it was
+        made a plain output since (which takes it off the PWM, as on rp2 and ESP32)."""
         p = self.pwms.get(pin)
-        return p._duty if p else 0
+        if p is not None:
+            return p._duty
+        q = self.pins.get(pin)
+        return 65535 if q is not None and q.mode == Pin.OUT and self.levels.get(pin) else 0
 
     def soft_reset(self):
         """What a soft reset does to the hardware on rp2: every machine.Timer is removed; a
@@ -211,11 +221,12 @@ class Pin:
         hw.pins[id] = self
         if id not in hw.levels:
             hw.levels[id] = 1 if pull == Pin.PULL_UP else 0
-        if value is not None:
-            self.value(value)
+        self.init(mode, pull, value)
 
     def init(self, mode=-1, pull=-1, value=None):
         self.mode = mode
+        if mode == Pin.OUT:
+            self.hw.pwms.pop(self.id, None)  # a plain output now, off any PWM
         if value is not None:
             self.value(value)
 
@@ -264,7 +275,10 @@ class PWM:
         if not 0 <= d <= 65535:
             raise ValueError("duty must be 0..65535")
         self._duty = d
-        self.hw.record("duty", self.pin.id, d)
+        hw = self.hw
+        hw.record("duty", self.pin.id, d)
+        if hw.changed is not None:
+            hw.changed()
 
     def deinit(self):
         self._duty = 0
@@ -358,14 +372,14 @@ class Timer:
         if callback is not None:
             self.init(mode=mode, period=period, callback=callback, freq=freq)
 
-    def init(self, mode=1, period=-1, callback=None, freq=-1):
+    def init(self, mode=1, period=-1, callback=None, freq=-1, hard=False):
+        """`hard`: rp2's interrupt callback; here every callback runs at its tick, between loop
+        passes, as an interrupt would."""
         assert callback is not None, "a virtual Timer needs a callback"
         self.deinit()
         if freq > 0:
             period = 1000 // freq
-        self._h = self.hw.clock.every(
-            max(1, period), lambda: callback(self), mode == Timer.ONE_SHOT
-        )
+        self._h = self.hw.clock.every(max(1, period), callback, mode == Timer.ONE_SHOT, self)
         self.hw.timers.append(self)
 
     def deinit(self):
@@ -570,9 +584,10 @@ class FolderFiles:
 
 
 class Flash:
-    """store.FS on `files` (MemoryFiles or FolderFiles), with power cuts: at write, rename or
-    remove number N in `cuts` (or the next `cut_at`), half the bytes of a write land, then
-    nothing more does. `writes` counts those operations; `cut` lists where the power went."""
+    """The flash under the firmware's store.FS: the `os` calls it makes (and open) on `files`
+    (MemoryFiles or FolderFiles), with power cuts: at write, rename or remove number N in `cuts`
+    (or the next `cut_at`), half the bytes of a write land, then nothing more does. `writes`
+    counts those operations; `cut` lists where the power went."""
 
     def __init__(self, files, cuts=()):
         self.files = files
@@ -591,15 +606,8 @@ class Flash:
         return False
 
     def open(self, path, mode):
-        return self.files.open(path, mode)
-
-    def write(self, f, data):
-        if self._op():
-            f.write(data[: len(data) // 2])
-            f.flush()
-            raise PowerCut("power cut during a write")
-        f.write(data)
-        f.flush()
+        f = self.files.open(path, mode)
+        return f if "r" in mode else Written(self, f)
 
     def rename(self, old, new):
         if self._op():
@@ -611,8 +619,11 @@ class Flash:
             raise PowerCut("power cut before a remove")
         self.files.remove(path)
 
-    def size(self, path):
-        return self.files.size_of(path)
+    def stat(self, path):
+        size = self.files.size_of(path)
+        if size < 0:
+            raise oserror(2)
+        return (0x8000, 0, 0, 0, 0, 0, size, 0, 0, 0)
 
     def listdir(self, path):
         return self.files.listdir(path)
@@ -620,9 +631,31 @@ class Flash:
     def mkdir(self, path):
         self.files.mkdir(path)
 
-    def free(self, path):
+    def statvfs(self, path):
         files = self.files
-        return BLOCK * max(0, files.size // BLOCK - files.used_blocks())
+        free = max(0, files.size // BLOCK - files.used_blocks())
+        return (BLOCK, BLOCK, files.size // BLOCK, free, free, 0, 0, 0, 0, 255)
+
+
+class Written:
+    """A file open for writing on the Flash: each write is an operation the power can cut."""
+
+    def __init__(self, flash, f):
+        self.flash = flash
+        self.f = f
+
+    def write(self, data):
+        if self.flash._op():
+            self.f.write(data[: len(data) // 2])
+            self.f.flush()
+            raise PowerCut("power cut during a write")
+        return self.f.write(data)
+
+    def flush(self):
+        self.f.flush()
+
+    def close(self):
+        self.f.close()
 
 
 # -- the console ----------------------------------------------------------------------------

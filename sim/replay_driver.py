@@ -48,6 +48,7 @@ class Replay:
         self.rows = self.recorder.rows
         self.once_ms = None
         self.once_n = 0
+        self.passing = False  # a loop pass runs
         self.done = False
 
     def _n(self):
@@ -76,10 +77,11 @@ class Replay:
             assert self.hw is not None
             self.hw.set_mv(e[3], e[4])
         elif kind == "jump":
-            self.clock.ms = max(self.clock.ms, e[3])
+            self.clock.advance(e[3] - self.clock.ms)  # the timers run, as on the board
         elif kind == "down":
             self.shell = None
             self.powered = False
+            self.clock.cancel_all()  # timers die with the power
             self.recorder.record(True, 0)
         elif kind == "boot":
             self._boot(e[3], e[4], e[5])
@@ -91,11 +93,13 @@ class Replay:
     def _boot(self, name, version, fresh):
         if fresh:
             self.hw = self.hardware.Hardware(self.clock, record=False)
+            self.hw.changed = self._changed
             self.machine = self.hw.machine()
         self.powered = True
         self.motor_pin = self.boards.load(name)["motor"]["pin"]
+        fs = self.load("store").FS(self.fs)
         self.shell = self.fw_shell.start(
-            self.machine, self.clock, self.console, name, fs=self.fs, version=version
+            self.machine, self.clock, self.console, name, fs=fs, version=version
         )
         self.recorder.seen_log = 0
 
@@ -124,7 +128,12 @@ class Replay:
             self.wi += 1
         if self.wi < len(self.wakes) and self.wakes[self.wi][1] < target:
             target = self.wakes[self.wi][1]
-        self.clock.ms = target
+        self.clock.advance(target - self.clock.ms)
+
+    def _changed(self):
+        """As on the board: a PWM written outside a loop pass is on the trace at its moment."""
+        if self.shell is not None and not self.passing:
+            self.recorder.record()
 
     def run(self):
         while True:
@@ -143,12 +152,14 @@ class Replay:
                 self.once_ms = self.clock.ms
                 self.once_n = 0
             self.once_n += 1
+            self.passing = True
             try:
                 self.shell.once()
+                self.passing = False
                 self.recorder.record()
                 self.shell.sleep()
             except self.hardware.PowerCut:
-                pass
+                self.passing = False
 
 
 def replay(tape, load, unhex, hardware):

@@ -16,7 +16,7 @@ import math
 import os
 import random
 
-from ..firmware import VERSION, boards
+from ..firmware import VERSION, boards, store
 from ..firmware import device as dv
 from ..firmware import shell as fw_shell
 from . import hardware
@@ -44,7 +44,7 @@ class VirtualBoard:
         self.clock = hardware.Clock(start=start_tick)
         self.origin = self.clock.ms
         self.flash = hardware.FolderFiles(self.flash_dir)
-        self.fs = hardware.Flash(self.flash)
+        self.fs = hardware.Flash(self.flash)  # under the firmware's own store.FS
         self.wire = wire
         self.realtime = realtime
         self._wall0 = None
@@ -58,6 +58,7 @@ class VirtualBoard:
         self.host_rx = bytearray()
         self.tape = tape  # a replay.Tape that writes down what crosses into the firmware
         self.shell = None
+        self.passing = False  # a loop pass runs (the trace takes its outputs after it)
         self.at_repl = False
         self.hw = None
         self.motor_pin = -1
@@ -223,6 +224,7 @@ class VirtualBoard:
         if self.hw is not None:
             self._power_down()
         self.hw = hardware.Hardware(self.clock)
+        self.hw.changed = self._changed
         if self.tape is not None:
             self.hw.heard = self.tape.input
         self.machine = self.hw.machine()
@@ -246,7 +248,7 @@ class VirtualBoard:
             self.clock,
             self.console,
             name,
-            fs=self.fs,
+            fs=store.FS(self.fs),
             version=self._installed_version(),
         )
         self.prof = self.shell.prof
@@ -371,13 +373,21 @@ class VirtualBoard:
     def _once(self):
         tape, shell = self.tape, self.shell
         assert shell is not None  # step() runs a loop pass only while the firmware runs
-        if tape is None:
-            return shell.once()
-        tape.once(self.clock.ms)
+        if tape is not None:
+            tape.once(self.clock.ms)
+        self.passing = True
         try:
             shell.once()
         finally:
-            tape.in_once = False
+            self.passing = False
+            if tape is not None:
+                tape.in_once = False
+
+    def _changed(self):
+        """The motor's PWM was written: outside a loop pass (the guard's timer in a hang) the
+        trace takes it at its moment."""
+        if self.shell is not None and not self.passing:
+            self.recorder.record()
 
     def run_for(self, ms):
         end = self.clock.ms + ms

@@ -320,3 +320,59 @@ def test_the_pin_goes_to_0_within_one_step_of_a_stop_a_long_press_and_a_lost_hos
     )
     assert zero is not None and zero - gone <= beat + STEP_MS + JITTER_MS
     assert starved(board) == 0
+
+
+HANG = """
+import machine, time
+from facewave import shell
+s = shell.start(machine, time, None)  # the firmware's own shell, its loop run by hand below
+s.device.play(time.ticks_ms(), "daily")
+
+
+def healthy_until_driving():  # a second of healthy passes at least, until the motor is on
+    t = time.ticks_ms()
+    while True:
+        s.once()
+        end = time.ticks_ms()
+        if time.ticks_diff(end, t) >= 1000 and s.pwm.duty_u16():
+            return end
+        time.sleep_ms(5)
+
+
+last = healthy_until_driving()
+drive = s.pwm.duty_u16()
+while s.pwm.duty_u16():  # the loop hangs in Python code; the timer zeros the PWM
+    pass
+zero = time.ticks_diff(time.ticks_ms(), last)
+healthy_until_driving()  # healthy passes write the level again
+mark = time.ticks_ms()
+max(range(300000))  # a hang inside one C call (about 0.7 s, small ints only)
+stuck = time.ticks_diff(time.ticks_ms(), mark)
+after = s.pwm.duty_u16()
+s.guard.deinit()
+s.motor_zero()
+shell.watchdog_off(machine, s.prof.wdt_off, s.prof.wdt_bits)
+print(drive, zero, stuck, after)
+"""
+
+
+def test_a_hung_loop_stops_the_motor_within_250_ms_on_the_real_port(pico, tmp_path):
+    """The guard's machine.Timer on rp2's own port: a hard interrupt, so it zeros the PWM in a
+    loop stuck in Python code and in one stuck inside a C call alike."""
+    if pico.facewave("status", check=False).returncode:  # run alone: a plain board
+        pico.facewave("flash")
+    if "daily" not in [p["name"] for p in pico.json("list")["patterns"]]:
+        pico.facewave("upload", "daily")
+    out = mpremote(pico.board.port, "run", str(_script(tmp_path, HANG)))
+    drive, zero, stuck, after = map(int, out.split())
+    print(
+        "\nhung loop on rp2: motor 0 %d ms after the last healthy pass; a %d ms C call"
+        % (zero, stuck)
+    )
+    assert drive > 0
+    assert zero <= 250
+    assert stuck > 250 and after == 0
+    mpremote(pico.board.port, "reset")  # the firmware runs again
+    pico.board.wait_usb()
+    assert pico.json("status")["state"] == "idle"
+    assert starved(pico.board) == 0

@@ -19,6 +19,7 @@ class CutFS(FS):
     a cut write leaves part of its data. fat=True: rename will not replace a file."""
 
     def __init__(self, cut_at=-1, fat=False):
+        super().__init__()
         self.cut_at = cut_at
         self.steps = 0
         self.fat = fat

@@ -135,6 +135,7 @@ class FullFS(FS):
     """A filesystem with `room` bytes left for writes."""
 
     def __init__(self, room):
+        super().__init__()
         self.room = room
 
     def write(self, f, data):
@@ -167,14 +168,15 @@ def test_reported_free_space_is_checked_before_writing(tmp_path):
     assert "full" in refused(m.E_NO_SPACE, upload.begin, store, "a", len(data), bytes(32))
 
 
-class PowerCut(Exception):
-    pass
+class PowerCut(BaseException):
+    """The supply is gone: no handler of the firmware's runs after it (as the simulator's)."""
 
 
 class CutFS(FS):
     """Loses power at the n-th operation that changes the filesystem (a write is torn)."""
 
     def __init__(self, cut_at, replace=True):
+        super().__init__()
         self.cut_at = cut_at
         self.ops = 0
         self.replace = replace

@@ -56,7 +56,8 @@ _BOARD = (
     "wdt_ms 1000 8000 5000\n"
     # Back at the REPL (mpremote, a soft reset) the loop no longer feeds the watchdog. Where the
     # chip can stop it, writing wdt_bits to register wdt_off does (0: it cannot); else the
-    # machine.Timer `timer` feeds it, which lasts only until the next soft reset on rp2.
+    # machine.Timer `timer` feeds it, which lasts only until the next soft reset on rp2. While
+    # the loop runs, `timer` is the guard's (shell.py: the motor to 0 if the loop hangs).
     "wdt_off 0 4294967295 0\n"
     "wdt_bits 0 4294967295 0\n"
     "timer -1 3 -1"

@@ -16,6 +16,7 @@ PROFILE = {
     # 100k/100k divider on GPIO3 (ADC1 channel 3); 11 dB attenuation reads up to ~2.5 V
     "battery": {"pin": 3, "vref_mv": 2500, "ratio": 2000, "atten": 3},
     "charger": {"pin": 10},
-    # the watchdog cannot be stopped: machine.Timer 0 feeds it at the REPL
+    # machine.Timer 0: the guard's while the loop runs; at the REPL it feeds the watchdog,
+    # which cannot be stopped
     "timer": 0,
 }
