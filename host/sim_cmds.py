@@ -108,7 +108,6 @@ def do_sim(args):
                 2,
             )
         return _run(args)
-    _link_args(args)
     if args.uf2 and not args.rp2040:
         raise FacewaveError("--uf2 goes with --rp2040", 2)
     if args.vm and args.rp2040:
@@ -149,14 +148,6 @@ def _flash(args):
         yield made
     finally:
         shutil.rmtree(made, ignore_errors=True)
-
-
-def _link_args(args):
-    """A usage error for a --socket or --baud no port can have, before anything is made."""
-    if args.socket is not None and not 0 <= args.socket <= 65535:
-        raise FacewaveError("--socket %d: a TCP port is 0..65535" % args.socket, 2)
-    if args.baud is not None and args.baud < 1:
-        raise FacewaveError("--baud %d: a baud rate is at least 1" % args.baud, 2)
 
 
 def _serve(args):
