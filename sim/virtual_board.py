@@ -21,7 +21,7 @@ from ..firmware import device as dv
 from ..firmware import shell as fw_shell
 from . import hardware
 from .hardware import PowerCut
-from .serial_port import Line
+from .serial_port import RX_HELD, TX_HELD, Line
 
 BOOT_DELAY_MS = 100  # from power on (or reset) to the firmware's first loop
 BATTERY_MV = 4000  # a charged cell
@@ -56,6 +56,7 @@ class VirtualBoard:
         self.to_board = Line(baud)
         self.to_host = Line(baud)
         self.host_rx = bytearray()
+        self.dropped = 0  # bytes for an in-process host that did not fit in TX_HELD
         self.tape = tape  # a replay.Tape that writes down what crosses into the firmware
         self.shell = None
         self.at_repl = False
@@ -152,13 +153,13 @@ class VirtualBoard:
         due = self.to_board.next_due()
         return due is not None and due <= self.seconds()
 
-    def _pull(self):
-        """Bytes on their way to the board reach its console (once per loop pass: the common
-        case, nothing can have arrived, costs one test)."""
+    def _pull(self, room):
+        """At most `room` bytes on their way to the board reach its console (once the console
+        is empty: the common case, nothing can have arrived, costs one test)."""
         if self.wire is not None:
-            data = self.wire.read_available()
+            data = self.wire.read_available(room)
         elif self.to_board.backlog:
-            data = self.to_board.pop(self.seconds())
+            data = self.to_board.pop(self.seconds(), room)
         else:
             return
         if data:
@@ -169,12 +170,17 @@ class VirtualBoard:
             self.tape.out += data
         if self.wire is not None:
             self.wire.write(data)
-        else:
-            self.to_host.push(data, self.seconds())
+        else:  # a host that does not read loses what does not fit, as on a port
+            room = max(0, TX_HELD - self.to_host.backlog)
+            self.dropped += max(0, len(data) - room)
+            self.to_host.push(data[:room], self.seconds())
 
     def host_write(self, data):
-        """The in-process host sends bytes."""
+        """The in-process host sends bytes; like a write to a port, it returns once all but
+        RX_HELD of them are on their way, the board running meanwhile."""
         self.to_board.push(data, self.seconds())
+        while self.to_board.backlog > RX_HELD:
+            self.step()
 
     def host_read(self):
         self.host_rx += self.to_host.pop(self.seconds())
