@@ -9,7 +9,6 @@ The framing and the message schema come from the firmware, so the two ends canno
 
 import hashlib
 import random
-import struct
 import time
 
 import serial
@@ -117,6 +116,7 @@ class Link:
         self._rx = b""
         self._pos = 0
         self._seq = random.randrange(256)  # a new host never matches the last reply cached
+        self.token = random.getrandbits(32)  # whose tether it is: only ours renew ours
         self._garbage = bytearray()
 
     @classmethod
@@ -306,7 +306,10 @@ class Link:
         return hello
 
     def info(self):
-        return messages.unpack_json(self.request(messages.INFO))
+        """Firmware, board, storage, caps and settings (the hello and INFO), and the status."""
+        info = messages.unpack_json(self.request(messages.INFO))
+        info["status"] = self.status()
+        return info
 
     def list(self):
         """Every stored pattern: dicts with name, size, duration (ms), description."""
@@ -330,14 +333,13 @@ class Link:
         self.request(messages.DELETE, _name(name))
 
     def play(self, name, tethered=False, default=False):
-        """Start a stored pattern. Tethered: it stops unless heartbeat() keeps coming.
-        Default: it also becomes the routine the button plays."""
+        """Start a stored pattern. Tethered: it stops unless this link's heartbeat() keeps
+        coming. Default: it also becomes the routine the button plays."""
         flags = (messages.FLAG_TETHERED if tethered else 0) | (
             messages.FLAG_DEFAULT if default else 0
         )
-        return messages.unpack_json(
-            self.request(messages.PLAY, bytes((flags,)) + _name(name), self._checking())
-        )
+        payload = bytes((flags,)) + messages.pack_u32(self.token) + _name(name)
+        return messages.unpack_json(self.request(messages.PLAY, payload, self._checking()))
 
     def stop(self):
         return messages.unpack_json(self.request(messages.STOP))
@@ -360,7 +362,7 @@ class Link:
         """The device's event log: dicts with seq, ms (device ticks), event, arg."""
         entries = []
         while since >= 0:
-            page = messages.unpack_json(self.request(messages.LOG, struct.pack("<I", since)))
+            page = messages.unpack_json(self.request(messages.LOG, messages.pack_u32(since)))
             entries += [
                 {"seq": e[0], "ms": e[1], "event": e[2], "arg": e[3]} for e in page["entries"]
             ]
@@ -368,8 +370,11 @@ class Link:
         return entries
 
     def heartbeat(self):
-        """Keep a tethered playback going; send every messages.HEARTBEAT_MS."""
-        self.request(messages.HEARTBEAT)
+        """Keep this link's tethered playback going (send every messages.HEARTBEAT_MS);
+        answers the status. Refused if another host's tether holds the device."""
+        return messages.unpack_json(
+            self.request(messages.HEARTBEAT, messages.pack_u32(self.token))
+        )
 
     def upload_status(self):
         """(offset held, size) of the device's upload in progress."""
