@@ -221,11 +221,13 @@ class Link:
             self.resent += 1
 
     def _prompt(self):
-        """What a silent board says to a bare CR: a MicroPython REPL echoes our frames without
-        a prompt (after `mpremote resume`, say) but answers a CR with `>>> `, or `... ` when
-        the echo left a bracket open; a running facewave takes it as noise between frames."""
+        """What a silent board says to a CR and a Ctrl-B: a MicroPython REPL echoes our frames
+        without a prompt (after `mpremote resume`, say) but answers a CR with `>>> `, or `... `
+        when the echo left a bracket open, and its raw REPL (an mpremote that did not finish)
+        says nothing until Ctrl-B takes it back to the `>>> `; a running facewave takes both
+        as noise between frames."""
         try:
-            self.port.write(b"\r")
+            self.port.write(b"\r\x02")
             self.port.timeout = min(self.timeout, 0.5)
             return self.port.read(256)
         except (serial.SerialException, OSError):
@@ -268,8 +270,9 @@ class Link:
         seen = bytes(self._garbage) + self._prompt()
         if any(sign in seen for sign in (b">>>", b"\r\n... ", b"raw REPL", b"MicroPython")):
             return LinkError(
-                "%s is at the MicroPython prompt, not running facewave: install"
-                " it with `facewave flash --port %s`" % (self.name, self.name)
+                "%s is at the MicroPython prompt: press Ctrl-D there or run `mpremote connect"
+                " %s reset` to start facewave (`facewave flash --port %s` installs it if it is"
+                " missing)" % (self.name, self.name, self.name)
             )
         return LinkError(
             "no answer from %s: it is not a facewave device, or its firmware is"

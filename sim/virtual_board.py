@@ -7,7 +7,7 @@ byte from the host), so idle and hold time cost nothing. Power cuts, watchdog re
 mpremote's interrupt behave as on a board: the motor PWM goes to 0, RAM is lost, the flash
 keeps what was written, and the firmware boots again from the flash. This board has no
 MicroPython REPL (sim/vm_board.py and sim/rp2040.py have the real one): at the hand-over it
-says so and waits for a soft reset.
+says so, answers Enter with a prompt as a REPL does, and waits for a soft reset (Ctrl-D).
 """
 
 import importlib
@@ -366,10 +366,14 @@ class VirtualBoard:
                 self._start_repl()
             except PowerCut:
                 self.power_cut()
-        elif b"\x04" in self.console.read(1 << 20):
-            self._soft_reset()
         else:
-            self.idle(50)
+            typed = self.console.read(1 << 20)
+            if b"\x04" in typed:
+                self._soft_reset()
+            elif b"\r" in typed or b"\x02" in typed:
+                self.wire_write(b"\r\n>>> ")  # as a REPL answers Enter (and Ctrl-B)
+            else:
+                self.idle(50)
         if self.hw is not None and self.hw.wdt_expired > expired:  # at the REPL too
             self.event("watchdog reset")
             self.power_on()
