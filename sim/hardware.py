@@ -692,12 +692,12 @@ class Console:
         if not self.buf and (self.pull is not None or self._late):
             self.pending()
         data = bytes(self.buf[:limit])
-        del self.buf[:limit]  # from the front: no copy of what stays
+        self.buf = self.buf[limit:]  # a copy of what stays: at most RX_BUFFER bytes
         return data
 
     def take_all(self):
         data = bytes(self.buf)
-        self.buf.clear()
+        self.buf = bytearray()
         return data
 
     def write(self, data):
