@@ -109,8 +109,10 @@ names = st.one_of(
     st.just(KEPT.encode() + b"\xff"),
 )
 # numbers as SET may meet them: ASCII, too big, empty, spaced, and digits that are not ASCII
-# (Arabic-Indic and fullwidth four)
-digits = st.sampled_from(["4", "-1", "99999999999999999999", "", "\u0664", "\uff14", " 4", "0x4"])
+# (Arabic-Indic and fullwidth four, a superscript two)
+digits = st.sampled_from(
+    ["4", "-1", "99999999999999999999", "", "\u0664", "\uff14", "\u00b2", " 4", "0x4"]
+)
 
 
 @st.composite
@@ -193,6 +195,24 @@ def test_a_damaged_or_cut_frame_gets_at_most_a_nak(device, req, data):
             wire[bit // 8] ^= 1 << bit % 8
     if not (b"\x01" in wire or b"\x03" in wire):  # a flip that makes a hand-over is one
         assert all(r[0] == m.NAK for r in device.feed(bytes(wire)))
+    device.check()
+
+
+@HOSTILE
+@given(payload=payloads(m.SET))
+def test_a_hostile_setting_gets_one_answer_and_changes_nothing_else(device, payload):
+    if _known_crash(payload):
+        return  # test_set_with_digits_int_cannot_read below
+    before = device.proto.device.settings.values()
+    ((rtype, _, rpayload),) = device.feed(b"\r" + frame.encode(m.SET, 9, payload))
+    after = device.proto.device.settings.values()
+    if rtype == m.ERROR:
+        assert m.unpack_error(rpayload)[0] in (m.E_MALFORMED, m.E_SETTING) and after == before
+    else:
+        assert [k for k in after if after[k] != before[k]] in (
+            [],
+            [payload.split(b"=")[0].decode()],
+        )
     device.check()
 
 
