@@ -22,7 +22,7 @@ from facewave.firmware import bytecode as bc
 from facewave.firmware import frame, log
 from facewave.firmware import messages as m
 from facewave.firmware.device import RUNNING, STATES
-from facewave.link import Link, Refused
+from facewave.link import Link, LinkError, Refused
 from facewave.sim import hardware, serial_port
 from facewave.sim.virtual_board import SimSerial, VirtualBoard
 from test_device_cli import FAST, one_line_error, run, run_json
@@ -319,9 +319,10 @@ def test_an_older_device_is_told_to_be_flashed(tmp_path):
     proto = make_device(tmp_path)
     hello = proto.hello
     proto.hello = lambda: dict(hello(), protocol=m.PROTOCOL - 1, min_protocol=m.PROTOCOL - 1)
-    with pytest.raises(Exception) as e:
+    with pytest.raises(LinkError) as e:
         connect(proto)
     assert "older firmware" in str(e.value) and "`facewave flash --port virtual`" in str(e.value)
+    assert "\n" not in str(e.value) and e.value.exit_status == 2
 
 
 # ---- item 2: the tether belongs to the host that asked for it --------------------------------
