@@ -5,6 +5,10 @@ objects); nothing received is ever evaluated.
 Every request gets exactly one reply with the request's sequence number: ACK (its payload is
 given per request below), or ERROR. A corrupt frame is answered with NAK (sequence 0), so the
 host can resend at once instead of waiting for its timeout. Layouts are little endian.
+
+No reply grows with what is stored: replies carry counts and single names, what can grow
+(the pattern list, the log) comes in pages, and every text from a program or the log is cut
+to fit, so every reply fits a frame however full the device is (tests/test_hostile_protocol.py).
 """
 
 import json
@@ -14,16 +18,16 @@ from micropython import const
 
 from . import frame
 
-PROTOCOL = const(1)  # bumped on any incompatible change of this file
-MIN_PROTOCOL = const(1)  # oldest host protocol this firmware still serves
-HEARTBEAT_TIMEOUT_MS = const(2000)  # tethered playback stops after this long without a frame
+PROTOCOL = const(2)  # bumped on any incompatible change of this file
+MIN_PROTOCOL = const(2)  # oldest host protocol this firmware still serves
+HEARTBEAT_TIMEOUT_MS = const(2000)  # tethered playback stops after this long without a HEARTBEAT
 HEARTBEAT_MS = const(500)  # how often a tethered host sends HEARTBEAT
 CHUNK = const(1020)  # data bytes per UPLOAD_CHUNK (frame.MAX_PAYLOAD minus the offset)
 WINDOW = const(4)  # upload chunks a host may have in flight
 
 # ---- requests, host -> device --------------------------------------------------------------
 HELLO = const(0x10)  # u16 host protocol version -> ACK JSON hello (see hello_reply in protocol)
-INFO = const(0x11)  # empty -> ACK JSON: hello fields + settings, storage, counters
+INFO = const(0x11)  # empty -> ACK JSON: hello fields + settings
 LIST = const(0x12)  # u16 first index -> ACK JSON {"patterns": [{name, size, duration,
 #                      description} | {name, size, error}], "next": index or -1}
 UPLOAD_BEGIN = const(0x13)  # u32 size | 32 B SHA-256 | name -> ACK offset (resume point)
@@ -31,15 +35,17 @@ UPLOAD_CHUNK = const(0x14)  # u32 offset | data -> ACK offset: bytes the device 
 UPLOAD_COMMIT = const(0x15)  # empty -> ACK JSON pattern {name, size, duration, description}
 UPLOAD_STATUS = const(0x16)  # empty -> ACK offset, or ERROR E_NO_UPLOAD
 DELETE = const(0x17)  # name -> ACK empty
-PLAY = const(0x18)  # u8 flags (bit 0: tethered) | name -> ACK JSON status
+PLAY = const(0x18)  # u8 flags | u32 host token | name -> ACK JSON status; tethered, only that
+#                      token's HEARTBEATs keep it playing
 STOP = const(0x19)  # empty -> ACK JSON status; the motor is at 0 before the reply is sent
 PAUSE = const(0x1A)  # empty -> ACK JSON status
 RESUME = const(0x1B)  # empty -> ACK JSON status
-STATUS = const(0x1C)  # empty -> ACK JSON status (device.status(now) + "tethered")
+STATUS = const(0x1C)  # empty -> ACK JSON status (state, routine, zone, levels, "tethered"...)
 SET = const(0x1D)  # "key=value" UTF-8 (an integer value as decimal) -> ACK JSON settings
 LOG = const(0x1E)  # u32 first entry -> ACK JSON {"entries": [[seq, tick ms, kind, arg]],
 #                     "next": entry to ask for next, or -1 when that was the last}
-HEARTBEAT = const(0x1F)  # empty -> ACK empty; any good frame also counts as a heartbeat
+HEARTBEAT = const(0x1F)  # u32 host token -> ACK JSON status; renews the tether of that token
+#                          only (ERROR E_STATE: tethered to another host)
 
 # ---- replies, device -> host (0x80 and up, so a host never mistakes its own echo) ----------
 ACK = const(0x80)  # payload as given by the request
@@ -98,6 +104,16 @@ def unpack_offset(p):
     if len(p) != 8:
         raise refusal(E_MALFORMED, "bad upload offset reply")
     return struct.unpack_from("<II", p, 0)
+
+
+def pack_u32(n):
+    return struct.pack("<I", n)
+
+
+def unpack_u32(p):
+    if len(p) != 4:
+        raise refusal(E_MALFORMED, "expected a 32-bit number")
+    return p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24
 
 
 def pack_u16(n):

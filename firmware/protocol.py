@@ -8,7 +8,7 @@ It drives the device core (device.Device) through these members only:
 
     play(now, name)              start a stored pattern; DeviceError (one line) if it cannot
     stop(now), pause(now), resume(now)
-    state, routine, level, charging, routines, zone(), settings, session, battery, motor
+    state, routine, level, charging, zone(), settings, session, battery, motor
                                  what STATUS reports
     settings                     .values() -> dict, .set(key, value) (SettingsError if bad)
     set_intensity(now, step)     the intensity setting, applied at once
@@ -35,6 +35,7 @@ from .store import check_name
 NEVER = const(-1)
 _LIST_BUDGET = const(900)  # JSON bytes per LIST/LOG page, under frame.MAX_PAYLOAD
 _LIST_CHECK = const(4096)  # program bytes a LIST page verifies (at least one pattern)
+_TEXT = const(256)  # JSON bytes of a program's or the log's text in a reply (see _fit)
 
 
 class Protocol:
@@ -49,6 +50,7 @@ class Protocol:
         self.dec = frame.Decoder()
         self.next = NEVER  # tethered-playback deadline
         self.tethered = False
+        self.owner = 0  # the token of the host whose HEARTBEATs keep the tether
         self.repl = False
         self.rest = b""
         self.timeouts = 0  # tethered playbacks stopped for want of a heartbeat
@@ -84,8 +86,6 @@ class Protocol:
             pos = dec.feed(data, pos)
             ev = dec.event
             if ev == frame.FRAME:
-                if self.tethered:
-                    self.next = ticks.add(now, self.heartbeat_timeout_ms)
                 out.append(self._reply(now))
             elif ev == frame.BAD:
                 out.append(frame.encode(m.NAK, 0))
@@ -171,7 +171,6 @@ class Protocol:
     def _info(self, now, p):
         out = self.hello()
         out["settings"] = self.device.settings.values()
-        out["status"] = self._state(now)
         return m.pack_json(out)
 
     def _list(self, now, p):
@@ -193,10 +192,10 @@ class Protocol:
                     "name": name,
                     "size": size,
                     "duration": info.duration,
-                    "description": info.description,
+                    "description": _fit(info.description),
                 }
             except m.Refused as e:
-                item = {"name": name, "size": size, "error": e.args[1]}
+                item = {"name": name, "size": size, "error": _fit(e.args[1])}
             budget -= len(m.pack_json(item)) + 2
             if budget < 0 and items:
                 break
@@ -225,7 +224,7 @@ class Protocol:
                 "name": name,
                 "size": size,
                 "duration": info.duration,
-                "description": info.description,
+                "description": _fit(info.description),
             }
         )
 
@@ -242,14 +241,15 @@ class Protocol:
         return b""
 
     def _play(self, now, p):
-        if len(p) < 2:
-            raise m.refusal(m.E_MALFORMED, "PLAY needs flags and a name")
-        name = check_name(m.text(p[1:]))
+        if len(p) < 6:
+            raise m.refusal(m.E_MALFORMED, "PLAY needs flags, a host token and a name")
+        name = check_name(m.text(p[5:]))
         if self.store.size(name) < 0:
             raise m.refusal(m.E_NOT_FOUND, "no pattern called %r on the device" % name)
         self.device.play(now, name, p[0] & m.FLAG_DEFAULT)
         if p[0] & m.FLAG_TETHERED:
             self.tethered = True
+            self.owner = m.unpack_u32(p[1:5])
             self.next = ticks.add(now, self.heartbeat_timeout_ms)
         else:
             self._untether()
@@ -287,8 +287,7 @@ class Protocol:
             "battery": ("ok", "low", "empty")[d.battery.state],
             "charging": d.charging,
             "heat": d.motor.heat,
-            "routines": list(d.routines),
-            "zone": d.zone(),
+            "zone": _fit(d.zone()),
             "tethered": self.tethered,
             "now": now,
         }  # the device's clock, so the host can date log entries
@@ -314,15 +313,13 @@ class Protocol:
         return m.pack_json(self.device.settings.values())
 
     def _log(self, now, p):
-        if len(p) != 4:
-            raise m.refusal(m.E_MALFORMED, "LOG needs a 32-bit entry number")
-        since = p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24
+        since = m.unpack_u32(p)
         out = []
         nxt = -1
         budget = _LIST_BUDGET
         for seq, tick, kind, arg in self.device.log.entries(since):
             if isinstance(arg, str):
-                arg = arg[: _LIST_BUDGET // 2]
+                arg = _fit(arg)
             entry = [seq, tick, kind, arg]
             budget -= len(m.pack_json(entry)) + 2
             if budget < 0 and out:
@@ -332,4 +329,17 @@ class Protocol:
         return m.pack_json({"entries": out, "next": nxt})
 
     def _heartbeat(self, now, p):
-        return b""
+        token = m.unpack_u32(p)
+        if self.tethered:
+            if token != self.owner:
+                raise m.refusal(m.E_STATE, "the tethered playback belongs to another host")
+            self.next = ticks.add(now, self.heartbeat_timeout_ms)
+        return m.pack_json(self._state(now))
+
+
+def _fit(text):
+    """`text` cut so that its JSON takes at most _TEXT bytes, however hostile its characters
+    (one takes up to 12 bytes: a pair of \\u escapes); what fits stays whole."""
+    if len(m.pack_json(text)) > _TEXT:
+        text = text[: (_TEXT - 2) // 12]
+    return text

@@ -15,6 +15,8 @@ import json
 
 from micropython import const
 
+from .store import is_name
+
 _MAGIC = "fws1"
 _MAX_FILE = const(1024)
 _BIG = const(0x3FFFFFFF)
@@ -159,7 +161,7 @@ class Settings:
 def _invalid(values):
     """A one-line reason the values are unacceptable, or "" if they are fine."""
     r = values["routine"]
-    if not isinstance(r, str) or len(r) > 32:
+    if not isinstance(r, str) or (r and not is_name(r)):
         return "routine must be a pattern name"
     for key, (lo, hi) in _RANGES.items():
         v = values[key]

@@ -81,15 +81,19 @@ class FS:
         return st[1] * st[4]
 
 
+def is_name(name):
+    """1..32 of a-z 0-9 _ - (so no path parts, no dots), not starting with -."""
+    if not 0 < len(name) <= MAX_NAME or name[0] == "-":
+        return False
+    for ch in name:
+        if not ("a" <= ch <= "z" or "0" <= ch <= "9" or ch == "_" or ch == "-"):
+            return False
+    return True
+
+
 def check_name(name):
-    """Refuse any name that is not 1..32 of a-z 0-9 _ - (so no path parts, no dots)."""
-    ok = 0 < len(name) <= MAX_NAME and name[0] != "-"
-    if ok:
-        for ch in name:
-            if not ("a" <= ch <= "z" or "0" <= ch <= "9" or ch == "_" or ch == "-"):
-                ok = False
-                break
-    if not ok:
+    """Refuse any name that is not a name (is_name) or is a firmware file's."""
+    if not is_name(name):
         shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
         raise refusal(
             "E_NAME",

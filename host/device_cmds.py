@@ -318,7 +318,7 @@ def _tethered(args):
                         )
                     while st.get("state") in ("running", "paused"):
                         time.sleep(period)
-                        st = link.status()  # any request is a heartbeat; this one shows more
+                        st = link.heartbeat()  # only this link's heartbeats keep it playing
                         show(st)
                 except KeyboardInterrupt:
                     for sig in [signal.SIGINT] + _STOP_SIGNALS:  # a second Ctrl-C: stop anyway

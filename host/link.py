@@ -9,7 +9,6 @@ The framing and the message schema come from the firmware, so the two ends canno
 
 import hashlib
 import random
-import struct
 import time
 
 import serial
@@ -124,6 +123,7 @@ class Link:
         self._rx = b""
         self._pos = 0
         self._seq = random.randrange(256)  # a new host never matches the last reply cached
+        self.token = random.getrandbits(32)  # whose tether it is: only ours renew ours
         self._garbage = bytearray()
 
     @classmethod
@@ -229,11 +229,13 @@ class Link:
             self.resent += 1
 
     def _prompt(self):
-        """What a silent board says to a bare CR: a MicroPython REPL echoes our frames without
-        a prompt (after `mpremote resume`, say) but answers a CR with `>>> `, or `... ` when
-        the echo left a bracket open; a running facewave takes it as noise between frames."""
+        """What a silent board says to a CR and a Ctrl-B: a MicroPython REPL echoes our frames
+        without a prompt (after `mpremote resume`, say) but answers a CR with `>>> `, or `... `
+        when the echo left a bracket open, and its raw REPL (an mpremote that did not finish)
+        says nothing until Ctrl-B takes it back to the `>>> `; a running facewave takes both
+        as noise between frames."""
         try:
-            self.port.write(b"\r")
+            self.port.write(b"\r\x02")
             self.port.timeout = min(self.wait, 0.5)
             return self.port.read(256)
         except (serial.SerialException, OSError):
@@ -276,8 +278,9 @@ class Link:
         seen = bytes(self._garbage) + self._prompt()
         if any(sign in seen for sign in (b">>>", b"\r\n... ", b"raw REPL", b"MicroPython")):
             return LinkError(
-                "%s is at the MicroPython prompt, not running facewave: install"
-                " it with `facewave flash --port %s`" % (self.name, self.name)
+                "%s is at the MicroPython prompt: press Ctrl-D there or run `mpremote connect"
+                " %s reset` to start facewave (`facewave flash --port %s` installs it if it is"
+                " missing)" % (self.name, self.name, self.name)
             )
         return LinkError(
             "no answer from %s: it is not a facewave device, or its firmware is"
@@ -314,7 +317,10 @@ class Link:
         return hello
 
     def info(self):
-        return messages.unpack_json(self.request(messages.INFO))
+        """Firmware, board, storage, caps and settings (the hello and INFO), and the status."""
+        info = messages.unpack_json(self.request(messages.INFO))
+        info["status"] = self.status()
+        return info
 
     def list(self):
         """Every stored pattern: dicts with name, size, duration (ms), description."""
@@ -338,14 +344,13 @@ class Link:
         self.request(messages.DELETE, _name(name))
 
     def play(self, name, tethered=False, default=False):
-        """Start a stored pattern. Tethered: it stops unless heartbeat() keeps coming.
-        Default: it also becomes the routine the button plays."""
+        """Start a stored pattern. Tethered: it stops unless this link's heartbeat() keeps
+        coming. Default: it also becomes the routine the button plays."""
         flags = (messages.FLAG_TETHERED if tethered else 0) | (
             messages.FLAG_DEFAULT if default else 0
         )
-        return messages.unpack_json(
-            self.request(messages.PLAY, bytes((flags,)) + _name(name), self._checking())
-        )
+        payload = bytes((flags,)) + messages.pack_u32(self.token) + _name(name)
+        return messages.unpack_json(self.request(messages.PLAY, payload, self._checking()))
 
     def stop(self):
         return messages.unpack_json(self.request(messages.STOP))
@@ -368,7 +373,7 @@ class Link:
         """The device's event log: dicts with seq, ms (device ticks), event, arg."""
         entries = []
         while since >= 0:
-            page = messages.unpack_json(self.request(messages.LOG, struct.pack("<I", since)))
+            page = messages.unpack_json(self.request(messages.LOG, messages.pack_u32(since)))
             entries += [
                 {"seq": e[0], "ms": e[1], "event": e[2], "arg": e[3]} for e in page["entries"]
             ]
@@ -376,8 +381,11 @@ class Link:
         return entries
 
     def heartbeat(self):
-        """Keep a tethered playback going; send every messages.HEARTBEAT_MS."""
-        self.request(messages.HEARTBEAT)
+        """Keep this link's tethered playback going (send every messages.HEARTBEAT_MS);
+        answers the status. Refused if another host's tether holds the device."""
+        return messages.unpack_json(
+            self.request(messages.HEARTBEAT, messages.pack_u32(self.token))
+        )
 
     def upload_status(self):
         """(offset held, size) of the device's upload in progress."""

@@ -659,12 +659,17 @@ class Written:
 
 
 # -- the console ----------------------------------------------------------------------------
+RX_BUFFER = 256  # bytes a board's console holds before the host must wait (MicroPython's stdin)
+
+
 class Console:
     """The firmware's console: read(n), write(data), wait(ms). Bytes from the host come in with
     put(), damaged first by `faults` ({"drop"|"flip"|"dup": probability, "delay": ms}, drawn
-    from `rng`, a random.Random on CPython); `pull`, if given, is asked for new bytes before a
-    read; `heard`, if set, is told of the bytes as they reach the firmware; what the firmware
-    writes goes to `sink`, and wait(ms) is `idle`, the board's sleep."""
+    from `rng`, a random.Random on CPython); `pull(room)`, if given, is asked for at most `room`
+    new bytes once what has arrived is read: like a board's, the console holds RX_BUFFER bytes
+    and the rest waits on the host's side; `heard`, if set, is told of the bytes as they reach
+    the firmware; what the firmware writes goes to `sink`, and wait(ms) is `idle`, the board's
+    sleep."""
 
     def __init__(self, clock, sink, idle, pull=None, rng=None):
         self.clock = clock
@@ -709,17 +714,18 @@ class Console:
         return self._late[0][0] if self._late else None
 
     def pending(self):
-        if self.pull is not None:
-            self.pull()
+        room = RX_BUFFER - len(self.buf)
+        if self.pull is not None and room > 0:
+            self.pull(room)
         while self._late and self._late[0][0] <= self.clock.ms:
             self._take(self._late.pop(0)[1])
         return len(self.buf)
 
     def read(self, limit):
-        if self.pull is not None or self._late:
+        if not self.buf and (self.pull is not None or self._late):
             self.pending()
         data = bytes(self.buf[:limit])
-        self.buf = self.buf[limit:]
+        self.buf = self.buf[limit:]  # a copy of what stays: at most RX_BUFFER bytes
         return data
 
     def take_all(self):

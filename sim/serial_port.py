@@ -17,6 +17,10 @@ nobody listens is dropped (as a USB console does), and `connections` counts the 
 With `baud=N` both directions are throttled to a UART's line rate, 10 bits per byte (start,
 8 data, stop), in the time of `clock` (seconds; the wall clock by default, the virtual clock in
 the simulator): transfer times are then realistic, and computable with `line_time()`.
+
+Neither direction grows with what the host does: the port holds at most RX_HELD bytes from the
+host and TX_HELD for it (`dropped` counts what did not fit), so a flood of any length, or a host
+that never reads, costs the board a few kilobytes, as on a board.
 """
 
 import errno
@@ -27,7 +31,11 @@ import socket
 import time
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
-_READ_MAX = 65536  # largest read from the host at once when not throttled
+# What the port holds for the board, each way, as a board's USB CDC buffers do (TinyUSB's
+# FIFOs, a few hundred bytes): past RX_HELD the host's bytes wait in its own driver (its
+# write blocks), past TX_HELD what the board writes while nobody reads is dropped.
+RX_HELD = 256
+TX_HELD = 4096
 _HUP_POLL_S = 0.02  # how often a loop waiting on a closed pty looks for a host again
 
 
@@ -63,10 +71,10 @@ class Line:
         self.free_at = start + line_time(len(data), self.baud)
         self._bursts.append([start, bytes(data), 0])
 
-    def pop(self, now):
-        """The bytes that are through the line by `now`."""
+    def pop(self, now, limit=None):
+        """The bytes that are through the line by `now` (at most `limit` of them)."""
         out = bytearray()
-        while self._bursts:
+        while self._bursts and (limit is None or len(out) < limit):
             burst = self._bursts[0]
             start, data, taken = burst
             if self.baud is None:
@@ -75,6 +83,8 @@ class Line:
                 # a small tolerance so that a byte due exactly at `now` is not held back by
                 # floating-point rounding of the byte time
                 due = min(len(data), int((now - start) * self.baud / BITS_PER_BYTE + 1e-6))
+            if limit is not None:
+                due = min(due, taken + limit - len(out))
             if due > taken:
                 out += data[taken:due]
                 burst[2] = due
@@ -116,23 +126,28 @@ class _Port:
         self.rx = Line(baud)  # host -> board
         self.tx = Line(baud)  # board -> host
         self._out = bytearray()  # bytes through the tx line that the host has not taken yet
+        self.dropped = 0  # bytes the board wrote that did not fit in TX_HELD
         self._closed = False
         # how much to take from the host at once when throttled: about 20 ms of line time, so
         # that arrival times stay close to the line rate and the host feels back-pressure
-        self._rx_chunk = _READ_MAX if baud is None else max(1, baud // BITS_PER_BYTE // 50)
+        self._rx_chunk = RX_HELD if baud is None else max(1, baud // BITS_PER_BYTE // 50)
 
     # -- the interface the board loop uses -------------------------------------------------
 
-    def read_available(self):
-        """Bytes received from the host so far (b"" when none); never blocks."""
+    def read_available(self, limit=None):
+        """Bytes received from the host so far, at most `limit` (b"" when none); never
+        blocks."""
         self.service()
-        return self.rx.pop(self.clock())
+        return self.rx.pop(self.clock(), limit)
 
     def write(self, data):
-        """Queue bytes for the host; dropped when no host has the port open."""
+        """Queue bytes for the host; dropped when no host has the port open, or past
+        TX_HELD while the host does not read."""
         self.service()
         if self.connected and data:
-            self.tx.push(data, self.clock())
+            room = max(0, TX_HELD - self.pending_output)
+            self.dropped += max(0, len(data) - room)
+            self.tx.push(data[:room], self.clock())
             self.service()
 
     def service(self):
@@ -143,8 +158,9 @@ class _Port:
         if not self.connected:
             return
         now = self.clock()
-        if not self._rx_busy(now) and self.rx.backlog < _READ_MAX:
-            data = self._read(self._rx_chunk)
+        room = RX_HELD - self.rx.backlog
+        if not self._rx_busy(now) and room > 0:
+            data = self._read(min(self._rx_chunk, room))
             if data:
                 self.rx.push(data, now)
         if self.connected:

@@ -7,7 +7,7 @@ byte from the host), so idle and hold time cost nothing. Power cuts, watchdog re
 mpremote's interrupt behave as on a board: the motor PWM goes to 0, RAM is lost, the flash
 keeps what was written, and the firmware boots again from the flash. This board has no
 MicroPython REPL (sim/vm_board.py and sim/rp2040.py have the real one): at the hand-over it
-says so and waits for a soft reset.
+says so, answers Enter with a prompt as a REPL does, and waits for a soft reset (Ctrl-D).
 """
 
 import importlib
@@ -21,7 +21,7 @@ from ..firmware import device as dv
 from ..firmware import shell as fw_shell
 from . import hardware
 from .hardware import PowerCut
-from .serial_port import Line
+from .serial_port import RX_HELD, TX_HELD, Line
 
 BOOT_DELAY_MS = 100  # from power on (or reset) to the firmware's first loop
 BATTERY_MV = 4000  # a charged cell
@@ -56,6 +56,7 @@ class VirtualBoard:
         self.to_board = Line(baud)
         self.to_host = Line(baud)
         self.host_rx = bytearray()
+        self.dropped = 0  # bytes for an in-process host that did not fit in TX_HELD
         self.tape = tape  # a replay.Tape that writes down what crosses into the firmware
         self.shell = None
         self.passing = False  # a loop pass runs (the trace takes its outputs after it)
@@ -153,13 +154,13 @@ class VirtualBoard:
         due = self.to_board.next_due()
         return due is not None and due <= self.seconds()
 
-    def _pull(self):
-        """Bytes on their way to the board reach its console (once per loop pass: the common
-        case, nothing can have arrived, costs one test)."""
+    def _pull(self, room):
+        """At most `room` bytes on their way to the board reach its console (once the console
+        is empty: the common case, nothing can have arrived, costs one test)."""
         if self.wire is not None:
-            data = self.wire.read_available()
+            data = self.wire.read_available(room)
         elif self.to_board.backlog:
-            data = self.to_board.pop(self.seconds())
+            data = self.to_board.pop(self.seconds(), room)
         else:
             return
         if data:
@@ -170,12 +171,17 @@ class VirtualBoard:
             self.tape.out += data
         if self.wire is not None:
             self.wire.write(data)
-        else:
-            self.to_host.push(data, self.seconds())
+        else:  # a host that does not read loses what does not fit, as on a port
+            room = max(0, TX_HELD - self.to_host.backlog)
+            self.dropped += max(0, len(data) - room)
+            self.to_host.push(data[:room], self.seconds())
 
     def host_write(self, data):
-        """The in-process host sends bytes."""
+        """The in-process host sends bytes; like a write to a port, it returns once all but
+        RX_HELD of them are on their way, the board running meanwhile."""
         self.to_board.push(data, self.seconds())
+        while self.to_board.backlog > RX_HELD:
+            self.step()
 
     def host_read(self):
         self.host_rx += self.to_host.pop(self.seconds())
@@ -362,10 +368,14 @@ class VirtualBoard:
                 self._start_repl()
             except PowerCut:
                 self.power_cut()
-        elif b"\x04" in self.console.read(1 << 20):
-            self._soft_reset()
         else:
-            self.idle(50)
+            typed = self.console.read(1 << 20)
+            if b"\x04" in typed:
+                self._soft_reset()
+            elif b"\r" in typed or b"\x02" in typed:
+                self.wire_write(b"\r\n>>> ")  # as a REPL answers Enter (and Ctrl-B)
+            else:
+                self.idle(50)
         if self.hw is not None and self.hw.wdt_expired > expired:  # at the REPL too
             self.event("watchdog reset")
             self.power_on()

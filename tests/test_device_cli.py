@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from facewave.firmware import messages as m
+
 FAST = ("--timeout", "0.3")  # for the cases where nothing useful answers
 
 # `facewave` with a made-up set of USB serial ports, for autodetection and `ports`
@@ -117,10 +119,18 @@ def uploaded(device_port):
 def test_info(device_port):
     code, out, err = run("info", "--port", device_port)
     assert code == 0 and err == ""
-    for label in ("firmware", "protocol 1", "board", "storage", "caps", "settings", "idle"):
+    for label in (
+        "firmware",
+        "protocol %d" % m.PROTOCOL,
+        "board",
+        "storage",
+        "caps",
+        "settings",
+        "idle",
+    ):
         assert label in out
     info = run_json("info", "--port", device_port)
-    assert info["protocol"] == 1 and info["board"] and info["firmware"]
+    assert info["protocol"] == m.PROTOCOL and info["board"] and info["firmware"]
     assert "tethered" in info["capabilities"] and info["free"] > 0
     assert info["caps"]["max_level"] > 0 and info["status"]["state"] == "idle"
     assert info["port"] == device_port
@@ -327,7 +337,7 @@ def test_socket_url(tmp_path):
     board = SerialBoard(tmp_path / "flash", kind="socket")
     try:
         assert board.url.startswith("socket://")
-        assert run_json("info", "--port", board.url)["protocol"] == 1
+        assert run_json("info", "--port", board.url)["protocol"] == m.PROTOCOL
     finally:
         board.stop()
 
@@ -394,7 +404,7 @@ def test_ports_marks_the_boards(device_port):
     kinds = {p["port"]: p["kind"] for p in ports}
     assert kinds == {device_port: "micropython", "/dev/ttyUSB7": "maybe", "/dev/ttyS0": None}
     probes = {p["port"]: p.get("probe") for p in ports}
-    assert probes[device_port]["facewave"] and probes[device_port]["protocol"] == 1
+    assert probes[device_port]["facewave"] and probes[device_port]["protocol"] == m.PROTOCOL
     assert (
         not probes["/dev/ttyUSB7"]["facewave"]
         and "no serial port" in probes["/dev/ttyUSB7"]["error"]

@@ -311,7 +311,7 @@ def test_a_resent_request_is_answered_not_done_twice(tmp_path):
     proto = make_device(tmp_path)
     _, link = connect(proto)
     link.upload("a", hold_program())
-    request = frame.encode(m.PLAY, 9, b"\x00a")
+    request = frame.encode(m.PLAY, 9, b"\x00" + m.pack_u32(7) + b"a")
     first = proto.feed(100, request)
     assert proto.feed(150, request) == first  # the reply was lost, the host sent it again
     assert started(proto) == ["a"]
@@ -334,7 +334,8 @@ def test_mpremote_interrupt_stops_the_motor_and_asks_for_the_repl(tmp_path):
 
 def test_a_shell_reading_what_is_wanted_leaves_the_raw_repl_request_unread(tmp_path):
     proto = make_device(tmp_path)
-    stream = frame.encode(m.HEARTBEAT, 1) + frame.encode(m.STATUS, 2, b"") + b"\r\x03\r\x01"
+    beat = frame.encode(m.HEARTBEAT, 1, m.pack_u32(7))
+    stream = beat + frame.encode(m.STATUS, 2) + b"\r\x03\r\x01"
     pos = reads = 0
     while not proto.repl:
         n = proto.wanted()
@@ -357,7 +358,7 @@ def test_arbitrary_binary_on_the_console_keeps_the_device_answering(tmp_path):
     while pos < len(replies):  # at most NAKs came back
         pos = dec.feed(replies, pos)
         assert dec.event in (frame.NONE, frame.FRAME) and (dec.event == 0 or dec.type == m.NAK)
-    out = proto.feed(10, b"\r" + frame.encode(m.HEARTBEAT, 3))
+    out = proto.feed(10, b"\r" + frame.encode(m.STATUS, 3))
     pos = dec.feed(out)
     assert dec.event == frame.FRAME and dec.type == m.ACK and dec.seq == 3
 
