@@ -18,6 +18,8 @@ from facewave.firmware import bytecode as bc
 from facewave.firmware import device as dv
 from facewave.firmware.program import Image
 from facewave.firmware.settings import Settings
+from facewave.link import Link
+from facewave.sim.virtual_board import SimSerial, VirtualBoard
 
 CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")  # what .ci/run sets
 
@@ -241,6 +243,21 @@ class EmulatedPico:
             yield pico
         finally:
             pico.board.close()
+
+
+def board_link(tmp_path, port=SimSerial, after=None):
+    """The virtual board (the firmware's own shell, unthrottled) and a host link to it, in its
+    virtual time. The first sequence number is fixed, so the bytes on the wire, and so where
+    the board's seeded link faults strike, are the same on every run."""
+    board = VirtualBoard(str(tmp_path / "flash"))
+    board.power_on()
+    serial = port(board, timeout=0.5)
+    link = Link(serial, name="virtual board", clock=board.seconds)
+    link._seq = 0
+    link.handshake()
+    if after is not None:
+        serial.after = after  # bytes from now
+    return board, link
 
 
 def facewave_sim(tmp_path, *args):

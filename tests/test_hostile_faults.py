@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from device_kit import board_link
 from facewave.firmware import messages as m
 from facewave.firmware.profile import Profile
 from facewave.lang import compile_source
-from facewave.link import Link, Refused
+from facewave.link import Refused
 from facewave.scenarios import compare, runner
 from facewave.scenarios import spec as sc
-from facewave.sim.virtual_board import SimSerial, VirtualBoard
 
 WDT_MS = 5000  # the pico profile's watchdog
 GUARD_MS = 250  # the motor at 0 this soon after the last healthy pass
@@ -47,17 +47,26 @@ at = "11s"
 """
 
 
-def _board(where):
-    board = VirtualBoard(where / "flash")
-    board.power_on()
-    link = Link(SimSerial(board, timeout=0.5), name="sim", clock=board.seconds)
-    link.handshake()
-    return board, link
-
-
 def _program(link, level="40%", name="steady"):
     text = STEADY.replace("steady", name).replace("40%", level)
     return compile_source(text, name + ".fw", Profile(link.hello["caps"]))
+
+
+def _with_steady(tmp_path):
+    """A virtual board that holds the steady pattern, and a link to it."""
+    board, link = board_link(tmp_path)
+    prog = _program(link)
+    link.upload(prog.name, prog.data)
+    return board, link
+
+
+def _playing(tmp_path):
+    """A board 2 s into playing the steady pattern: (board, link, what it stores)."""
+    board, link = _with_steady(tmp_path)
+    before = _stored(board)
+    link.play("steady")
+    board.run_for(2000)
+    return board, link, before
 
 
 def _stored(board):
@@ -105,12 +114,7 @@ def hang(tmp_path):
 
 
 def test_a_hung_loop_stops_the_motor_within_250_ms_not_at_the_watchdog_reset(tmp_path):
-    board, link = _board(tmp_path)
-    prog = _program(link)
-    link.upload(prog.name, prog.data)
-    before = _stored(board)
-    link.play("steady")
-    board.run_for(2000)
+    board, link, before = _playing(tmp_path)
     board.starve_watchdog()
     _assert_guarded(board.rows)
     healthy, zero, reset = _hang_figures(board.rows)
@@ -134,9 +138,7 @@ def test_the_hang_scenario_holds_and_the_guard_acts_the_same_on_the_micropython_
 
 def test_the_guard_leaves_a_healthy_session_alone(tmp_path):
     """No trip while the loop passes: the session's trace has no drop to 0 the pattern lacks."""
-    board, link = _board(tmp_path)
-    prog = _program(link)
-    link.upload(prog.name, prog.data)
+    board, link = _with_steady(tmp_path)
     link.play("steady")
     board.run_for(10000)
     start = min(ms for ms, lv, _, _ in board.rows if lv > 0)
@@ -149,12 +151,7 @@ def test_the_guard_leaves_a_healthy_session_alone(tmp_path):
     ids=["motor_zero", "motor_zero-twice", "_fail"],
 )
 def test_a_fault_path_that_fails_stops_the_motor_and_the_board_comes_back(tmp_path, targets):
-    board, link = _board(tmp_path)
-    prog = _program(link)
-    link.upload(prog.name, prog.data)
-    before = _stored(board)
-    link.play("steady")
-    board.run_for(2000)
+    board, link, before = _playing(tmp_path)
     assert board.level() > 0
     at = board.ms
     # a fault, then its path's (twice: the path fails again in the next pass, which fails too)
@@ -187,9 +184,7 @@ def test_a_fault_path_that_fails_stops_the_motor_and_the_board_comes_back(tmp_pa
 def test_a_storage_fault_in_an_upload_drops_it_and_leaves_the_device_idle(tmp_path, target, when):
     """Replacing a stored pattern: the fault is one refusal; play and stop work at once; the
     old pattern is whole and nothing of the upload is left."""
-    board, link = _board(tmp_path)
-    old = _program(link)
-    link.upload(old.name, old.data)
+    board, link = _with_steady(tmp_path)
     before = _stored(board)
     new = _program(link, level="60%")
     undo = board.inject(target)
@@ -213,9 +208,7 @@ def test_a_storage_fault_in_an_upload_drops_it_and_leaves_the_device_idle(tmp_pa
 
 
 def test_a_fault_while_removing_the_uploads_leftovers_still_stores_the_pattern(tmp_path):
-    board, link = _board(tmp_path)
-    old = _program(link)
-    link.upload(old.name, old.data)
+    board, link = _with_steady(tmp_path)
     new = _program(link, level="60%")
     undo = board.inject("store.FS.remove")
     link.upload(new.name, new.data)

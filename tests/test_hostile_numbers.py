@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from device_kit import board_link
 from facewave.cli import main
 from facewave.firmware import bytecode as bc
 from facewave.firmware import frame
@@ -22,7 +23,6 @@ from facewave.firmware.profile import Profile
 from facewave.firmware.verifier import verify
 from facewave.lang import CompileError, compile_source
 from facewave.link import Link, LinkError, Refused
-from facewave.sim.virtual_board import SimSerial, VirtualBoard
 
 ROUTINES = sorted((Path(__file__).parent.parent / "host" / "routines").glob("*.fw"))
 # What int() and float() take or choke on and a person never means: huge, NaN, infinities,
@@ -397,14 +397,6 @@ def test_json_s_own_non_numbers_are_refused_on_import(tmp_path, number):
 
 
 # ---- the device ----------------------------------------------------------------------------
-def _board(tmp_path):
-    board = VirtualBoard(tmp_path / "flash")
-    board.power_on()
-    link = Link(SimSerial(board, timeout=0.5), name="sim", clock=board.seconds)
-    link.handshake()
-    return board, link
-
-
 @pytest.mark.parametrize(
     "key, value",
     [
@@ -422,7 +414,7 @@ def _board(tmp_path):
 def test_the_device_refuses_hostile_digits_with_a_code(tmp_path, key, value):
     """On CPython '²'.isdigit() is True and int('²') raises: the device must say E_SETTING,
     not go to its error state."""
-    board, link = _board(tmp_path)
+    board, link = board_link(tmp_path)
     before = link.info()["settings"]
     with pytest.raises(Refused) as e:
         link.set(key, value)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from device_kit import stored
+from device_kit import board_link, stored
 from facewave.bench import big_program
 from facewave.firmware import boards, frame, upload
 from facewave.firmware import bytecode as bc
@@ -28,7 +28,7 @@ from facewave.firmware.protocol import Protocol
 from facewave.firmware.settings import Settings
 from facewave.firmware.store import Store
 from facewave.link import Link, LinkError, Refused
-from facewave.sim.virtual_board import SimSerial, VirtualBoard
+from facewave.sim.virtual_board import SimSerial
 from facewave.sim.vm_board import VMBoard
 
 BAUD = 115200
@@ -472,21 +472,6 @@ class Garbled(Cut):
         if self.after < 0:
             data = bytes(b if b == frame.SYNC else b ^ 1 for b in data)
         return data
-
-
-def board_link(tmp_path, port=SimSerial, after=None):
-    """The virtual board (the firmware's own shell, unthrottled) and a host link to it, in its
-    virtual time. The first sequence number is fixed, so the bytes on the wire, and so where
-    the board's seeded link faults strike, are the same on every run."""
-    board = VirtualBoard(str(tmp_path / "flash"))
-    board.power_on()
-    serial = port(board, timeout=0.5)
-    link = Link(serial, name="virtual board", clock=board.seconds)
-    link._seq = 0
-    link.handshake()
-    if after is not None:
-        serial.after = after  # bytes from now
-    return board, link
 
 
 def test_a_long_upload_over_a_noisy_link_completes(tmp_path):
