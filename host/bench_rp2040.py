@@ -10,6 +10,7 @@ up with the wall clock, so a busy stretch ends up counted at the emulator's spee
 here is therefore what this board takes at most; a real Pico computes the busy parts faster.
 """
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,9 @@ from .bench import BIG, ROUTINE, big_program
 from .errors import FacewaveError
 
 STATUS_ROUNDS = 50
+# The emulator runs busy code at 0.2-0.5x a Pico: the seconds of silence a command tolerates
+# (5 s by default, in which a Pico verifies the largest program) are 30 on it
+_ENV = dict(os.environ, FACEWAVE_TIMEOUT="30")
 
 # Run on the board with `mpremote run`: the firmware booted as main.py boots it, one loop pass,
 # then what it holds; back to the REPL with the watchdog stopped.
@@ -49,7 +53,7 @@ def _timed(board, args):
     FacewaveError with its last line if it fails."""
     start = board.board_ms()
     proc = subprocess.run(
-        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=900, env=_ENV
     )
     took = board.board_ms() - start
     if proc.returncode:

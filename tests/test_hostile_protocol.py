@@ -26,7 +26,7 @@ from facewave.link import Link, LinkError, Refused
 from facewave.sim import hardware, serial_port
 from facewave.sim.virtual_board import SimSerial, VirtualBoard
 from test_device_cli import FAST, one_line_error, run, run_json
-from test_protocol import connect, hold_program, make_device
+from virtual_wire import connect, hold_program, make_device
 
 KEPT = "kept-pattern-with-a-long-name-32"  # stored before the hostile input, and still after
 SEQ = 0x5A  # the good frame sent after each hostile input

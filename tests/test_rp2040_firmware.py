@@ -9,6 +9,7 @@ Times are board time (the emulator's clock), which is what a person with a board
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -24,6 +25,9 @@ from facewave.scenarios import runner
 from facewave.sim.virtual_board import VirtualBoard
 
 TIMEOUT_S = 600  # wall time for one command: the emulator runs busy code at 0.2-0.5x
+# ... so the seconds of silence a command tolerates (a real Pico's 5 s default, in which it
+# verifies the largest program at a commit, a PLAY or a LIST page) are 30 here
+ENV = dict(os.environ, FACEWAVE_TIMEOUT="30")
 STEP_MS = 10  # the pico profile's engine step
 JITTER_MS = 15  # the emulated board's loop wakes late by a few ms under load
 START_MS = 400  # a session's start (soft start, kick) begins later on the board: see below
@@ -39,6 +43,7 @@ class Pico(EmulatedPico):
             capture_output=True,
             text=True,
             timeout=TIMEOUT_S,
+            env=ENV,
         )
         if check and done.returncode:
             raise AssertionError(
