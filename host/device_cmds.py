@@ -258,6 +258,8 @@ def do_upload(args):
     if args.json:
         _json(summary)
     else:
+        for line in summary["warnings"]:  # what compiles but misleads, as `check` says it
+            print(line, file=sys.stderr)
         print(
             "uploaded %s to %s: %s, %s"
             % (summary["name"], link.name, duration(summary["duration"]), size(summary["size"]))
@@ -623,6 +625,7 @@ def request(link, args, progress=False):
         summary = link.upload(args.name or prog.name, prog.data, progress=bar)
         session_ms = link.info()["settings"]["session_ms"]
         summary["session"] = session_note(prog.info, session_ms, "the device's")
+        summary["warnings"] = prog.warning_text(caret=False).splitlines()  # `check` shows where
         return summary
     if verb == "delete":
         return link.delete(args.name)

@@ -171,6 +171,22 @@ def test_upload_list_delete(device_port, tmp_path):
     ]
 
 
+def test_upload_says_the_compilers_warnings_as_check_does(device_port, tmp_path):
+    """What compiles but misleads is said at upload too (one line each; `check` shows the
+    caret), on stderr, and in --json; the pattern is stored all the same."""
+    path = tmp_path / "cued.fw"
+    path.write_text(
+        'pattern cued "a cue in a zone"\nzone cheeks 20s\n  hold 30% 2s\n  cue double\nend\n'
+    )
+    line = "%s:4:3: warning: a cue inside a zone: a person who moves on at each cue" % path
+    code, out, err = run("upload", path, "--port", device_port)
+    assert code == 0 and err.startswith(line) and err.count("\n") == 1
+    assert out.startswith("uploaded cued to ")
+    summary = run_json("upload", path, "--port", device_port)
+    assert len(summary["warnings"]) == 1 and summary["warnings"][0].startswith(line)
+    assert run_json("upload", "daily", "--port", device_port)["warnings"] == []
+
+
 def test_upload_says_how_long_a_session_of_it_lasts(device_port, tmp_path):
     assert run("set", "session", "2min", "--port", device_port)[0] == 0
     long = tmp_path / "long.fw"

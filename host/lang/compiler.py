@@ -59,15 +59,16 @@ class Program:
     def name(self):
         return self.info.name
 
-    def warning_text(self):
-        """The warnings written as errors are, `file:line:col: warning: ...` and a caret."""
+    def warning_text(self, caret=True):
+        """The warnings written as errors are, `file:line:col: warning: ...` and a caret
+        (without: one line each)."""
         return "\n".join(
             _format(
                 self.filename,
                 line,
                 col,
                 "warning: " + message,
-                self._lines[line - 1] if line else None,
+                self._lines[line - 1] if line and caret else None,
             )
             for line, col, message in self.warnings
         )
