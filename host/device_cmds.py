@@ -26,7 +26,7 @@ from .port import (
     timeout_option,
 )
 from .programs import pattern_name
-from .units import NumberError, duration, number, option, size
+from .units import NumberError, duration, number, option, plural, size
 
 # ---- the connection -----------------------------------------------------------------------------
 
@@ -139,8 +139,8 @@ def _probe(port, timeout):
                 "firmware": h.get("firmware"),
                 "protocol": h.get("protocol"),
                 "board": h.get("board"),
-                "summary": "facewave %s, board %s, %d patterns"
-                % (h.get("firmware"), h.get("board"), h.get("patterns", 0)),
+                "summary": "facewave %s, board %s, %s"
+                % (h.get("firmware"), h.get("board"), plural(h.get("patterns", 0), "pattern")),
             }
     except LinkError as e:
         return {"facewave": False, "error": str(e)}

@@ -25,7 +25,7 @@ import sys
 import time
 
 from .errors import FacewaveError
-from .units import duration, size
+from .units import duration, plural, size
 
 ROOT = "/fw"
 POINTER = ROOT + "/slot"
@@ -255,10 +255,10 @@ def flash(port, board=None, progress=True, check=True, timeout: float = 5, out=N
                     % (size(need), size(free), intact())
                 )
             total = sum(len(d) for d in files.values())
-            say("copying %d files (%s) to %s" % (len(files), size(total), new))
+            say("copying %s (%s) to %s" % (plural(len(files), "file"), size(total), new))
             _copy(dev, new, files, total, progress)
             _verify(dev, new, files, VERSION, intact)
-            say("verified %d files on the device (sha256)" % len(files))
+            say("verified %s on the device (sha256)" % plural(len(files), "file"))
             dev.write_atomic(new + "/" + MANIFEST, manifest(VERSION, files))
             for path, data in roots.items():
                 dev.write_atomic(path, data)
@@ -348,8 +348,9 @@ def _verify(dev, new, files, version, intact):
     want = json.loads(manifest(version, files))["files"]
     bad = [p for p in files if got.get(new + "/" + p) != want[p]]
     if bad:
+        damaged = plural(len(bad), "file")
         raise FacewaveError(
-            "%d file(s) arrived damaged (%s); %s: flash again" % (len(bad), bad[0], intact()), 2
+            "%s arrived damaged (%s); %s: flash again" % (damaged, bad[0], intact()), 2
         )
 
 

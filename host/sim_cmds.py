@@ -13,7 +13,7 @@ from pathlib import Path
 from . import files
 from .errors import FacewaveError
 from .programs import board_profile
-from .units import duration, option
+from .units import duration, option, plural
 
 
 def setup_sim(p):
@@ -407,10 +407,10 @@ def _run(args):
         )
     else:
         print(
-            "%s: %d events, %s of virtual time in %s"
+            "%s: %s, %s of virtual time in %s"
             % (
                 scenario.name,
-                len(scenario.events),
+                plural(len(scenario.events), "event"),
                 duration(scenario.until),
                 duration(run.seconds * 1000),
             ),
