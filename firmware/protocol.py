@@ -302,6 +302,12 @@ class Protocol:
         digits = value[1:] if value[:1] == "-" else value
         if digits and digits.isdigit() and max(digits) <= "9":  # CPython's isdigit takes ²
             value = int(value)
+        cap = self.profile.session_max_ms
+        if key == "session_ms" and isinstance(value, int) and value > cap:
+            # taken, the board would cut every session to its cap without a word
+            raise m.refusal(
+                m.E_SETTING, "session must be at most %d s on this board (its cap)" % (cap // 1000)
+            )
         try:
             if key == "intensity" and isinstance(value, int):
                 self.device.set_intensity(now, value)

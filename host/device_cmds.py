@@ -460,11 +460,16 @@ def setting_value(key, text):
         if device_key == "intensity":
             wanted = "a whole number %d..%d" % (lo, hi)
         else:
-            wanted = "a duration from %s to %s, like 3min or 90s" % (duration(lo), duration(hi))
+            wanted = "a duration from %s to %s, like 3min or 90s" % (_typed(lo), _typed(hi))
             if lo == 0:
                 wanted += ", or 0"
         raise FacewaveError("%s must be %s, not %r" % (key, wanted, text), 2) from None
     return device_key, value
+
+
+def _typed(ms):
+    """A duration as a person types it back: 60min, 10s (the units a setting reads)."""
+    return "%dmin" % (ms // 60000) if ms % 60000 == 0 else "%ds" % (ms // 1000)
 
 
 def _ms(text):

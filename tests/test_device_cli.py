@@ -293,6 +293,7 @@ def test_set(uploaded):
         ("intensity", "high", 2, ("intensity must be",)),
         ("session", "5", 2, ("session must be a duration", "3min")),
         ("session", "3h", 2, ("session must be",)),
+        ("session", "30min", 1, ("session must be at most 1200 s on this board (its cap)",)),
         ("routine", "../main.py", 2, ("routine:",)),
         ("routine", "nothing", 1, ("no pattern 'nothing'", "facewave list")),
     ],

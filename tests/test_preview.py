@@ -250,7 +250,8 @@ def test_the_summary_says_what_the_device_does(capsys, tmp_path):
         (("--intensity", "9"), "facewave: intensity must be a whole number 1..5, not '9'"),
         (
             ("--session", "5 sec"),
-            "facewave: session must be a duration from 10 s to 1 h, like 3min or 90s, not '5 sec'",
+            "facewave: session must be a duration from 10s to 60min, like 3min or 90s,"
+            " not '5 sec'",
         ),
     ],
 )
