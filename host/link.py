@@ -309,9 +309,9 @@ class Link:
             )
         if hello.get("min_protocol", 0) > messages.PROTOCOL:
             raise LinkError(
-                "the device on %s runs firmware %s, newer than this facewave"
-                " understands: upgrade facewave (pip install -U facewave)"
-                % (self.name, hello.get("firmware"))
+                "the device on %s runs firmware %s, newer than this facewave understands:"
+                " install the facewave that flashed it, or put this one's firmware on it with"
+                " `facewave flash --port %s`" % (self.name, hello.get("firmware"), self.name)
             )
         self.hello = hello
         return hello

@@ -421,3 +421,15 @@ def test_a_board_left_at_the_prompt_is_named_so(serial_board):
     with serial.serial_for_url(serial_board.url, timeout=0.5) as terminal:
         terminal.write(b"\x04")  # Ctrl-D, as the line says: facewave runs again
     assert run_json("status", "--port", serial_board.url)["state"] == "idle"
+
+def test_a_newer_device_says_what_to_install(tmp_path):
+    """facewave is not a published package: the way back is the facewave that flashed the
+    device, or this one's firmware."""
+    proto = make_device(tmp_path)
+    hello = proto.hello
+    proto.hello = lambda: dict(hello(), protocol=m.PROTOCOL + 1, min_protocol=m.PROTOCOL + 1)
+    with pytest.raises(LinkError) as e:
+        connect(proto)
+    assert "newer than this facewave understands" in str(e.value)
+    assert "`facewave flash --port virtual`" in str(e.value) and "pip" not in str(e.value)
+    assert "\n" not in str(e.value)
