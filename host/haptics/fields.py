@@ -62,7 +62,7 @@ def number(value, path, where, low, high, what="a number"):
         or not low <= value <= high
     ):
         raise refuse(
-            path, where, "%s is not %s from %g to %g" % (describe(value), what, low, high)
+            path, where, "%s is not %s from %.10g to %.10g" % (describe(value), what, low, high)
         )
     return value
 
@@ -72,7 +72,7 @@ def whole(value, path, where, low, high, what="a whole number"):
     number(value, path, where, low, high, what)
     if value != int(value):
         raise refuse(
-            path, where, "%s is not %s from %g to %g" % (describe(value), what, low, high)
+            path, where, "%s is not %s from %.10g to %.10g" % (describe(value), what, low, high)
         )
     return int(value)
 
