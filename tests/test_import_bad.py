@@ -18,6 +18,7 @@ import subprocess
 import sys
 from importlib.util import find_spec
 
+import json5
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -414,12 +415,19 @@ COMPOSITION = st.fixed_dictionaries(
     repeat=st.none() | st.integers(1, 65535),
     name=st.sampled_from(["x.haptic", "x.json", "x.ahap", "x"]),
     strict=st.booleans(),
+    by_hand=st.booleans(),
 )
 def test_any_document_gives_events_that_keep_the_contract_or_one_line(
-    tmp_path_factory, doc, repeat, name, strict
+    tmp_path_factory, doc, repeat, name, strict, by_hand
 ):
+    """Written as strict JSON, or as JSON5 as a hand writes it (a comment with a quote in it,
+    bare keys, trailing commas)."""
     path = tmp_path_factory.mktemp("any") / name
-    path.write_text(json.dumps(doc))
+    if by_hand:
+        text = "// it's [a] {test}\n" + json5.dumps(doc, trailing_commas=True, quote_keys=False)
+    else:
+        text = json.dumps(doc)
+    path.write_text(text)
     try:
         kind, events = formats.read(path, Notes(str(path), strict), repeat)
     except FacewaveError as e:
