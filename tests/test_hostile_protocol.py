@@ -422,6 +422,7 @@ def test_a_board_left_at_the_prompt_is_named_so(serial_board):
         terminal.write(b"\x04")  # Ctrl-D, as the line says: facewave runs again
     assert run_json("status", "--port", serial_board.url)["state"] == "idle"
 
+
 def test_a_newer_device_says_what_to_install(tmp_path):
     """facewave is not a published package: the way back is the facewave that flashed the
     device, or this one's firmware."""
