@@ -25,23 +25,22 @@ def _is_android(doc):
     return isinstance(doc, dict) and ("timings" in doc or "primitives" in doc)
 
 
-def _formats():
-    from . import ahap, android, haptic
-
-    return [
-        ("Apple AHAP", _is_ahap, ahap),
-        ("Meta Haptics Studio .haptic", _is_haptic, haptic),
-        ("Android VibrationEffect", _is_android, android),
-    ]
+FORMATS = [  # (name, its test, its module): a module is imported when its format is found
+    ("Apple AHAP", _is_ahap, "ahap"),
+    ("Meta Haptics Studio .haptic", _is_haptic, "haptic"),
+    ("Android VibrationEffect", _is_android, "android"),
+]
 
 
 def read(path, notes, repeat=None):
     """(the format's name, its Events) of the haptic file at `path`; one FacewaveError line
     naming the file (and the place in it) for anything else."""
     doc = parse(path)
-    for kind, recognise, module in _formats():
+    from importlib import import_module
+
+    for kind, recognise, module in FORMATS:
         if recognise(doc):
-            return kind, module.read(doc, path, notes, repeat)
+            return kind, import_module("." + module, __package__).read(doc, path, notes, repeat)
     raise FacewaveError(
         '%s: JSON, but no haptic format facewave reads: AHAP has a "Pattern" list, a .haptic '
         'file "signals", an Android VibrationEffect "timings" or "primitives"' % path
