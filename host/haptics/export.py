@@ -4,9 +4,10 @@ through any AHAP player, and imported back as the same trace.
 What is written is the engine's trace (playback.pattern: the levels the pattern asks, step by
 step), not the statements, so loops, waves and pulses come out as they play. It is a run of
 HapticContinuous events at intensity 1.0, each at most Core Haptics' 30 s, shaped by
-HapticIntensityControl curves: a straight run of samples is one line, a step two control
-points 0.1 ms apart. Intensity is relative to the board's full scale (importers.full_scale),
-so an import against the same board gives back the same levels.
+HapticIntensityControl curves: a ramp's or a wave's samples a line through them (a straight
+run one line), a step two control points 0.1 ms apart. Intensity is relative to the board's
+full scale (importers.full_scale), so an import against the same board gives back the same
+levels.
 """
 
 import json
@@ -22,7 +23,7 @@ def ahap(program, profile, top):
     from ..playback import pattern
 
     trace = pattern(program, profile)
-    corners = _corners(trace.points, trace.duration, profile.step_ms)
+    corners = _corners(trace.points, trace.duration, profile)
     events, curves = [], []
     span = CONTINUOUS_MAX_S * 1000
     for start in range(0, trace.duration, span):
@@ -60,35 +61,40 @@ def ahap(program, profile, top):
     return (json.dumps(doc, indent=1) + "\n").encode()
 
 
-def _corners(points, end, step):
-    """(s, level) corners of the trace's step curve, linear between them: a straight run of
-    samples one step apart is its two ends, a step of level two points _EDGE_S apart."""
-    changes = []
-    for t, lv in points:
-        if not changes or changes[-1][1] != lv:
-            changes.append((t, lv))
-    out = []
+def _corners(points, end, profile):
+    """(s, level) corners of the trace's step curve, linear between them: samples one step
+    apart that change by no more than the slew allows in a step are a line through them (a
+    straight run of them its two ends), any other change a step, two points _EDGE_S apart."""
+    step, most = profile.step_ms, profile.slew * profile.step_ms // 1000
+    changes = points  # every sample of a ramp or wave, one of a hold
+    out = [(changes[0][0] / 1000, changes[0][1])]
     i = 0
-    while i < len(changes):
-        j = _run(changes, i, step)
-        (t0, v0), (t1, v1) = changes[i], changes[j]
-        out.append((t0 / 1000, v0))
-        if j > i:
-            out.append((t1 / 1000, v1))
-        i = j + 1
-        until = changes[i][0] / 1000 - _EDGE_S if i < len(changes) else end / 1000
-        if until > out[-1][0]:
-            out.append((until, v1))
+    while i + 1 < len(changes):
+        (t0, v0), (t1, v1) = changes[i], changes[i + 1]
+        if t1 - t0 == step and abs(v1 - v0) <= most:
+            i = _run(changes, i, step, most)
+        else:
+            if v1 != v0:
+                out.append((t1 / 1000 - _EDGE_S, v0))
+            i += 1
+        out.append((changes[i][0] / 1000, changes[i][1]))
+    if end > changes[-1][0]:
+        out.append((end / 1000, changes[-1][1]))
     return out
 
 
-def _run(changes, i, step):
-    """The last change of the straight run from change i: samples one step apart on one line
-    to 1 permille (the slopes the line may have narrow with each sample it passes)."""
+def _run(changes, i, step, most):
+    """The last change of the straight run from change i: samples one step apart, each at
+    most `most` from the one before, on one line to 1 permille (the slopes the line may have
+    narrow with each sample it passes)."""
     t0, v0 = changes[i]
     lo, hi = float("-inf"), float("inf")
     j = i
-    while j + 1 < len(changes) and changes[j + 1][0] - changes[j][0] == step:
+    while (
+        j + 1 < len(changes)
+        and changes[j + 1][0] - changes[j][0] == step
+        and abs(changes[j + 1][1] - changes[j][1]) <= most
+    ):
         t, v = changes[j + 1]
         slope = (v - v0) / (t - t0)
         if not lo <= slope <= hi:
