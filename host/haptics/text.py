@@ -10,6 +10,7 @@ most `top` is within max_step, since top is at most max_step).
 
 from itertools import pairwise
 
+from ..firmware.bytecode import EASE_LINEAR
 from ..firmware.verifier import ramp_ms
 
 MAX_PERIOD = 24  # statements in the longest body a loop is looked for in
@@ -64,7 +65,7 @@ def _fit(segs, profile, notes):
     out = []
     steep = 0
     for ms, a, b in segs:
-        if a != b and ms < ramp_ms(profile, 0, a, b):
+        if a != b and ms < ramp_ms(profile, EASE_LINEAR, a, b):
             steep += 1
             half = ms // 2
             if half:
@@ -120,46 +121,25 @@ def loops(items, depth=0):
 
 
 def source(items, indent=""):
-    """Pattern lines of folded statements."""
+    """Pattern lines of folded statements: a loop of a tap and a rest is a `pulse`."""
     lines = []
     for item in items:
         if item[0] == "repeat":
             _, count, body = item
-            if (
-                len(body) == 2
-                and body[0][0] == "hold"
-                and body[0][1]
-                and body[1][:2]
-                == (
-                    "hold",
-                    0,
-                )
-            ):
+            tap, rest = body if len(body) == 2 else (None, None)
+            if tap and tap[0] == rest[0] == "hold" and tap[1] and not rest[1]:
                 lines.append(
                     "%spulse %s on %s off %s x %d"
-                    % (
-                        indent,
-                        level(body[0][1]),
-                        duration(body[0][2]),
-                        duration(body[1][2]),
-                        count,
-                    )
+                    % (indent, level(tap[1]), duration(tap[2]), duration(rest[2]), count)
                 )
-                continue
-            lines.append("%srepeat %d" % (indent, count))
-            lines += source(body, indent + "  ")
-            lines.append(indent + "end")
+            else:
+                lines.append("%srepeat %d" % (indent, count))
+                lines += source(body, indent + "  ")
+                lines.append(indent + "end")
         elif item[0] == "hold":
             _, lv, ms = item
-            lines.append(
-                "%s%s"
-                % (
-                    indent,
-                    "off %s" % duration(ms)
-                    if not lv
-                    else "hold %s %s" % (level(lv), duration(ms)),
-                )
-            )
+            text = "hold %s %s" % (level(lv), duration(ms)) if lv else "off " + duration(ms)
+            lines.append(indent + text)
         else:
             _, a, b, ms = item
             lines.append("%sramp %s -> %s over %s" % (indent, level(a), level(b), duration(ms)))
