@@ -124,22 +124,58 @@ def do_routines(args):
 
 
 def do_import(args):
-    """Convert an Apple AHAP or Android waveform file."""
+    """Convert a haptic file (Apple AHAP, Meta .haptic, Android VibrationEffect) to a pattern.
+
+    Its approximations, one line per kind, go to stderr; --strict makes them errors."""
     from . import importers
-    from .lang import CompileError, compile_source
 
     out = args.output
     files.check_output(out)
-    text = importers.convert(Path(args.file), args.name, args.repeat)
+    profile = device_profile(args.board)
+    top = _top(args.max, profile)
+    text, notes, prog = importers.convert(
+        Path(args.file), args.name, profile, top, args.strict, args.repeat
+    )
+    for line in notes:
+        print("facewave: %s: %s" % (args.file, line), file=sys.stderr)
     files.write(out, text.encode())
-    try:
-        prog = compile_source(text, out, board_profile(args.board), Path(out).parent)
-    except CompileError as e:
-        print(e, file=sys.stderr)
-        raise FacewaveError(
-            "wrote %s, but it does not pass check (see above); edit it" % out
-        ) from None
     print("wrote %s (%s)" % (out, duration(prog.info.duration)), file=files.messages(out))
+    return 0
+
+
+def _top(text, profile):
+    """--max as permille: at most the board's own full scale (importers.full_scale)."""
+    import re
+
+    from .haptics.text import level
+    from .importers import full_scale
+
+    top = full_scale(profile)
+    if text is None:
+        return top
+    m = re.match(r"([0-9]{1,3})(?:\.([0-9]))?%\Z", text)
+    value = int(m.group(1)) * 10 + int(m.group(2) or 0) if m else 0
+    if not 1 <= value <= top:
+        raise FacewaveError(
+            "--max: expected a level 0.1%%..%s (the cap of %s), got %r"
+            % (level(top), profile.name, text),
+            2,
+        )
+    return value
+
+
+def do_export(args):
+    """Write a pattern's trace as Apple AHAP, to feel it through any AHAP player."""
+    from .haptics import export
+    from .importers import full_scale
+
+    files.check_output(args.ahap)
+    profile = device_profile(args.board)
+    prog = load_program(args.file, profile)
+    files.write(args.ahap, export.ahap(prog, profile, full_scale(profile)))
+    print(
+        "wrote %s (%s)" % (args.ahap, duration(prog.info.duration)), file=files.messages(args.ahap)
+    )
     return 0
 
 
@@ -244,10 +280,10 @@ def setup_import(p):
     p.add_argument(
         "file",
         metavar="FILE",
-        help="an Apple .ahap file or an Android waveform "
-        "(.json with timings, amplitudes and repeat)",
+        help="an Apple .ahap, a Meta Haptics Studio .haptic or an Android VibrationEffect "
+        "(JSON: timings, amplitudes and repeat, or a composition's primitives), found by content",
     )
-    p.add_argument("-o", "--output", required=True, metavar="OUT.fw")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.fw", help="- for stdout")
     p.add_argument("--name", type=pattern_name, help="pattern name (default: from the file name)")
     p.add_argument(
         "--repeat",
@@ -255,9 +291,44 @@ def setup_import(p):
         metavar="N",
         help="turns to play a waveform that repeats forever",
     )
-    _board_arg(p)
+    p.add_argument(
+        "--board",
+        default="pico",
+        help="the board it is for: its cap is the source's full scale and the result passes "
+        "its check (default: pico)",
+    )
+    p.add_argument(
+        "--max",
+        metavar="LEVEL",
+        help="the level the source's full scale becomes instead (e.g. 60%%), at most the cap",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="refuse the file instead of approximating it"
+    )
+
+
+def setup_export(p):
+    p.add_argument("file", metavar="FILE", help="a pattern file, a built-in name or a .fwb file")
+    p.add_argument(
+        "--ahap", required=True, metavar="OUT.ahap", help="the AHAP file to write (- for stdout)"
+    )
+    p.add_argument(
+        "--board",
+        default="pico",
+        help="the board whose cap is full scale (intensity 1.0) and whose profile plays it "
+        "(default: pico)",
+    )
 
 
 # The verbs, in the order of `facewave --help` (see device_cmds.VERBS)
-VERBS = (do_check, do_compile, do_preview, do_routines, do_boards, do_import, do_bench)
+VERBS = (
+    do_check,
+    do_compile,
+    do_preview,
+    do_routines,
+    do_boards,
+    do_import,
+    do_export,
+    do_bench,
+)
 SETUP = None

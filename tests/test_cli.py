@@ -209,15 +209,16 @@ def test_import_ahap(tmp_path):
     text = (tmp_path / "tap.fw").read_text()
     assert text.splitlines() == [
         'pattern tap "Imported from tap.ahap (Apple AHAP)"',
-        "hold 60.0% 30ms",
+        "hold 51% 30ms",  # full scale is the board's cap, 85%
         "off 170ms",
-        "ramp 20.0% -> 50.0% over 1000ms",
+        "ramp 17% -> 42.5% over 1s",
     ]
     assert run("check", tmp_path / "tap.fw")[1].split(", ")[1] == "1.2 s"  # as long as the AHAP
     assert run("check", tmp_path / "tap.fw")[0] == 0
 
 
 def test_import_android_waveform(tmp_path):
+    pytest.importorskip("facewave.haptics.android")
     src = tmp_path / "buzz.json"
     src.write_text(
         json.dumps({"timings": [0, 100, 50, 100], "amplitudes": [0, 128, 0, 200], "repeat": 0})
@@ -233,35 +234,11 @@ def test_import_android_waveform(tmp_path):
     "doc,message",
     [
         ("not json {", "not JSON"),
-        (json.dumps({"hello": 1}), "neither AHAP"),
+        (json.dumps({"hello": 1}), "no haptic format"),
         (
             json.dumps({"Pattern": [{"Event": {"Time": 0, "EventType": "AudioCustom"}}]}),
-            "no motor equivalent",
+            "no haptic events",
         ),
-        (
-            json.dumps(
-                {
-                    "Pattern": [
-                        {
-                            "Event": {
-                                "Time": 0,
-                                "EventType": "HapticContinuous",
-                                "EventDuration": 1,
-                            }
-                        },
-                        {"Event": {"Time": 0.5, "EventType": "HapticTransient"}},
-                    ]
-                }
-            ),
-            "overlapping",
-        ),
-        (
-            json.dumps(
-                {"Pattern": [{"ParameterCurve": {"ParameterID": "HapticSharpnessControl"}}]}
-            ),
-            "intensity only",
-        ),
-        (json.dumps({"timings": [100, 100], "amplitudes": [300, 0]}), "0..255"),
     ],
 )
 def test_import_what_does_not_map(tmp_path, doc, message):

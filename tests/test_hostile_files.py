@@ -25,18 +25,18 @@ import zlib
 import pytest
 
 GOOD = 'pattern mine "A test"\nramp 0% -> 40% over 1s\nhold 2s\nramp -> 0% over 1s\n'
-ANDROID = '{"timings": [0, 200, 100, 200], "amplitudes": [0, 200, 0, 128]}'
+HAPTIC = '{"Pattern": [{"Event": {"EventType": "HapticContinuous", "EventDuration": 0.2}}]}'
 
 
 @pytest.fixture
 def work(tmp_path):
-    """A working folder with a pattern, a waveform, a FIFO and a folder in it; $TMPDIR is
-    tmp_path/temp (empty)."""
+    """A working folder with a pattern, a haptic file (an AHAP, found by its content), a FIFO
+    and a folder in it; $TMPDIR is tmp_path/temp (empty)."""
     (tmp_path / "temp").mkdir()
     work = tmp_path / "work"
     work.mkdir()
     (work / "mine.fw").write_text(GOOD)
-    (work / "wave.json").write_text(ANDROID)
+    (work / "wave.json").write_text(HAPTIC)
     os.mkfifo(work / "pipe")
     (work / "dir").mkdir()
     return work

@@ -243,10 +243,8 @@ def _numeric_options(tmp_path):
     """(argv before the value, argv after it) of every number an option or argument takes,
     for a port that is not there: a refused value never reaches it, a good one fails there."""
     port = str(tmp_path / "ttyACM9")
-    android = tmp_path / "wave.json"
-    android.write_text(
-        json.dumps({"timings": [0, 100, 50], "amplitudes": [0, 100, 0], "repeat": 1})
-    )
+    haptic = tmp_path / "tap.ahap"
+    haptic.write_text(json.dumps({"Pattern": [{"Event": {"EventType": "HapticTransient"}}]}))
     device = [(["ports", "--timeout"], [])]
     for verb in ("info", "list", "stop", "status", "log", "delete x", "play x", "upload relax"):
         device.append((verb.split() + ["--port", port, "--timeout"], []))
@@ -256,7 +254,7 @@ def _numeric_options(tmp_path):
         (["set", "intensity"], ["--port", port]),
         (["set", "session"], ["--port", port]),
         (["set", "cue"], ["--port", port]),
-        (["import", android, "-o", tmp_path / "out.fw", "--repeat"], []),
+        (["import", haptic, "-o", tmp_path / "out.fw", "--repeat"], []),
     ]
     return device
 
@@ -359,13 +357,27 @@ def test_a_hostile_timeout_in_the_environment(tmp_path, monkeypatch, value):
                     {
                         "ParameterCurve": {
                             "ParameterID": "HapticIntensityControl",
-                            "ParameterCurveControlPoints": [{"Time": 0, "ParameterValue": None}],
+                            "ParameterCurveControlPoints": [{"Time": 0, "ParameterValue": "loud"}],
                         }
                     },
                 ]
             },
-            "intensity None",
+            "ParameterValue: 'loud' is not a number",
         ),
+    ],
+)
+def test_imported_files_with_hostile_numbers(tmp_path, doc, words):
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(doc))
+    code, out, err = cli("import", source, "-o", tmp_path / "out.fw")
+    assert code == 1 and out == ""
+    assert_one_clear_line(code, err)
+    assert words in err and not (tmp_path / "out.fw").exists()
+
+
+@pytest.mark.parametrize(
+    "doc, words",
+    [
         ({"timings": [0, 4294967296], "amplitudes": [0, 255]}, "0..4294967295"),
         ({"timings": [0, 1e308], "amplitudes": [0, 255]}, "0..4294967295"),
         ({"timings": [0, 100], "amplitudes": [0, 255.5]}, "amplitudes"),
@@ -373,7 +385,8 @@ def test_a_hostile_timeout_in_the_environment(tmp_path, monkeypatch, value):
         ({"timings": [0, 100], "amplitudes": [0, 255], "repeat": -7}, "repeat index"),
     ],
 )
-def test_imported_files_with_hostile_numbers(tmp_path, doc, words):
+def test_imported_waveforms_with_hostile_numbers(tmp_path, doc, words):
+    pytest.importorskip("facewave.haptics.android")
     source = tmp_path / "in.json"
     source.write_text(json.dumps(doc))
     code, out, err = cli("import", source, "-o", tmp_path / "out.fw")
