@@ -301,7 +301,7 @@ def _transient_at(time):
             "Pattern[0].Event.EventParameters: a number, not a list",
         ),
         ('{"Pattern": [{"Event": {"Time": 0}}]}', "Pattern[0].Event.EventType: None is not"),
-        ('{"Pattern": []}', "no haptic events to play"),
+        ('{"Pattern": []}', "nothing in it for a motor to play"),
         pytest.param(
             '{"Pattern": [' + "[" * 100_000 + "]" * 100_001 + "}",
             "nested more than 64 deep",
@@ -384,4 +384,4 @@ def test_any_file_the_importer_accepts_checks_against_its_board(
     if code == 0:
         assert checks(tmp_path, capsys, board)
     else:
-        assert lines is None and "no haptic events" in err
+        assert lines is None and "nothing in it for a motor to play" in err

@@ -465,7 +465,6 @@ def test_any_document_gives_events_that_keep_the_contract_or_one_line(
     ids=["deep", "nan"],
 )
 def test_the_command_line_says_one_line_and_writes_nothing(tmp_path, name, text, line):
-    pytest.importorskip("facewave.haptics.text")  # `facewave import` on the new readers
     (tmp_path / name).write_text(text)
     proc = subprocess.run(
         [sys.executable, "-m", "facewave.cli", "import", name, "-o", "x.fw"],

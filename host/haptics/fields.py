@@ -31,7 +31,9 @@ def describe(value):
         return "true" if value else "false"
     if isinstance(value, int) and not -(10**15) < value < 10**15:
         return "a %d-digit number" % len(str(abs(value)))
-    return "%.6g" % value
+    if isinstance(value, int):
+        return "%d" % value
+    return repr(value) if len(repr(value)) <= 20 else "%.6g" % value  # 1e+308, nan, 0.1
 
 
 def obj(value, path, where):
