@@ -120,14 +120,19 @@ def loops(items, depth=0):
     return out
 
 
+def _pulse(body):
+    """Whether a loop's body is a tap and a rest (a hold at a level, then one at 0)."""
+    return len(body) == 2 and body[0][0] == body[1][0] == "hold" and body[0][1] and not body[1][1]
+
+
 def source(items, indent=""):
     """Pattern lines of folded statements: a loop of a tap and a rest is a `pulse`."""
     lines = []
     for item in items:
         if item[0] == "repeat":
             _, count, body = item
-            tap, rest = body if len(body) == 2 else (None, None)
-            if tap and tap[0] == rest[0] == "hold" and tap[1] and not rest[1]:
+            if _pulse(body):
+                tap, rest = body
                 lines.append(
                     "%spulse %s on %s off %s x %d"
                     % (indent, level(tap[1]), duration(tap[2]), duration(rest[2]), count)
