@@ -25,9 +25,7 @@ def convert(path, name, profile, top, strict=False, repeat=None):
     from .lang import CompileError, compile_source
 
     notes = Notes(str(path), strict)
-    kind, events = formats.read(path, notes, repeat)
-    if not events:
-        raise FacewaveError("%s: no haptic events to play" % path)
+    kind, events = formats.read(path, notes, repeat)  # never empty
     items = text.loops(text.statements(mix.mix(events, notes), top, profile, notes))
     name = name or _name_from(path.stem)
     lines = ['pattern %s "Imported from %s (%s)"' % (name, path.name.replace('"', "'"), kind)]

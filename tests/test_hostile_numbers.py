@@ -101,17 +101,13 @@ def cli(*args):
 
 
 def assert_one_clear_line(code, err):
-    """Exit 0, or 1 or 2 with one line that says why (argparse's: its usage, then the line;
-    an import whose file does not pass check: the check's file:line:col, its source line and
-    caret, then the line)."""
+    """Exit 0, or 1 or 2 with one line that says why (argparse's: its usage, then the line)."""
     assert code in (0, 1, 2), (code, err)
     assert "Traceback" not in err
     if code:
         lines = err.strip().splitlines()
         if lines[0].startswith("usage:"):
             lines = [line for line in lines if not line.startswith(("usage:", " "))]
-        elif re.match(r"\S+\.fw:\d+:\d+: ", lines[0]) and "does not pass check" in lines[-1]:
-            lines = lines[3:]
         assert len(lines) == 1 and lines[0].startswith("facewave"), err
 
 
