@@ -141,11 +141,16 @@ def _write_through(target, data):
     fd = os.open(target, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         os.set_blocking(fd, True)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def _write_all(fd, data):
+    """Every byte of `data` to `fd` (a write may take only part)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _replace(target, data, mode):
@@ -157,9 +162,7 @@ def _replace(target, data, mode):
         try:
             if mode is not None:
                 os.fchmod(fd, stat.S_IMODE(mode))
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
