@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import files, library
 from .errors import FacewaveError
-from .programs import board_profile, device_profile, load_program, pattern_name, session_note
+from .programs import board_profile, device_profile, load_program, session_note, source_name
 from .sim_cmds import setup_rp2040
 from .units import duration, option, plural
 
@@ -284,7 +284,7 @@ def setup_import(p):
         "(JSON: timings, amplitudes and repeat, or a composition's primitives), found by content",
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT.fw", help="- for stdout")
-    p.add_argument("--name", type=pattern_name, help="pattern name (default: from the file name)")
+    p.add_argument("--name", type=source_name, help="pattern name (default: from the file name)")
     p.add_argument(
         "--repeat",
         type=option(1, 65535),

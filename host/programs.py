@@ -97,6 +97,18 @@ def pattern_name(text):
         raise argparse.ArgumentTypeError(e.args[1]) from None
 
 
+def source_name(text):
+    """A name for a pattern file that is written (import --name): the language's rule, which
+    also keeps the device's; argparse's type for it."""
+    import argparse
+
+    from .lang.lexer import NAME, NAME_RULE
+
+    if not NAME.match(text):
+        raise argparse.ArgumentTypeError("pattern name %r: use %s" % (text, NAME_RULE))
+    return text
+
+
 def session_note(info, session_ms, whose):
     """How long a session of this program lasts, as the device decides it (the verifier's
     Info.session_ms()), said in the words of `whose` session ("the device's", "a default")."""

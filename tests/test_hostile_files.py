@@ -268,17 +268,23 @@ def test_a_fwb_whose_name_leaves_the_folder_is_rejected(work, verb):
 
 
 @pytest.mark.parametrize(
-    "args",
-    [["import", "wave.json", "-o", "x.fw", "--name", ""], ["upload", "mine.fw", "--name", ""]],
-    ids=["import", "upload"],
+    "args, rule",
+    [
+        (["import", "wave.json", "-o", "x.fw", "--name", ""], "-, starting with a letter"),
+        (["import", "wave.json", "-o", "x.fw", "--name", "1x"], "-, starting with a letter"),
+        (["upload", "mine.fw", "--name", ""], "- (not starting with -)"),
+    ],
+    ids=["import", "import-digit", "upload"],
 )
-def test_an_empty_name_is_refused(work, args):
+def test_a_name_that_is_not_one_is_refused(work, args, rule):
+    """An imported file's name follows the language's rule (a name starts with a letter), so
+    what import writes always passes check; a device's may start with a digit."""
     before = snapshot(work)
     code, _, err = run(work, *args)
     assert code == 2
     assert err.splitlines()[-1] == (
-        "facewave %s: error: argument --name: pattern name '': use 1 to 32 of a-z 0-9 _ - "
-        "(not starting with -)" % args[0]
+        "facewave %s: error: argument --name: pattern name %r: use 1 to 32 of a-z 0-9 _ %s"
+        % (args[0], args[-1], rule)
     )
     assert snapshot(work) == before
 

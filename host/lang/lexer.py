@@ -182,10 +182,16 @@ def string(tok):
     return tok.text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
+# A name in a pattern file starts with a letter (a device's may start with a digit, but here
+# `zone 45s` must not read as a zone called 45s).
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+NAME_RULE = "1 to 32 of a-z 0-9 _ -, starting with a letter"
+
+
 def name(tok):
-    if not re.match(r"^[a-z][a-z0-9_-]{0,31}$", tok.text):
+    if not NAME.match(tok.text):
         raise SyntaxProblem(
             tok,
-            "expected a name (lower case letters, digits, - or _; at most 32), got %r" % tok.text,
+            "expected a name (%s), got %r" % (NAME_RULE, tok.text),
         )
     return tok.text
