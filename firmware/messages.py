@@ -127,8 +127,12 @@ def unpack_u16(p):
 
 
 def pack_error(code, message):
-    raw = message.encode("utf-8")[: frame.MAX_PAYLOAD - 1]
-    return bytes((code,)) + raw
+    """The code and as much of the text as a frame holds, cut between characters."""
+    raw = message.encode("utf-8")
+    n = frame.MAX_PAYLOAD - 1
+    while n < len(raw) and raw[n] & 0xC0 == 0x80:  # cut inside a character: back to its start
+        n -= 1
+    return bytes((code,)) + raw[:n]
 
 
 def unpack_error(p):

@@ -434,3 +434,24 @@ def test_a_newer_device_says_what_to_install(tmp_path):
     assert "newer than this facewave understands" in str(e.value)
     assert "`facewave flash --port virtual`" in str(e.value) and "pip" not in str(e.value)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("char", ["é", "€", "😀"])
+def test_an_error_text_longer_than_a_frame_is_cut_between_characters(tmp_path, char):
+    """A fault's text is the exception's, of any length: the ERROR frame holds what fits,
+    never half a character (the host would show U+FFFD)."""
+    proto = make_device(tmp_path)
+    _, link = connect(proto)
+    link.upload("a", hold_program())
+    link.play("a")
+
+    def broken():
+        raise RuntimeError(char * 2000)
+
+    proto.device.zone = broken  # read for the reply, after the stop
+    with pytest.raises(Refused) as e:
+        link.stop()
+    text = str(e.value)
+    assert e.value.code == m.E_INTERNAL and "\ufffd" not in text
+    assert text.endswith(char) and len(text.encode("utf-8")) > frame.MAX_PAYLOAD - 1 - 4
+    assert proto.device.level == 0
