@@ -13,7 +13,7 @@ from pathlib import Path
 from . import files
 from .errors import FacewaveError
 from .programs import board_profile
-from .units import duration, option, plural
+from .units import NumberError, duration, number, option, plural
 
 
 def setup_sim(p):
@@ -282,7 +282,7 @@ def _drive(board, words):
     verb, args = words[0], words[1:]
     try:
         if verb == "press":
-            ms = int(args[0]) if args else 150
+            ms = number(args[0], 1, 60000) if args else 150
             board.button(True)
             threading.Timer(ms / 1000, board.button, (False,)).start()
             return "button pressed for %d ms" % ms
@@ -293,8 +293,9 @@ def _drive(board, words):
             board.charger(args[0] == "on")
             return "charger " + args[0]
         if verb == "battery" and args:
-            board.battery(int(args[0]))
-            return "battery at %d mV" % int(args[0])
+            mv = number(args[0], 0, 5500)  # VSYS: a cell, or USB's 5 V
+            board.battery(mv)
+            return "battery at %d mV" % mv
         if verb == "pwm":
             freq, duty, by_pwm = board.pwm()
             return (
@@ -302,8 +303,8 @@ def _drive(board, words):
                 if by_pwm and freq
                 else "GP15: not driven"
             )
-    except ValueError:
-        pass
+    except NumberError as e:
+        return "%s: %s" % (verb, e)
     return "say: press [MS] | hold | release | charger on|off | battery MV | pwm"
 
 

@@ -161,7 +161,10 @@ def test_facewave_sim_rp2040_serves_the_port_until_sigterm(tmp_path):
         assert say("hold") == "button held" and mpremote(port, "exec", pin) == "0\n"
         assert say("release") == "button released" and mpremote(port, "exec", pin) == "1\n"
         assert say("pwm") == "GP15: not driven"
-        assert say("press soon").startswith("say: press [MS]")
+        assert say("press soon") == "press: expected a whole number 1..60000, got 'soon'"
+        assert say("battery 1e9") == "battery: expected a whole number 0..5500, got '1e9'"
+        assert say("battery 3700") == "battery at 3700 mV"
+        assert say("blink").startswith("say: press [MS]")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
