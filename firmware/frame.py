@@ -80,10 +80,12 @@ def encode(ftype, seq, payload=b""):
     out = bytearray(2 * len(raw) + 1)  # made once at its largest: appends would reallocate
     out[0] = SYNC
     k = 1
+    i = 0
     res = _RESERVED
     white = _WHITE
-    for i in range(len(raw)):
-        b = raw[i] ^ white[i & 0xFF]
+    for b in raw:  # iterating costs less than indexing: the device encodes every reply
+        b ^= white[i & 0xFF]
+        i += 1
         if res[b]:
             out[k] = ESC
             out[k + 1] = b ^ 0x20
