@@ -43,7 +43,6 @@ _GUARD_PERIOD_MS = const(50)  # so the motor is at 0 within 200 ms of the last h
 _MAX_SLEEP_MS = const(50)  # the loop wakes at least this often (button edges, pins)
 _RING = const(16)  # button edges kept between iterations
 _PASS_BYTES = const(2304)  # console bytes one pass may take: the largest frame, stuffed
-_CHUNK = const(128)  # console bytes read at a time
 _NEOPIXEL = (400, 850, 800, 450)  # WS2812 bit timing, ns
 
 
@@ -61,48 +60,6 @@ def watchdog_off(machine, reg, bits):
         return False
     machine.mem32[reg] = bits
     return True
-
-
-class UsbConsole:
-    """The USB serial console through select.poll on sys.stdin.buffer. Polling tells only that
-    a byte is there, so bytes are taken one at a time (a read of more would block until they
-    all came), into buffers made once: ipoll and readinto allocate nothing per byte."""
-
-    def __init__(self):
-        import select
-        import sys
-
-        self._in = sys.stdin.buffer
-        self._out = sys.stdout.buffer
-        self._poll = select.poll()
-        self._poll.register(self._in, select.POLLIN)
-        self._buf = bytearray(_CHUNK)
-        self._view = memoryview(self._buf)
-        self._one = bytearray(1)
-
-    def wait(self, ms):
-        for _ in self._poll.ipoll(ms):
-            break
-
-    def _ready(self):
-        for _ in self._poll.ipoll(0):
-            return True
-        return False
-
-    def read(self, limit):
-        """Up to `limit` bytes that have arrived, as a view valid until the next read."""
-        n = 0
-        limit = limit if limit < _CHUNK else _CHUNK
-        one = self._one
-        buf = self._buf
-        while n < limit and self._ready():
-            self._in.readinto(one)
-            buf[n] = one[0]
-            n += 1
-        return self._view[:n] if n else b""
-
-    def write(self, data):
-        self._out.write(data)
 
 
 class Shell:
@@ -441,5 +398,7 @@ def run(board=None, note=""):
     except ProfileError as e:  # the motor is off; say why and stay at the REPL
         print("facewave: %s" % e)
         return
+    from .console import UsbConsole
+
     shell.console = UsbConsole()
     shell.run()

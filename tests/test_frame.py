@@ -143,3 +143,26 @@ def test_a_plain_ctrl_c_on_a_quiet_line_asks_for_the_repl():
     assert dec.event == fr.FRAME
     dec.feed(b"\x03")
     assert dec.event == fr.REPL
+
+
+def test_a_frame_split_in_two_at_every_byte_is_decoded():
+    """The decoder takes runs of plain bytes at once: a cut anywhere, in the header, in a run,
+    between an ESC and the byte it stuffs, must not matter."""
+    payload = bytes(range(256)) * 2  # every reserved value, so ESC pairs all along
+    wire = frame.encode(0x14, 9, payload)
+    assert frame.ESC in wire
+    for cut in range(1, len(wire)):
+        dec = frame.Decoder()
+        assert decode_all(dec, wire, [cut, len(wire)]) == [("frame", 0x14, 9, payload)], cut
+
+
+def test_a_frame_cut_short_and_filled_with_esc_is_refused_and_the_next_decodes():
+    """What the board's console gives for the bytes of a frame that did not come in time
+    (firmware/console.py): the frame is BAD (answered with NAK) once its header came, and the
+    line stays usable."""
+    wire = frame.encode(0x14, 9, os.urandom(600))
+    for cut, bad in ((2, []), (20, [(frame.BAD,)]), (len(wire) - 1, [(frame.BAD,)])):
+        dec = frame.Decoder()
+        filled = wire[:cut] + bytes([frame.ESC]) * (len(wire) - cut)
+        events = decode_all(dec, filled + frame.encode(0x1C, 3))
+        assert events == [*bad, ("frame", 0x1C, 3, b"")], cut

@@ -92,6 +92,26 @@ def test_flash_installs_the_firmware_on_a_plain_board(pico):
     assert starved(pico.board) == 0
 
 
+def test_a_host_that_stops_in_the_middle_of_a_frame_leaves_the_board_answering(pico):
+    """The board reads the rest of a frame in one go (firmware/console.py): a host that sends
+    half a frame and falls silent costs it a NAK, never its loop, its watchdog or the next
+    host."""
+    import serial
+
+    from facewave.firmware import frame, messages
+
+    board = pico.board
+    wire = frame.encode(messages.STATUS, 1, bytes(900))
+    with serial.Serial(board.port, timeout=0) as port:
+        port.write(wire[: len(wire) // 2])
+        pico.idle_for(1000)
+        answer = port.read(4096)
+    dec = frame.Decoder()
+    assert dec.feed(answer) and dec.event == frame.FRAME and dec.type == messages.NAK
+    assert pico.json("info")["status"]["state"] == "idle"
+    assert starved(board) == 0
+
+
 def test_flash_upgrades_a_board_that_runs_the_firmware_and_keeps_its_patterns(pico):
     pico.facewave("upload", "daily")
     pico.facewave("set", "intensity", "2")

@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device_kit import Patterns, hold, profile
+from facewave.firmware import console as usb_console
 from facewave.firmware import device as dv
 from facewave.firmware import shell
 from facewave.firmware.settings import Settings
@@ -98,7 +99,7 @@ def test_boot_drives_the_motor_pin_low_before_anything_else(tmp_path, monkeypatc
     b = fake.install(clock)
     try:
         monkeypatch.chdir(tmp_path)
-        monkeypatch.setattr(shell, "UsbConsole", lambda: Console(clock))
+        monkeypatch.setattr(usb_console, "UsbConsole", lambda: Console(clock))
         shells = []
         monkeypatch.setattr(shell.Shell, "run", lambda self: shells.append(self))  # noqa: PLW0108
         shell.run("pico")

@@ -73,8 +73,8 @@ def mount(root):
 
 
 class Console:
-    """The firmware's USB console in the VM (UsbConsole's place): the bytes the JS side hands
-    over before each pass, writes to stdout as a board's sys.stdout.buffer takes them, and a
+    """The firmware's USB console in the VM (console.UsbConsole's place): the bytes the JS side
+    hands over before each pass, writes to stdout as a board's sys.stdout.buffer takes them, and a
     wait() that only notes how long the loop would sleep: the JS side sleeps."""
 
     def __init__(self):
@@ -130,14 +130,14 @@ def _run(name, g):
 
 
 def _hold():
-    """Before main.py: the firmware's shell module with this console for UsbConsole and
+    """Before main.py: the firmware's console module with this console for UsbConsole and
     Shell.run() keeping the shell for step() instead of looping. Without firmware, main.py
     fails by itself, as on a board."""
     try:
-        from facewave import shell
+        from facewave import console, shell
     except Exception:  # noqa: BLE001  no slot, or a damaged one: main.py says why
         return
-    shell.UsbConsole = Console
+    console.UsbConsole = Console
     shell.Shell.run = _keep
 
 
