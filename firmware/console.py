@@ -71,13 +71,16 @@ class UsbConsole:
         """`limit` bytes in one read, ESC for those not there within _WAIT_MS."""
         c = self._clock
         d = self._deadline
-        d.due = c.ticks_add(c.ticks_ms(), _WAIT_MS)
+        d.due = c.ticks_add(c.ticks_ms(), _WAIT_MS)  # pyright: ignore[reportAttributeAccessIssue]
         view = self._view[:limit]
-        old = self._dupterm(d, 0)
+        dupterm = self._dupterm
+        if dupterm is None:  # read() asks only where the port has it
+            return b""
+        old = dupterm(d, 0)
         try:
             self._in.readinto(view)
         finally:
-            self._dupterm(old, 0)
+            dupterm(old, 0)
         return view
 
     def write(self, data):
