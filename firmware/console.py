@@ -41,8 +41,7 @@ class UsbConsole:
         self._one = bytearray(1)
         self._clock = time
         self._dupterm = getattr(os, "dupterm", None)
-        if self._dupterm is not None:
-            self._deadline = Deadline(time)
+        self._deadline = Deadline(time)
 
     def wait(self, ms):
         for _ in self._poll.ipoll(ms):
@@ -55,27 +54,25 @@ class UsbConsole:
         one = self._one
         buf = self._buf
         ipoll = self._poll.ipoll
+        dupterm = self._dupterm
         while n < limit:
             for _ in ipoll(0):
                 break
             else:
                 break  # nothing (more) has arrived
-            if n == 0 and limit > 1 and self._dupterm is not None:
-                return self._whole(limit)
+            if n == 0 and limit > 1 and dupterm is not None:
+                return self._whole(limit, dupterm)
             self._in.readinto(one)
             buf[n] = one[0]
             n += 1
         return self._view[:n] if n else b""
 
-    def _whole(self, limit):
+    def _whole(self, limit, dupterm):
         """`limit` bytes in one read, ESC for those not there within _WAIT_MS."""
         c = self._clock
         d = self._deadline
-        d.due = c.ticks_add(c.ticks_ms(), _WAIT_MS)  # pyright: ignore[reportAttributeAccessIssue]
+        d.due = c.ticks_add(c.ticks_ms(), _WAIT_MS)
         view = self._view[:limit]
-        dupterm = self._dupterm
-        if dupterm is None:  # read() asks only where the port has it
-            return b""
         old = dupterm(d, 0)
         try:
             self._in.readinto(view)
@@ -92,7 +89,7 @@ class Deadline(io.IOBase):
 
     def __init__(self, clock):
         self.clock = clock
-        self.due = 0  # ticks_ms after which the read is given ESC
+        self.due = clock.ticks_ms()  # after which the read is given ESC
 
     def readinto(self, buf):
         c = self.clock
